@@ -1,0 +1,7 @@
+//! One file per subcommand: parse its arguments, call the `Trail` façade, print.
+
+pub mod init;
+pub mod log;
+pub mod record;
+pub mod show;
+pub mod view;

@@ -1,0 +1,101 @@
+//! Human renderings of an atom shared by `log`, `show` and `record`.
+
+use atom::signing::SignatureStatus;
+use atom::AtomView;
+
+use crate::cli::output::{Printer, DIM, GREEN, RED, YELLOW};
+
+/// `ATOM-CFG-20241127-003 1a2b3c4 2024-11-27T10:23:45Z qwen modify_file: summary`.
+pub fn one_line(p: &Printer, a: &AtomView) -> String {
+    let r = &a.record;
+    let mut line = format!(
+        "{} {} {} {} {}",
+        p.paint(YELLOW, &r.atom_id.to_string()),
+        p.paint(DIM, &a.commit.to_hex_with_len(7).to_string()),
+        r.timestamp,
+        r.agent,
+        r.operation
+    );
+    if !r.summary.is_empty() {
+        line.push_str(": ");
+        line.push_str(&r.summary);
+    }
+    line
+}
+
+/// Every field, one per line, then the metadata as indented JSON.
+pub fn full(p: &Printer, a: &AtomView) -> String {
+    let r = &a.record;
+    let mut rows: Vec<(&str, String)> = vec![
+        ("atom", p.paint(YELLOW, &r.atom_id.to_string())),
+        ("commit", a.commit.to_string()),
+        ("type", r.atom_type.clone()),
+        ("operation", r.operation.clone()),
+        ("agent", r.agent.clone()),
+        ("time", r.timestamp.clone()),
+    ];
+    if let Some(project) = &r.project {
+        rows.push(("project", project.clone()));
+    }
+    if !r.summary.is_empty() {
+        rows.push(("summary", r.summary.clone()));
+    }
+    if let Some(t) = r.token_cost {
+        rows.push(("tokens", t.to_string()));
+    }
+    rows.push((
+        "previous",
+        r.previous_atom
+            .as_ref()
+            .map_or_else(|| "(first atom of its trail)".into(), ToString::to_string),
+    ));
+    if let Some(merged) = &r.merged {
+        rows.push(("merged", join(merged)));
+    }
+    if !r.influenced_by.is_empty() {
+        rows.push(("built on", join(&r.influenced_by)));
+    }
+    rows.push(("digest", r.digest.clone()));
+    let sig = &a.signature;
+    let status = match sig.status {
+        SignatureStatus::Good => p.paint(GREEN, "good"),
+        SignatureStatus::Untrusted => p.paint(RED, "untrusted key"),
+        SignatureStatus::Bad => p.paint(RED, "BAD"),
+        SignatureStatus::None => p.paint(RED, "unsigned"),
+    };
+    rows.push((
+        "signature",
+        match &sig.signer {
+            Some(s) => format!("{status} ({s})"),
+            None => status,
+        },
+    ));
+    for att in &r.attachments {
+        rows.push((
+            "attachment",
+            format!("{} ({} bytes, sha256 {})", att.name, att.size, att.sha256),
+        ));
+    }
+    let mut out = String::new();
+    for (k, v) in rows {
+        out.push_str(&format!("{k:<11}{v}\n"));
+    }
+    if !r.metadata.is_empty() {
+        let meta = serde_json::to_string_pretty(&r.metadata).expect("JSON values serialize");
+        out.push_str("metadata\n");
+        for line in meta.lines() {
+            out.push_str("  ");
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn join<T: ToString>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,94 @@
+//! The one place where errors become exit codes and `error:` / `hint:` lines
+//! (SPEC §5): 0 success, 1 the operation ran and found a problem, 2 bad usage
+//! or bad input.
+
+use atom::signing::SigningError;
+use atom::TrailError;
+
+/// Exit code: the operation ran and found a problem.
+pub const EXIT_PROBLEM: u8 = 1;
+/// Exit code: bad usage or bad input.
+pub const EXIT_USAGE: u8 = 2;
+
+/// An error on its way to the user.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl CliError {
+    /// Bad usage or input (exit 2).
+    pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        CliError {
+            code: EXIT_USAGE,
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    /// The operation found a problem (exit 1).
+    pub fn problem(message: impl Into<String>, hint: Option<String>) -> Self {
+        CliError {
+            code: EXIT_PROBLEM,
+            message: message.into(),
+            hint,
+        }
+    }
+
+    /// Print to stderr as one `error:` line and an optional `hint:` line.
+    pub fn print(&self) {
+        eprintln!("error: {}", one_line(&self.message));
+        if let Some(h) = &self.hint {
+            eprintln!("hint: {}", one_line(h));
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl From<TrailError> for CliError {
+    fn from(e: TrailError) -> Self {
+        let message = e.to_string();
+        let (code, hint) = match &e {
+            TrailError::NotInitialized { home } => (
+                EXIT_USAGE,
+                Some(format!(
+                    "run `atom init` to create it there, or point --trail / ATOM_HOME at an existing store (looked in {})",
+                    home.display()
+                )),
+            ),
+            TrailError::Invalid(_) => (
+                EXIT_USAGE,
+                Some("see `atom record --help` for the format of each field".into()),
+            ),
+            TrailError::Input { .. } => (EXIT_USAGE, Some("check the file name and its permissions".into())),
+            TrailError::NotFound { .. } => (
+                EXIT_PROBLEM,
+                Some("`atom log --all` lists the atoms of every trail".into()),
+            ),
+            TrailError::Ambiguous { .. } => (
+                EXIT_PROBLEM,
+                Some("name the atom by its commit sha prefix instead".into()),
+            ),
+            TrailError::Contention { .. } => (EXIT_PROBLEM, Some("retry the command".into())),
+            TrailError::Signing(SigningError::Encrypted { .. }) => (
+                EXIT_USAGE,
+                Some("use an unencrypted key (ssh-keygen -t ed25519 -N '' -f FILE) with `atom init --key FILE`".into()),
+            ),
+            TrailError::Signing(_) => (
+                EXIT_PROBLEM,
+                Some("check the key named by `atom.signingKey` in trail.git/config, or keys/atom_ed25519".into()),
+            ),
+            TrailError::Store(_) => (EXIT_PROBLEM, None),
+        };
+        CliError {
+            code,
+            message,
+            hint,
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Everything clap: the command enum and the one dispatch match.
+
+mod commands;
+mod error;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use atom::Trail;
+use error::CliError;
+use output::Printer;
+
+/// A tamper-evident, shareable audit trail of what AI agents and people did.
+#[derive(Debug, Parser)]
+#[command(name = "atom", version, about, max_term_width = 100)]
+struct Cli {
+    /// The store directory (default: $ATOM_HOME, else $XDG_DATA_HOME/atom, else ~/.local/share/atom).
+    #[arg(long, global = true, value_name = "DIR")]
+    trail: Option<PathBuf>,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Print less: no notes or progress on stderr.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the store (idempotent; records no atom).
+    Init(commands::init::Args),
+    /// Append one atom to the current trail; prints its id.
+    Record(Box<commands::record::Args>),
+    /// List atoms, newest first.
+    Log(commands::log::Args),
+    /// Show one atom: record, commit, signature status, links.
+    Show(commands::show::Args),
+}
+
+/// Context every command gets.
+pub struct Ctx {
+    pub home: PathBuf,
+    pub printer: Printer,
+}
+
+impl Ctx {
+    /// Open the store, or explain how to create it.
+    pub fn open(&self) -> Result<Trail, CliError> {
+        Ok(Trail::open(&self.home)?)
+    }
+}
+
+/// Parse arguments, run the command, print any error; returns the exit code.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { error::EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let ctx = Ctx {
+        home: cli.trail.clone().unwrap_or_else(Trail::default_home),
+        printer: Printer::new(cli.json, cli.quiet),
+    };
+    let result = match cli.command {
+        Command::Init(args) => commands::init::run(&ctx, args),
+        Command::Record(args) => commands::record::run(&ctx, *args),
+        Command::Log(args) => commands::log::run(&ctx, args),
+        Command::Show(args) => commands::show::run(&ctx, args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            e.print();
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            // `atom log | head`: the reader is gone; that is not a failure.
+            std::process::exit(0);
+        }
+        CliError::problem(format!("writing output: {e}"), None)
+    }
+}

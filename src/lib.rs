@@ -1,0 +1,18 @@
+//! `atom`: a tamper-evident, shareable audit trail of what AI agents and
+//! people did.
+//!
+//! Every operation worth remembering becomes an ATOM record ([`Atom`]), stored
+//! as a signed commit in a bare git repository: the previous atom is the
+//! commit's parent, so git's content addressing makes the chain tamper-evident
+//! and stock git can read, verify, push and clone it. [`Trail`] is the façade
+//! that commands use.
+#![deny(missing_docs)]
+
+pub mod canonical;
+pub mod model;
+pub mod signing;
+pub mod store;
+pub mod trail;
+
+pub use model::{Atom, AtomId, Attachment, InvalidField};
+pub use trail::{AtomView, Draft, InitReport, Trail, TrailError};

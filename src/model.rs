@@ -1,0 +1,468 @@
+//! The ATOM record, its id, and validation (SPEC §1).
+//!
+//! A record is validated field by field so that a bad input is refused with the
+//! name of the field at fault. [`Atom`] is exactly the on-disk record: every
+//! field is always present (`merged` only on MERGE atoms) and nothing else is.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::canonical;
+
+/// Why a record, id or field was refused. Each variant names the field.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InvalidField {
+    /// A field has a value that does not fit its format.
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// The record field or input that is wrong.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl InvalidField {
+    pub(crate) fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        InvalidField::Invalid {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// The name of the field at fault.
+    pub fn field(&self) -> &'static str {
+        match self {
+            InvalidField::Invalid { field, .. } => field,
+        }
+    }
+}
+
+/// `ATOM-<TYPE>-<YYYYMMDD>-<NNN>`: unique within a store.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AtomId {
+    atom_type: String,
+    date: NaiveDate,
+    seq: u32,
+}
+
+impl AtomId {
+    /// Build an id; `atom_type` must be a valid TYPE and `seq` at least 1.
+    pub fn new(atom_type: &str, date: NaiveDate, seq: u32) -> Result<Self, InvalidField> {
+        validate_type(atom_type)?;
+        if seq == 0 {
+            return Err(InvalidField::new("atom_id", "sequence numbers start at 1"));
+        }
+        Ok(AtomId {
+            atom_type: atom_type.to_owned(),
+            date,
+            seq,
+        })
+    }
+
+    /// The TYPE part.
+    pub fn atom_type(&self) -> &str {
+        &self.atom_type
+    }
+
+    /// The UTC day the atom was recorded for.
+    pub fn date(&self) -> NaiveDate {
+        self.date
+    }
+
+    /// The store's per-day sequence number.
+    pub fn seq(&self) -> u32 {
+        self.seq
+    }
+}
+
+impl fmt::Display for AtomId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ATOM-{}-{}-{:03}",
+            self.atom_type,
+            self.date.format("%Y%m%d"),
+            self.seq
+        )
+    }
+}
+
+impl FromStr for AtomId {
+    type Err = InvalidField;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || {
+            InvalidField::new(
+                "atom_id",
+                format!("{s:?} is not of the form ATOM-<TYPE>-<YYYYMMDD>-<NNN>"),
+            )
+        };
+        let rest = s.strip_prefix("ATOM-").ok_or_else(bad)?;
+        let (rest, seq) = rest.rsplit_once('-').ok_or_else(bad)?;
+        let (atom_type, date) = rest.rsplit_once('-').ok_or_else(bad)?;
+        validate_type(atom_type).map_err(|_| bad())?;
+        if date.len() != 8 || !date.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let date = NaiveDate::parse_from_str(date, "%Y%m%d").map_err(|_| bad())?;
+        if seq.len() < 3 || !seq.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let n: u32 = seq.parse().map_err(|_| bad())?;
+        let id = AtomId::new(atom_type, date, n).map_err(|_| bad())?;
+        // Only the canonical spelling is an id: `-0001` would not round-trip.
+        if id.to_string() != s {
+            return Err(bad());
+        }
+        Ok(id)
+    }
+}
+
+impl Serialize for AtomId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for AtomId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A file stored with an atom under `attachments/<name>` in its commit tree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attachment {
+    /// The file name (no directories).
+    pub name: String,
+    /// Lowercase hex SHA-256 of the content.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// One ATOM record, exactly as stored in `atom.json` (SPEC §1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Atom {
+    /// `ATOM-<TYPE>-<YYYYMMDD>-<NNN>`.
+    pub atom_id: AtomId,
+    /// The TYPE part of the id.
+    #[serde(rename = "type")]
+    pub atom_type: String,
+    /// What was done (`modify_file`, `research`, ...).
+    pub operation: String,
+    /// Who did it.
+    pub agent: String,
+    /// RFC 3339 UTC, second precision.
+    pub timestamp: String,
+    /// The parent atom's id; `None` for the first atom of a trail.
+    pub previous_atom: Option<AtomId>,
+    /// The parent atom's digest.
+    pub previous_digest: Option<String>,
+    /// Extra parents' ids (MERGE atoms only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<Vec<AtomId>>,
+    /// Atoms this one built on.
+    pub influenced_by: Vec<AtomId>,
+    /// The project it belongs to.
+    pub project: Option<String>,
+    /// One line for humans.
+    pub summary: String,
+    /// Free JSON.
+    pub metadata: Map<String, Value>,
+    /// Tokens spent.
+    pub token_cost: Option<u64>,
+    /// Files stored with the atom.
+    pub attachments: Vec<Attachment>,
+    /// `sha256:` digest of the canonical record without this field.
+    pub digest: String,
+}
+
+impl Atom {
+    /// The record as a JSON value.
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).expect("an Atom always serializes")
+    }
+
+    /// Recompute the digest from the other fields.
+    pub fn compute_digest(&self) -> String {
+        canonical::digest_of(&self.to_value()).expect("an Atom always serializes")
+    }
+
+    /// The canonical JSON bytes stored as `atom.json`.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        canonical::to_canonical_vec(self).expect("an Atom always serializes")
+    }
+
+    /// The timestamp as a date-time (valid records only).
+    pub fn time(&self) -> Result<DateTime<Utc>, InvalidField> {
+        parse_timestamp(&self.timestamp)
+    }
+
+    /// Check every field's format and the agreements between fields (id vs
+    /// type and timestamp, digest). Does not look at other atoms.
+    pub fn validate(&self) -> Result<(), InvalidField> {
+        validate_type(&self.atom_type)?;
+        if self.atom_id.atom_type() != self.atom_type {
+            return Err(InvalidField::new(
+                "type",
+                format!("{} does not match the id {}", self.atom_type, self.atom_id),
+            ));
+        }
+        validate_operation(&self.operation)?;
+        validate_agent(&self.agent)?;
+        let time = parse_timestamp(&self.timestamp)?;
+        if time.date_naive() != self.atom_id.date() {
+            return Err(InvalidField::new(
+                "atom_id",
+                format!(
+                    "the date of {} is not the UTC date of timestamp {}",
+                    self.atom_id, self.timestamp
+                ),
+            ));
+        }
+        if self.previous_atom.is_some() != self.previous_digest.is_some() {
+            return Err(InvalidField::new(
+                "previous_digest",
+                "previous_atom and previous_digest must both be set or both be null",
+            ));
+        }
+        if let Some(d) = &self.previous_digest {
+            validate_digest("previous_digest", d)?;
+        }
+        match (&self.merged, self.atom_type == "MERGE") {
+            (Some(m), true) if !m.is_empty() => {}
+            (None, false) => {}
+            (_, true) => {
+                return Err(InvalidField::new(
+                    "merged",
+                    "a MERGE atom lists its extra parents in merged",
+                ))
+            }
+            (Some(_), false) => {
+                return Err(InvalidField::new("merged", "only MERGE atoms carry merged"))
+            }
+        }
+        if let Some(p) = &self.project {
+            validate_line("project", p)?;
+            if p.is_empty() {
+                return Err(InvalidField::new("project", "empty; leave it null instead"));
+            }
+        }
+        validate_line("summary", &self.summary)?;
+        let mut names = std::collections::BTreeSet::new();
+        for a in &self.attachments {
+            validate_attachment_name(&a.name)?;
+            if !names.insert(a.name.as_str()) {
+                return Err(InvalidField::new(
+                    "attachments",
+                    format!("{:?} appears twice", a.name),
+                ));
+            }
+            if a.sha256.len() != 64 || !canonical::is_lower_hex(&a.sha256) {
+                return Err(InvalidField::new(
+                    "attachments",
+                    format!("{:?} has no valid sha256", a.name),
+                ));
+            }
+        }
+        validate_digest("digest", &self.digest)?;
+        if self.compute_digest() != self.digest {
+            return Err(InvalidField::new(
+                "digest",
+                "does not match the record's content",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `[A-Z][A-Z0-9_]{0,31}`.
+pub fn validate_type(t: &str) -> Result<(), InvalidField> {
+    let ok = (1..=32).contains(&t.len())
+        && t.as_bytes()[0].is_ascii_uppercase()
+        && t.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidField::new(
+            "type",
+            format!("{t:?}: use 1-32 of A-Z, 0-9 and _, starting with a letter (e.g. CFG)"),
+        ))
+    }
+}
+
+/// `[a-z][a-z0-9_.-]*` (at most 64 characters).
+pub fn validate_operation(op: &str) -> Result<(), InvalidField> {
+    let ok = (1..=64).contains(&op.len())
+        && op.as_bytes()[0].is_ascii_lowercase()
+        && op.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidField::new(
+            "operation",
+            format!("{op:?}: use a-z, 0-9, _, . and -, starting with a letter (e.g. modify_file)"),
+        ))
+    }
+}
+
+/// A non-empty single line without `<`, `>` (it becomes a git identity), at most 128 bytes.
+pub fn validate_agent(agent: &str) -> Result<(), InvalidField> {
+    validate_line("agent", agent)?;
+    if agent.trim().is_empty() || agent.trim() != agent {
+        return Err(InvalidField::new(
+            "agent",
+            format!("{agent:?}: must be non-empty, without leading or trailing spaces"),
+        ));
+    }
+    if agent.len() > 128 || agent.contains(['<', '>']) {
+        return Err(InvalidField::new(
+            "agent",
+            format!("{agent:?}: at most 128 bytes, no '<' or '>'"),
+        ));
+    }
+    Ok(())
+}
+
+/// One line of text: no control characters (tab allowed), at most 64 KiB.
+pub fn validate_line(field: &'static str, s: &str) -> Result<(), InvalidField> {
+    if s.len() > 65_536 {
+        return Err(InvalidField::new(field, "longer than 64 KiB"));
+    }
+    if s.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(InvalidField::new(
+            field,
+            "must be one line without control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// A plain file name that is safe as a git tree entry.
+pub fn validate_attachment_name(name: &str) -> Result<(), InvalidField> {
+    let bad = |why: &str| InvalidField::new("attachments", format!("name {name:?}: {why}"));
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(bad("not a file name"));
+    }
+    if name.contains(['/', '\\', '\0']) || name.chars().any(char::is_control) {
+        return Err(bad(
+            "must not contain path separators or control characters",
+        ));
+    }
+    if name.eq_ignore_ascii_case(".git") || name.len() > 255 {
+        return Err(bad("not allowed in a git tree"));
+    }
+    Ok(())
+}
+
+fn validate_digest(field: &'static str, d: &str) -> Result<(), InvalidField> {
+    if canonical::is_digest(d) {
+        Ok(())
+    } else {
+        Err(InvalidField::new(
+            field,
+            format!("{d:?} is not sha256: followed by 64 lowercase hex digits"),
+        ))
+    }
+}
+
+/// Parse a record timestamp: RFC 3339, UTC (`Z`), whole seconds.
+pub fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, InvalidField> {
+    let t = parse_rfc3339("timestamp", s)?;
+    if format_timestamp(t) != s {
+        return Err(InvalidField::new(
+            "timestamp",
+            format!("{s:?} is not in the form 2024-11-27T10:23:45Z (UTC, whole seconds)"),
+        ));
+    }
+    Ok(t)
+}
+
+/// Parse any RFC 3339 date-time (any offset) with whole seconds, as given by
+/// a user (`--at`), and convert it to UTC.
+pub fn parse_rfc3339(field: &'static str, s: &str) -> Result<DateTime<Utc>, InvalidField> {
+    let t = DateTime::parse_from_rfc3339(s).map_err(|e| {
+        InvalidField::new(
+            field,
+            format!("{s:?} is not an RFC 3339 date-time like 2024-11-27T10:23:45Z ({e})"),
+        )
+    })?;
+    if t.timestamp_subsec_nanos() != 0 {
+        return Err(InvalidField::new(
+            field,
+            format!("{s:?} has fractions of a second; atoms are timed to the second"),
+        ));
+    }
+    Ok(t.with_timezone(&Utc))
+}
+
+/// Format a time as a record timestamp.
+pub fn format_timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn id_examples() {
+        let id: AtomId = "ATOM-CFG-20241127-003".parse().unwrap();
+        assert_eq!(id.atom_type(), "CFG");
+        assert_eq!(id.seq(), 3);
+        assert_eq!(id.to_string(), "ATOM-CFG-20241127-003");
+        let big = AtomId::new("TASK", id.date(), 1000).unwrap();
+        assert_eq!(big.to_string(), "ATOM-TASK-20241127-1000");
+        assert_eq!("ATOM-A_1-20241127-042".parse::<AtomId>().unwrap().seq(), 42);
+        for bad in [
+            "ATOM-cfg-20241127-003",
+            "ATOM-CFG-20241327-003",
+            "ATOM-CFG-20241127-03",
+            "ATOM-CFG-20241127-0003",
+            "ATOM-CFG-20241127-000",
+            "ATOM--20241127-003",
+            "CFG-20241127-003",
+            "ATOM-CFG-2024112-003",
+            "ATOM-CFG-20241127-00a",
+        ] {
+            assert!(bad.parse::<AtomId>().is_err(), "{bad} should not parse");
+        }
+    }
+
+    #[test]
+    fn timestamps() {
+        assert!(parse_timestamp("2024-11-27T10:23:45Z").is_ok());
+        assert!(parse_timestamp("2024-11-27T10:23:45+00:00").is_err());
+        assert!(parse_timestamp("2024-11-27T10:23:45.5Z").is_err());
+        let t = parse_rfc3339("at", "2024-11-27T12:23:45+02:00").unwrap();
+        assert_eq!(format_timestamp(t), "2024-11-27T10:23:45Z");
+    }
+
+    proptest! {
+        #[test]
+        fn id_round_trips(t in "[A-Z][A-Z0-9_]{0,31}", days in 0i64..40_000, seq in 1u32..100_000) {
+            let date = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Days::new(days as u64);
+            let id = AtomId::new(&t, date, seq).unwrap();
+            let parsed: AtomId = id.to_string().parse().unwrap();
+            prop_assert_eq!(parsed, id);
+        }
+
+        #[test]
+        fn id_parse_never_panics(s in "\\PC{0,40}") {
+            let _ = s.parse::<AtomId>();
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Signing atom commits and checking their signatures.
+//!
+//! A [`Signer`] produces the armored signature that goes into a commit's
+//! `gpgsig` header; [`AllowedSigners`] decides whether a signature is good and
+//! whose it is. Contract: `AllowedSigners::check` accepts what `Signer::sign`
+//! produced for a key listed in the allowed signers file, for the same payload.
+
+mod allowed;
+mod ssh;
+
+pub use allowed::{AllowedSigners, SignatureCheck, SignatureStatus};
+pub use ssh::{SshSigner, SIGNING_NAMESPACE};
+
+/// Errors of key handling and signing.
+#[derive(Debug, thiserror::Error)]
+pub enum SigningError {
+    /// The key file could not be read.
+    #[error("cannot read signing key {path}: {source}")]
+    Read {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The key file is not an OpenSSH private key.
+    #[error("{path} is not an OpenSSH private key: {reason}")]
+    Parse {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The key is protected by a passphrase.
+    #[error("signing key {path} is encrypted; atom signs without prompting and needs an unencrypted ed25519 key")]
+    Encrypted {
+        /// The key file.
+        path: std::path::PathBuf,
+    },
+    /// The key is not Ed25519.
+    #[error("signing key {path} is {algorithm}; atom signs with ed25519 keys")]
+    Algorithm {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// The key's algorithm.
+        algorithm: String,
+    },
+    /// Signing or key generation failed in the crypto library.
+    #[error("signing failed: {0}")]
+    Crypto(String),
+    /// Writing key files failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Something that signs commit payloads the way `git commit -S` does.
+pub trait Signer {
+    /// The armored signature of `payload` (the commit without its signature
+    /// header), ready for the `gpgsig` header.
+    fn sign(&self, payload: &[u8]) -> Result<String, SigningError>;
+}

@@ -1,0 +1,108 @@
+//! SSH signatures (`-----BEGIN SSH SIGNATURE-----`), as `ssh-keygen -Y sign -n git`
+//! makes them for `git commit -S` with `gpg.format=ssh`. Signing is in-process:
+//! Ed25519 is deterministic, so the result is byte-identical to ssh-keygen's.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey};
+
+use super::{Signer, SigningError};
+
+/// The SSH signature namespace git uses for commits.
+pub const SIGNING_NAMESPACE: &str = "git";
+
+/// An Ed25519 OpenSSH key that signs atom commits.
+pub struct SshSigner {
+    key: PrivateKey,
+}
+
+impl SshSigner {
+    /// Load an unencrypted ed25519 private key in OpenSSH format.
+    pub fn load(path: &Path) -> Result<Self, SigningError> {
+        let text = fs::read_to_string(path).map_err(|source| SigningError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let key = PrivateKey::from_openssh(&text).map_err(|e| SigningError::Parse {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        if key.is_encrypted() {
+            return Err(SigningError::Encrypted {
+                path: path.to_owned(),
+            });
+        }
+        if key.algorithm() != Algorithm::Ed25519 {
+            return Err(SigningError::Algorithm {
+                path: path.to_owned(),
+                algorithm: key.algorithm().to_string(),
+            });
+        }
+        Ok(SshSigner { key })
+    }
+
+    /// Make a new key pair at `path` (mode 0600) and `path.pub`.
+    pub fn generate(path: &Path, comment: &str) -> Result<Self, SigningError> {
+        let mut rng = ssh_key::rand_core::UnwrapErr(ssh_key::getrandom::SysRng);
+        let mut key = PrivateKey::random(&mut rng, Algorithm::Ed25519)
+            .map_err(|e| SigningError::Crypto(e.to_string()))?;
+        key.set_comment(comment);
+        let private = key
+            .to_openssh(LineEnding::LF)
+            .map_err(|e| SigningError::Crypto(e.to_string()))?;
+        write_new(path, private.as_bytes(), 0o600)?;
+        let public = format!("{}\n", public_line(&key));
+        write_new(&pub_path(path), public.as_bytes(), 0o644)?;
+        Ok(SshSigner { key })
+    }
+
+    /// `ssh-ed25519 AAAA... comment`.
+    pub fn public_key_line(&self) -> String {
+        public_line(&self.key)
+    }
+
+    /// The key's fingerprint, `SHA256:...`, as ssh-keygen prints it.
+    pub fn fingerprint(&self) -> String {
+        self.key
+            .public_key()
+            .fingerprint(HashAlg::Sha256)
+            .to_string()
+    }
+}
+
+impl Signer for SshSigner {
+    fn sign(&self, payload: &[u8]) -> Result<String, SigningError> {
+        self.key
+            .sign(SIGNING_NAMESPACE, HashAlg::Sha512, payload)
+            .and_then(|sig| sig.to_pem(LineEnding::LF))
+            .map_err(|e| SigningError::Crypto(e.to_string()))
+    }
+}
+
+fn public_line(key: &PrivateKey) -> String {
+    key.public_key()
+        .to_openssh()
+        .expect("an ed25519 public key always encodes")
+}
+
+fn pub_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".pub");
+    PathBuf::from(s)
+}
+
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), SigningError> {
+    let err = |source| SigningError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, mode);
+    let mut f = opts.open(path).map_err(err)?;
+    f.write_all(bytes).map_err(err)?;
+    f.sync_all().map_err(err)
+}

@@ -1,0 +1,451 @@
+//! Git storage with gix: one signed commit per atom (SPEC §3).
+//!
+//! A commit's tree holds `atom.json` (the canonical record) and
+//! `attachments/<name>`; its parent is the previous atom; its author is the
+//! agent. This module writes and reads those commits and moves trail refs
+//! with compare-and-swap. It knows nothing of ids or trails' meaning: the
+//! [`crate::Trail`] façade decides what to write.
+
+pub mod durable;
+pub mod lock;
+pub mod seq;
+
+use std::path::{Path, PathBuf};
+
+use gix::bstr::{BString, ByteSlice};
+use gix::objs::tree::{Entry, EntryKind};
+use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit};
+use gix::refs::Target;
+use gix::ObjectId;
+
+use crate::model::Atom;
+use crate::signing::{Signer, SigningError};
+
+/// The file holding the record in every atom tree.
+pub const RECORD_FILE: &str = "atom.json";
+/// The directory holding attachments in an atom tree.
+pub const ATTACHMENTS_DIR: &str = "attachments";
+/// Where trails live.
+pub const HEADS_PREFIX: &str = "refs/heads/";
+
+/// Errors of the git layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A gix operation failed.
+    #[error("git: {context}: {message}")]
+    Git {
+        /// What we were doing.
+        context: &'static str,
+        /// gix's description, with its causes.
+        message: String,
+    },
+    /// File system trouble.
+    #[error("{context}: {source}")]
+    Io {
+        /// What we were doing.
+        context: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The ref moved between reading it and updating it.
+    #[error("{name} moved while it was being updated")]
+    Conflict {
+        /// The ref.
+        name: String,
+    },
+    /// A commit in a trail is not an atom commit.
+    #[error("commit {commit} is not an atom: {reason}")]
+    NotAnAtom {
+        /// The commit.
+        commit: ObjectId,
+        /// Why.
+        reason: String,
+    },
+    /// Signing failed.
+    #[error(transparent)]
+    Signing(#[from] SigningError),
+}
+
+trait GitContext<T> {
+    fn git(self, context: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T, E: std::fmt::Debug> GitContext<T> for Result<T, E> {
+    fn git(self, context: &'static str) -> Result<T, StoreError> {
+        self.map_err(|e| StoreError::Git {
+            context,
+            message: format!("{e:?}"),
+        })
+    }
+}
+
+/// `Err(StoreError::Io)` with context, from an `io::Result`.
+pub(crate) fn io_context<T>(
+    r: std::io::Result<T>,
+    context: impl FnOnce() -> String,
+) -> Result<T, StoreError> {
+    r.map_err(|source| StoreError::Io {
+        context: context(),
+        source,
+    })
+}
+
+/// A person or agent in a commit header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Display name.
+    pub name: String,
+    /// Email address.
+    pub email: String,
+}
+
+/// An atom commit as read back from git.
+#[derive(Debug, Clone)]
+pub struct StoredAtom {
+    /// The commit id.
+    pub commit: ObjectId,
+    /// Parent commit ids, first parent first.
+    pub parents: Vec<ObjectId>,
+    /// The record from `atom.json`.
+    pub record: Atom,
+    /// The raw `atom.json` bytes.
+    pub record_bytes: Vec<u8>,
+    /// The commit message.
+    pub message: String,
+    /// The armored signature and the bytes it signs, when signed.
+    pub signature: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// The git repository of a store.
+pub struct GitStore {
+    repo: gix::Repository,
+    git_dir: PathBuf,
+}
+
+impl GitStore {
+    /// Create a bare repository at `git_dir` whose HEAD names `refs/heads/main`.
+    pub fn init(git_dir: &Path) -> Result<Self, StoreError> {
+        gix::init_bare(git_dir).git("creating the repository")?;
+        io_context(
+            std::fs::write(git_dir.join("HEAD"), "ref: refs/heads/main\n"),
+            || format!("writing {}", git_dir.join("HEAD").display()),
+        )?;
+        Self::open(git_dir)
+    }
+
+    /// Open an existing bare repository.
+    pub fn open(git_dir: &Path) -> Result<Self, StoreError> {
+        let repo = gix::open(git_dir).git("opening the repository")?;
+        Ok(GitStore {
+            repo,
+            git_dir: git_dir.to_owned(),
+        })
+    }
+
+    /// The repository directory (`trail.git`).
+    pub fn git_dir(&self) -> &Path {
+        &self.git_dir
+    }
+
+    /// A string from the repository's git config (including global config).
+    pub fn config_string(&self, key: &str) -> Option<String> {
+        self.repo
+            .config_snapshot()
+            .string(key)
+            .map(|v| v.to_str_lossy().into_owned())
+    }
+
+    /// The trail HEAD names (`main` after init).
+    pub fn current_trail(&self) -> Result<String, StoreError> {
+        let name = self.repo.head_name().git("reading HEAD")?;
+        let name = name.ok_or_else(|| StoreError::Git {
+            context: "reading HEAD",
+            message: "HEAD is detached; a store's HEAD must name a trail".into(),
+        })?;
+        let full = name.as_bstr().to_str_lossy().into_owned();
+        Ok(full
+            .strip_prefix(HEADS_PREFIX)
+            .map(str::to_owned)
+            .unwrap_or(full))
+    }
+
+    /// The commit a ref points to, `None` when the ref does not exist.
+    pub fn ref_target(&self, full_name: &str) -> Result<Option<ObjectId>, StoreError> {
+        let r = self
+            .repo
+            .try_find_reference(full_name)
+            .git("reading a reference")?;
+        match r {
+            None => Ok(None),
+            Some(mut r) => Ok(Some(r.peel_to_id().git("resolving a reference")?.detach())),
+        }
+    }
+
+    /// Every ref under `prefix` (e.g. `refs/heads/`) with its commit.
+    pub fn refs_under(&self, prefix: &str) -> Result<Vec<(String, ObjectId)>, StoreError> {
+        let platform = self.repo.references().git("listing references")?;
+        let mut out = Vec::new();
+        for r in platform.prefixed(prefix).git("listing references")? {
+            let mut r = r.git("reading a reference")?;
+            let name = r.name().as_bstr().to_str_lossy().into_owned();
+            let id = r.peel_to_id().git("resolving a reference")?.detach();
+            out.push((name, id));
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Write a blob, returning its id.
+    pub fn write_blob(&self, bytes: &[u8]) -> Result<ObjectId, StoreError> {
+        Ok(self.repo.write_blob(bytes).git("writing a blob")?.detach())
+    }
+
+    /// Write the objects of one atom: `atom.json` blob, trees, and a commit
+    /// signed by `signer`. Returns the commit id and every object id written
+    /// (for [`durable::sync_loose_objects`]).
+    pub fn write_atom_commit(
+        &self,
+        record: &Atom,
+        attachment_blobs: &[(String, ObjectId)],
+        parents: &[ObjectId],
+        author: &Identity,
+        committer: &Identity,
+        signer: &dyn Signer,
+    ) -> Result<(ObjectId, Vec<ObjectId>), StoreError> {
+        let mut written = Vec::with_capacity(4 + attachment_blobs.len());
+        let record_blob = self.write_blob(&record.canonical_bytes())?;
+        written.push(record_blob);
+        let mut entries = vec![Entry {
+            mode: EntryKind::Blob.into(),
+            filename: RECORD_FILE.into(),
+            oid: record_blob,
+        }];
+        if !attachment_blobs.is_empty() {
+            let mut att: Vec<Entry> = attachment_blobs
+                .iter()
+                .map(|(name, oid)| Entry {
+                    mode: EntryKind::Blob.into(),
+                    filename: name.as_str().into(),
+                    oid: *oid,
+                })
+                .collect();
+            att.sort();
+            written.extend(att.iter().map(|e| e.oid));
+            let att_tree = self
+                .repo
+                .write_object(&gix::objs::Tree { entries: att })
+                .git("writing the attachments tree")?
+                .detach();
+            written.push(att_tree);
+            entries.push(Entry {
+                mode: EntryKind::Tree.into(),
+                filename: ATTACHMENTS_DIR.into(),
+                oid: att_tree,
+            });
+        }
+        entries.sort();
+        let tree = self
+            .repo
+            .write_object(&gix::objs::Tree { entries })
+            .git("writing the atom tree")?
+            .detach();
+        written.push(tree);
+
+        let time = record.time().map_err(|e| StoreError::NotAnAtom {
+            commit: ObjectId::null(self.repo.object_hash()),
+            reason: e.to_string(),
+        })?;
+        let time = gix::date::Time {
+            seconds: time.timestamp(),
+            offset: 0,
+        };
+        let sig = |who: &Identity| gix::actor::Signature {
+            name: who.name.as_str().into(),
+            email: who.email.as_str().into(),
+            time,
+        };
+        let mut commit = gix::objs::Commit {
+            tree,
+            parents: parents.iter().copied().collect(),
+            author: sig(author),
+            committer: sig(committer),
+            encoding: None,
+            message: commit_message(record).into(),
+            extra_headers: Vec::new(),
+        };
+        let mut payload = Vec::with_capacity(512);
+        gix::objs::WriteTo::write_to(&commit, &mut payload).map_err(|source| StoreError::Io {
+            context: "serializing a commit".into(),
+            source,
+        })?;
+        let armored = signer.sign(&payload)?;
+        let field = gix::objs::commit::signature_field_name(self.repo.object_hash());
+        commit
+            .extra_headers
+            .push((BString::from(field), BString::from(armored)));
+        let id = self
+            .repo
+            .write_object(&commit)
+            .git("writing the commit")?
+            .detach();
+        written.push(id);
+        Ok((id, written))
+    }
+
+    /// Make every object in `ids` durable.
+    pub fn sync_objects(&self, ids: &[ObjectId]) -> Result<(), StoreError> {
+        let objects = self.git_dir.join("objects");
+        io_context(durable::sync_loose_objects(&objects, ids), || {
+            "syncing objects to disk".into()
+        })
+    }
+
+    /// Move `full_name` from `expected` (`None`: must not exist) to `new`, and
+    /// make the change durable. A ref that moved meanwhile is a
+    /// [`StoreError::Conflict`].
+    pub fn compare_and_swap(
+        &self,
+        full_name: &str,
+        expected: Option<ObjectId>,
+        new: ObjectId,
+        message: &str,
+    ) -> Result<(), StoreError> {
+        let expected = match expected {
+            Some(old) => PreviousValue::MustExistAndMatch(Target::Object(old)),
+            None => PreviousValue::MustNotExist,
+        };
+        let edit = RefEdit {
+            change: Change::Update {
+                log: LogChange {
+                    message: message.into(),
+                    ..Default::default()
+                },
+                expected,
+                new: Target::Object(new),
+            },
+            name: full_name.try_into().git("naming a reference")?,
+            deref: false,
+        };
+        match self.repo.edit_reference(edit) {
+            Ok(_) => {}
+            Err(e) if e.is_conflict() => {
+                return Err(StoreError::Conflict {
+                    name: full_name.to_owned(),
+                })
+            }
+            Err(e) => return Err(e).git("updating a reference"),
+        }
+        io_context(durable::sync_ref(&self.git_dir, full_name), || {
+            format!("syncing {full_name} to disk")
+        })
+    }
+
+    /// Read the atom stored in `commit`.
+    pub fn read_atom(&self, commit: ObjectId) -> Result<StoredAtom, StoreError> {
+        let not_atom = |reason: String| StoreError::NotAnAtom { commit, reason };
+        let data = self
+            .repo
+            .find_object(commit)
+            .git("reading a commit")?
+            .detach()
+            .data;
+        let kind = self.repo.object_hash();
+        let parsed = gix::objs::CommitRef::from_bytes(&data, kind)
+            .map_err(|e| not_atom(format!("unreadable commit: {e:?}")))?;
+        let parents: Vec<ObjectId> = parsed.parents().collect();
+        let message = parsed.message.to_str_lossy().into_owned();
+        let tree = parsed.tree();
+        let signature = gix::objs::CommitRefIter::signature(&data, kind)
+            .map_err(|e| not_atom(format!("unreadable commit: {e:?}")))?
+            .map(|(sig, signed)| (sig.to_vec(), signed.to_bstring().into()));
+        let tree_data = self
+            .repo
+            .find_object(tree)
+            .git("reading a tree")?
+            .detach()
+            .data;
+        let tree_ref = gix::objs::TreeRef::from_bytes(&tree_data, kind)
+            .map_err(|e| not_atom(format!("unreadable tree: {e:?}")))?;
+        let entry = tree_ref
+            .entries
+            .iter()
+            .find(|e| e.filename == RECORD_FILE)
+            .ok_or_else(|| not_atom(format!("its tree has no {RECORD_FILE}")))?;
+        let record_bytes = self
+            .repo
+            .find_object(entry.oid)
+            .git("reading atom.json")?
+            .detach()
+            .data;
+        let record: Atom = serde_json::from_slice(&record_bytes)
+            .map_err(|e| not_atom(format!("{RECORD_FILE} is not a record: {e}")))?;
+        Ok(StoredAtom {
+            commit,
+            parents,
+            record,
+            record_bytes,
+            message,
+            signature,
+        })
+    }
+
+    /// Commits reachable from `tips`, children before their parents
+    /// (breadth-first: a linear trail comes out newest first).
+    pub fn walk(&self, tips: &[ObjectId]) -> Result<Vec<ObjectId>, StoreError> {
+        let walk = self
+            .repo
+            .rev_walk(tips.iter().copied())
+            .sorting(gix::revision::walk::Sorting::BreadthFirst)
+            .all()
+            .git("walking history")?;
+        walk.map(|info| info.map(|i| i.id).git("walking history"))
+            .collect()
+    }
+
+    /// Commits whose id starts with the hex `prefix` (at least 4 digits).
+    pub fn resolve_prefix(&self, prefix: &str) -> Result<Option<ObjectId>, StoreError> {
+        let Ok(p) = gix::hash::Prefix::from_hex(prefix) else {
+            return Ok(None);
+        };
+        match self.repo.objects.lookup_prefix(p, None) {
+            Ok(Some(Ok(id))) => Ok(Some(id)),
+            Ok(Some(Err(()))) => Err(StoreError::Git {
+                context: "resolving a commit prefix",
+                message: format!("{prefix} is ambiguous; give more digits"),
+            }),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e).git("resolving a commit prefix"),
+        }
+    }
+}
+
+/// `<atom_id> <operation>: <summary>`, a blank line, then the trailers.
+pub fn commit_message(record: &Atom) -> String {
+    let mut m = format!("{} {}", record.atom_id, record.operation);
+    if !record.summary.is_empty() {
+        m.push_str(": ");
+        m.push_str(&record.summary);
+    }
+    m.push_str("\n\n");
+    for (key, value) in trailers(record) {
+        m.push_str(&format!("{key}: {value}\n"));
+    }
+    m
+}
+
+/// The trailers every atom commit carries, in order.
+pub fn trailers(record: &Atom) -> Vec<(&'static str, String)> {
+    let mut t = vec![
+        ("Atom-Id", record.atom_id.to_string()),
+        ("Atom-Type", record.atom_type.clone()),
+        ("Agent", record.agent.clone()),
+    ];
+    t.extend(
+        record
+            .influenced_by
+            .iter()
+            .map(|id| ("Influenced-By", id.to_string())),
+    );
+    t.push(("Digest", record.digest.clone()));
+    t
+}

@@ -1,0 +1,628 @@
+//! The façade: a [`Trail`] is one opened atom store (`$ATOM_HOME`), owning its
+//! git repository and keys. Commands talk only to it.
+//!
+//! The one rule a reader must know: ids are allocated and refs moved only
+//! while holding the store lock, and an atom is acknowledged only after its
+//! objects and ref are fsynced.
+//!
+//! ```no_run
+//! use atom::{Draft, Trail};
+//! let home = std::path::Path::new("/tmp/atom-example");
+//! Trail::init(home, None).unwrap();
+//! let trail = Trail::open(home).unwrap();
+//! let view = trail.record(Draft::new("CFG", "modify_file")).unwrap();
+//! println!("{}", view.record.atom_id);
+//! ```
+
+use std::cell::OnceCell;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use gix::ObjectId;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::canonical;
+use crate::model::{self, Atom, AtomId, Attachment, InvalidField};
+use crate::signing::{AllowedSigners, SignatureCheck, SignatureStatus, SshSigner};
+use crate::store::lock::StoreLock;
+use crate::store::seq::Counters;
+use crate::store::{io_context, GitStore, Identity, StoreError, StoredAtom, HEADS_PREFIX};
+
+/// Name of the bare repository inside a store.
+pub const GIT_DIR: &str = "trail.git";
+/// Directory of keys inside a store.
+pub const KEYS_DIR: &str = "keys";
+/// The store's own key file name.
+pub const KEY_FILE: &str = "atom_ed25519";
+/// The trusted keys file name.
+pub const ALLOWED_SIGNERS: &str = "allowed_signers";
+/// Git config key naming a user-chosen signing key.
+pub const SIGNING_KEY_CONFIG: &str = "atom.signingKey";
+
+/// How many times an append is retried when its ref moved underneath it.
+const APPEND_ATTEMPTS: usize = 8;
+
+/// Errors of store operations, each carrying what the user needs to act.
+#[derive(Debug, thiserror::Error)]
+pub enum TrailError {
+    /// There is no store at the path.
+    #[error("no atom store at {home}")]
+    NotInitialized {
+        /// The store directory.
+        home: PathBuf,
+    },
+    /// An input field is invalid.
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
+    /// An input file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Nothing matches the given id or revision.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for.
+        what: String,
+    },
+    /// An id names several atoms (after a merge of two devices' trails).
+    #[error("{id} is ambiguous: it names commits {}", commits.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", "))]
+    Ambiguous {
+        /// The id.
+        id: String,
+        /// The commits it names.
+        commits: Vec<ObjectId>,
+    },
+    /// Concurrent writers kept moving the trail.
+    #[error("trail {trail} kept moving; gave up after {APPEND_ATTEMPTS} attempts")]
+    Contention {
+        /// The trail.
+        trail: String,
+    },
+    /// The git layer failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The signing key could not be used.
+    #[error(transparent)]
+    Signing(#[from] crate::signing::SigningError),
+}
+
+impl TrailError {
+    /// Whether this error is the user's input (exit code 2) rather than a
+    /// problem found while running (exit code 1).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, TrailError::Invalid(_) | TrailError::Input { .. })
+    }
+}
+
+/// What a caller wants recorded; the store fills in id, time, links and digest.
+#[derive(Debug, Clone, Default)]
+pub struct Draft {
+    /// TYPE (`CFG`, `DECISION`, ...).
+    pub atom_type: String,
+    /// Operation (`modify_file`, ...).
+    pub operation: String,
+    /// Who did it; defaults to `$ATOM_AGENT`, git's `user.name`, `$USER`.
+    pub agent: Option<String>,
+    /// One line for humans.
+    pub summary: String,
+    /// Free JSON object.
+    pub metadata: Map<String, Value>,
+    /// Atoms this one built on.
+    pub influenced_by: Vec<AtomId>,
+    /// The project.
+    pub project: Option<String>,
+    /// Tokens spent.
+    pub token_cost: Option<u64>,
+    /// Files to store with the atom: (name, content).
+    pub attachments: Vec<(String, Vec<u8>)>,
+    /// The time of the atom; now when `None`.
+    pub at: Option<DateTime<Utc>>,
+}
+
+impl Draft {
+    /// A draft with only type and operation set.
+    pub fn new(atom_type: &str, operation: &str) -> Self {
+        Draft {
+            atom_type: atom_type.to_owned(),
+            operation: operation.to_owned(),
+            ..Default::default()
+        }
+    }
+}
+
+/// One atom as shown to users: the `--json` shape of `record` and `show`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AtomView {
+    /// The commit id (hex).
+    #[serde(serialize_with = "serialize_oid")]
+    pub commit: ObjectId,
+    /// The record.
+    pub record: Atom,
+    /// The signature check.
+    pub signature: SignatureCheck,
+}
+
+fn serialize_oid<S: serde::Serializer>(id: &ObjectId, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(id)
+}
+
+/// What `init` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct InitReport {
+    /// The store directory.
+    pub home: PathBuf,
+    /// False when the store already existed.
+    pub created: bool,
+    /// The signing key in use.
+    pub signing_key: PathBuf,
+    /// Its fingerprint.
+    pub fingerprint: String,
+}
+
+/// An opened atom store.
+pub struct Trail {
+    home: PathBuf,
+    git: GitStore,
+    allowed: OnceCell<AllowedSigners>,
+}
+
+impl Trail {
+    /// The store directory when none is given: `$ATOM_HOME`, else
+    /// `$XDG_DATA_HOME/atom`, else `~/.local/share/atom`.
+    pub fn default_home() -> PathBuf {
+        if let Some(h) = std::env::var_os("ATOM_HOME").filter(|h| !h.is_empty()) {
+            return PathBuf::from(h);
+        }
+        if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|h| !h.is_empty()) {
+            return PathBuf::from(x).join("atom");
+        }
+        let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+        PathBuf::from(home).join(".local/share/atom")
+    }
+
+    /// Create the store at `home` (idempotent): the bare repository, a signing
+    /// key (or `key`, a user's own unencrypted ed25519 key) and the allowed
+    /// signers file trusting it.
+    pub fn init(home: &Path, key: Option<&Path>) -> Result<InitReport, TrailError> {
+        let git_dir = home.join(GIT_DIR);
+        let created = !git_dir.join("HEAD").exists();
+        let keys = home.join(KEYS_DIR);
+        io_context(std::fs::create_dir_all(&keys), || {
+            format!("creating {}", keys.display())
+        })?;
+        let git = if created {
+            GitStore::init(&git_dir)?
+        } else {
+            GitStore::open(&git_dir)?
+        };
+        let key_path = match key {
+            Some(k) => {
+                let k = io_context(std::path::absolute(k), || {
+                    format!("resolving {}", k.display())
+                })?;
+                SshSigner::load(&k)?;
+                set_git_config(&git_dir, SIGNING_KEY_CONFIG, &k.to_string_lossy())?;
+                k
+            }
+            None => configured_key(&git, home),
+        };
+        let signer = if key_path.exists() || key.is_some() {
+            SshSigner::load(&key_path)?
+        } else {
+            SshSigner::generate(&key_path, &principal(&git))?
+        };
+        trust_key(home, &principal(&git), &signer.public_key_line())?;
+        Ok(InitReport {
+            home: home.to_owned(),
+            created,
+            signing_key: key_path,
+            fingerprint: signer.fingerprint(),
+        })
+    }
+
+    /// Open the store at `home`.
+    pub fn open(home: &Path) -> Result<Self, TrailError> {
+        let git_dir = home.join(GIT_DIR);
+        if !git_dir.join("HEAD").is_file() {
+            return Err(TrailError::NotInitialized {
+                home: home.to_owned(),
+            });
+        }
+        Ok(Trail {
+            home: home.to_owned(),
+            git: GitStore::open(&git_dir)?,
+            allowed: OnceCell::new(),
+        })
+    }
+
+    /// The store directory.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// The git repository (`trail.git`).
+    pub fn git_dir(&self) -> &Path {
+        self.git.git_dir()
+    }
+
+    /// The trail HEAD names.
+    pub fn current_trail(&self) -> Result<String, TrailError> {
+        Ok(self.git.current_trail()?)
+    }
+
+    /// Append one atom to the current trail and return it as stored.
+    pub fn record(&self, draft: Draft) -> Result<AtomView, TrailError> {
+        let agent = match draft.agent {
+            Some(a) => a,
+            None => self.default_agent(),
+        };
+        model::validate_type(&draft.atom_type)?;
+        model::validate_operation(&draft.operation)?;
+        model::validate_agent(&agent)?;
+        model::validate_line("summary", &draft.summary)?;
+        if let Some(p) = &draft.project {
+            model::validate_line("project", p)?;
+        }
+        let signer = self.signer()?;
+        // Content-addressed blobs can be written before taking the lock.
+        let mut attachment_blobs = Vec::with_capacity(draft.attachments.len());
+        let mut attachments = Vec::with_capacity(draft.attachments.len());
+        for (name, bytes) in &draft.attachments {
+            model::validate_attachment_name(name)?;
+            attachment_blobs.push((name.clone(), self.git.write_blob(bytes)?));
+            attachments.push(Attachment {
+                name: name.clone(),
+                sha256: canonical::sha256_hex(bytes),
+                size: bytes.len() as u64,
+            });
+        }
+        attachments.sort_by(|a, b| a.name.cmp(&b.name));
+        let author = Identity {
+            name: agent.clone(),
+            email: format!("{}@agents.atom", email_local_part(&agent)),
+        };
+        let committer = self.committer();
+
+        let _lock = self.lock()?;
+        let mut counters = self.counters()?;
+        for _ in 0..APPEND_ATTEMPTS {
+            let trail = self.git.current_trail()?;
+            let ref_name = format!("{HEADS_PREFIX}{trail}");
+            let tip = self.git.ref_target(&ref_name)?;
+            let parent = tip.map(|t| self.git.read_atom(t)).transpose()?;
+            let time = draft.at.unwrap_or_else(Utc::now);
+            let time = DateTime::from_timestamp(time.timestamp(), 0)
+                .expect("whole seconds of a valid time");
+            let day = time.date_naive();
+            let parent_seq = parent
+                .as_ref()
+                .map(|p| &p.record.atom_id)
+                .filter(|id| id.date() == day)
+                .map_or(0, AtomId::seq);
+            let seq = counters.last(day).max(parent_seq) + 1;
+            let mut record = Atom {
+                atom_id: AtomId::new(&draft.atom_type, day, seq)?,
+                atom_type: draft.atom_type.clone(),
+                operation: draft.operation.clone(),
+                agent: agent.clone(),
+                timestamp: model::format_timestamp(time),
+                previous_atom: parent.as_ref().map(|p| p.record.atom_id.clone()),
+                previous_digest: parent.as_ref().map(|p| p.record.digest.clone()),
+                merged: None,
+                influenced_by: draft.influenced_by.clone(),
+                project: draft.project.clone(),
+                summary: draft.summary.clone(),
+                metadata: draft.metadata.clone(),
+                token_cost: draft.token_cost,
+                attachments: attachments.clone(),
+                digest: String::new(),
+            };
+            record.digest = record.compute_digest();
+            record.validate()?;
+            let parents: Vec<ObjectId> = tip.into_iter().collect();
+            let (commit, written) = self.git.write_atom_commit(
+                &record,
+                &attachment_blobs,
+                &parents,
+                &author,
+                &committer,
+                &signer,
+            )?;
+            self.git.sync_objects(&written)?;
+            // The number is taken before the ref moves: a crash leaves a gap, not a repeat.
+            counters.observe(day, seq);
+            io_context(counters.save(&self.seq_path()), || {
+                "saving id counters".into()
+            })?;
+            let msg = format!("atom: {}", record.atom_id);
+            match self.git.compare_and_swap(&ref_name, tip, commit, &msg) {
+                Ok(()) => {
+                    let signature = self.check_signature(&self.git.read_atom(commit)?);
+                    return Ok(AtomView {
+                        commit,
+                        record,
+                        signature,
+                    });
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(TrailError::Contention {
+            trail: self.git.current_trail()?,
+        })
+    }
+
+    /// Atoms reachable from `rev` (default: the current trail), newest first.
+    pub fn log(
+        &self,
+        rev: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<AtomView>, TrailError> {
+        let tip = match rev {
+            Some(rev) => Some(self.resolve(rev)?),
+            None => {
+                let trail = self.git.current_trail()?;
+                self.git.ref_target(&format!("{HEADS_PREFIX}{trail}"))?
+            }
+        };
+        let Some(tip) = tip else {
+            return Ok(Vec::new());
+        };
+        let commits = self.git.walk(&[tip])?;
+        commits
+            .into_iter()
+            .take(limit.unwrap_or(usize::MAX))
+            .map(|c| self.view(c))
+            .collect()
+    }
+
+    /// One atom, by atom id, trail name or commit sha prefix.
+    pub fn show(&self, rev: &str) -> Result<AtomView, TrailError> {
+        let commit = self.resolve(rev)?;
+        self.view(commit)
+    }
+
+    /// The commit a revision names: an atom id, a trail name, or a commit sha prefix.
+    pub fn resolve(&self, rev: &str) -> Result<ObjectId, TrailError> {
+        if let Ok(id) = rev.parse::<AtomId>() {
+            let mut found = self.find_atom_id(&id)?;
+            return match found.len() {
+                0 => Err(TrailError::NotFound {
+                    what: format!("atom {id}"),
+                }),
+                1 => Ok(found.remove(0)),
+                _ => Err(TrailError::Ambiguous {
+                    id: id.to_string(),
+                    commits: found,
+                }),
+            };
+        }
+        if gix::refs::FullName::try_from(format!("{HEADS_PREFIX}{rev}")).is_ok() {
+            if let Some(tip) = self.git.ref_target(&format!("{HEADS_PREFIX}{rev}"))? {
+                return Ok(tip);
+            }
+        }
+        if rev.len() >= 4 && canonical::is_lower_hex(&rev.to_ascii_lowercase()) {
+            if let Some(id) = self.git.resolve_prefix(&rev.to_ascii_lowercase())? {
+                return Ok(id);
+            }
+        }
+        Err(TrailError::NotFound {
+            what: format!("{rev:?} (neither an atom id, a trail, nor a commit)"),
+        })
+    }
+
+    fn find_atom_id(&self, id: &AtomId) -> Result<Vec<ObjectId>, TrailError> {
+        let tips: Vec<ObjectId> = self.all_tips()?;
+        let mut found = Vec::new();
+        for c in self.git.walk(&tips)? {
+            if self.git.read_atom(c)?.record.atom_id == *id {
+                found.push(c);
+            }
+        }
+        Ok(found)
+    }
+
+    fn all_tips(&self) -> Result<Vec<ObjectId>, TrailError> {
+        let mut tips: Vec<ObjectId> = self
+            .git
+            .refs_under(HEADS_PREFIX)?
+            .into_iter()
+            .chain(self.git.refs_under("refs/atom/archive/")?)
+            .map(|(_, id)| id)
+            .collect();
+        tips.sort();
+        tips.dedup();
+        Ok(tips)
+    }
+
+    fn view(&self, commit: ObjectId) -> Result<AtomView, TrailError> {
+        let stored = self.git.read_atom(commit)?;
+        let signature = self.check_signature(&stored);
+        Ok(AtomView {
+            commit,
+            record: stored.record,
+            signature,
+        })
+    }
+
+    fn check_signature(&self, stored: &StoredAtom) -> SignatureCheck {
+        match &stored.signature {
+            None => SignatureCheck {
+                status: SignatureStatus::None,
+                signer: None,
+            },
+            Some((armored, payload)) => self.allowed_signers().check(armored, payload),
+        }
+    }
+
+    /// The keys this store trusts.
+    pub fn allowed_signers(&self) -> &AllowedSigners {
+        self.allowed.get_or_init(|| {
+            AllowedSigners::load(&self.home.join(KEYS_DIR).join(ALLOWED_SIGNERS))
+                .unwrap_or_default()
+        })
+    }
+
+    fn signer(&self) -> Result<SshSigner, TrailError> {
+        Ok(SshSigner::load(&configured_key(&self.git, &self.home))?)
+    }
+
+    fn lock(&self) -> Result<StoreLock, TrailError> {
+        let path = self.git.git_dir().join("atom.lock");
+        Ok(io_context(StoreLock::acquire(&path), || {
+            format!("locking {}", path.display())
+        })?)
+    }
+
+    fn seq_path(&self) -> PathBuf {
+        self.git.git_dir().join("atom-seq")
+    }
+
+    /// The id counters; rebuilt from every reachable atom when missing.
+    fn counters(&self) -> Result<Counters, TrailError> {
+        let path = self.seq_path();
+        if let Some(c) = io_context(Counters::load(&path), || {
+            format!("reading {}", path.display())
+        })? {
+            return Ok(c);
+        }
+        let mut c = Counters::default();
+        for commit in self.git.walk(&self.all_tips()?)? {
+            let id = self.git.read_atom(commit)?.record.atom_id;
+            c.observe(id.date(), id.seq());
+        }
+        Ok(c)
+    }
+
+    /// `$ATOM_AGENT`, else git's `user.name`, else `$USER`, else `unknown`.
+    pub fn default_agent(&self) -> String {
+        std::env::var("ATOM_AGENT")
+            .ok()
+            .filter(|a| !a.trim().is_empty())
+            .or_else(|| self.git.config_string("user.name"))
+            .or_else(|| std::env::var("USER").ok())
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or_else(|| "unknown".into())
+    }
+
+    fn committer(&self) -> Identity {
+        match (
+            self.git.config_string("user.name"),
+            self.git.config_string("user.email"),
+        ) {
+            (Some(name), Some(email))
+                if model::validate_agent(&name).is_ok() && !email.contains(['<', '>', '\n']) =>
+            {
+                Identity { name, email }
+            }
+            _ => Identity {
+                name: "atom".into(),
+                email: "atom@localhost".into(),
+            },
+        }
+    }
+}
+
+/// The signing key: `atom.signingKey` from the store's git config, else `keys/atom_ed25519`.
+fn configured_key(git: &GitStore, home: &Path) -> PathBuf {
+    match git.config_string(SIGNING_KEY_CONFIG) {
+        Some(k) if !k.is_empty() => home.join(k),
+        _ => home.join(KEYS_DIR).join(KEY_FILE),
+    }
+}
+
+/// The principal name under which the store's own key is trusted.
+fn principal(git: &GitStore) -> String {
+    if let Some(email) = git
+        .config_string("user.email")
+        .filter(|e| !e.contains(char::is_whitespace))
+    {
+        return email;
+    }
+    let user = std::env::var("USER").unwrap_or_else(|_| "atom".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{user}@{host}")
+}
+
+/// Add `principal namespaces="git" key` to the allowed signers unless the key is there.
+fn trust_key(home: &Path, principal: &str, key_line: &str) -> Result<(), TrailError> {
+    let path = home.join(KEYS_DIR).join(ALLOWED_SIGNERS);
+    let existing = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return Err(StoreError::Io {
+                context: format!("reading {}", path.display()),
+                source: e,
+            }
+            .into())
+        }
+    };
+    let key_part: String = key_line
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    if existing.lines().any(|l| l.contains(&key_part)) {
+        return Ok(());
+    }
+    let mut text = existing;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&format!("{principal} namespaces=\"git\" {key_part}\n"));
+    io_context(std::fs::write(&path, text), || {
+        format!("writing {}", path.display())
+    })?;
+    Ok(())
+}
+
+fn set_git_config(git_dir: &Path, key: &str, value: &str) -> Result<(), TrailError> {
+    let out = std::process::Command::new("git")
+        .arg("config")
+        .arg("--file")
+        .arg(git_dir.join("config"))
+        .arg(key)
+        .arg(value)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(StoreError::Git {
+            context: "writing git config",
+            message: String::from_utf8_lossy(&o.stderr).trim().to_owned(),
+        }
+        .into()),
+        Err(e) => Err(StoreError::Io {
+            context: "running git config".into(),
+            source: e,
+        }
+        .into()),
+    }
+}
+
+/// A git-safe email local part for an agent name: `Claude Code` -> `claude-code`.
+fn email_local_part(agent: &str) -> String {
+    let mut out = String::with_capacity(agent.len());
+    for c in agent.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+') {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed = out.trim_matches(['-', '.']);
+    if trimmed.is_empty() {
+        "agent".into()
+    } else {
+        trimmed.to_owned()
+    }
+}
