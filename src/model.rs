@@ -258,6 +258,8 @@ impl Atom {
             }
         }
         validate_line("summary", &self.summary)?;
+        validate_metadata(&self.metadata)?;
+        validate_token_cost(self.token_cost)?;
         let mut names = std::collections::BTreeSet::new();
         for a in &self.attachments {
             validate_attachment_name(&a.name)?;
@@ -283,6 +285,76 @@ impl Atom {
         }
         Ok(())
     }
+}
+
+/// The largest integer canonical JSON (RFC 8785, which writes numbers as
+/// IEEE 754 doubles) carries exactly: 2^53 - 1.
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+/// How deeply metadata may nest.
+pub const MAX_METADATA_DEPTH: usize = 64;
+
+/// Token counts must survive canonical JSON exactly.
+pub fn validate_token_cost(tokens: Option<u64>) -> Result<(), InvalidField> {
+    match tokens {
+        Some(t) if t > MAX_SAFE_INTEGER => Err(InvalidField::new(
+            "token_cost",
+            format!("{t} is larger than {MAX_SAFE_INTEGER}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Metadata must survive canonical JSON unchanged: integers within
+/// ±(2^53 - 1) (larger ones would silently become rounded doubles; store them
+/// as strings) and at most [`MAX_METADATA_DEPTH`] levels of nesting.
+pub fn validate_metadata(metadata: &Map<String, Value>) -> Result<(), InvalidField> {
+    fn walk(v: &Value, depth: usize, path: &mut String) -> Result<(), InvalidField> {
+        if depth > MAX_METADATA_DEPTH {
+            return Err(InvalidField::new(
+                "metadata",
+                format!("nested deeper than {MAX_METADATA_DEPTH} levels"),
+            ));
+        }
+        match v {
+            Value::Number(n) if n.as_f64().is_none_or(|f| !f.is_finite()) => {
+                Err(InvalidField::new("metadata", format!("{path}: {n} is not a finite number")))
+            }
+            Value::Number(n) if (n.is_u64() || n.is_i64()) && n.as_i64().is_none_or(|i| i.unsigned_abs() > MAX_SAFE_INTEGER) => {
+                Err(InvalidField::new(
+                    "metadata",
+                    format!("{path}: {n} is beyond ±{MAX_SAFE_INTEGER}, which canonical JSON cannot hold exactly; store it as a string"),
+                ))
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    walk(item, depth + 1, path)?;
+                    path.truncate(len);
+                }
+                Ok(())
+            }
+            Value::Object(map) => {
+                for (k, item) in map {
+                    let len = path.len();
+                    path.push('.');
+                    path.push_str(k);
+                    walk(item, depth + 1, path)?;
+                    path.truncate(len);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+    let mut path = String::from("metadata");
+    for (k, v) in metadata {
+        path.truncate("metadata".len());
+        path.push('.');
+        path.push_str(k);
+        walk(v, 1, &mut path)?;
+    }
+    Ok(())
 }
 
 /// `[A-Z][A-Z0-9_]{0,31}`.
@@ -440,6 +512,34 @@ mod tests {
         ] {
             assert!(bad.parse::<AtomId>().is_err(), "{bad} should not parse");
         }
+    }
+
+    #[test]
+    fn metadata_numbers_must_survive_canonical_json() {
+        let ok: Map<String, Value> =
+            serde_json::from_str(r#"{"a": 9007199254740991, "b": -9007199254740991, "c": 1.5}"#)
+                .unwrap();
+        assert!(validate_metadata(&ok).is_ok());
+        for bad in [
+            r#"{"a": 9007199254740992}"#,
+            r#"{"a": {"b": [18446744073709551615]}}"#,
+            r#"{"a": -9007199254740992}"#,
+        ] {
+            let m: Map<String, Value> = serde_json::from_str(bad).unwrap();
+            assert_eq!(
+                validate_metadata(&m).unwrap_err().field(),
+                "metadata",
+                "{bad}"
+            );
+        }
+        let mut deep = Value::Null;
+        for _ in 0..100 {
+            deep = Value::Array(vec![deep]);
+        }
+        let mut m = Map::new();
+        m.insert("d".into(), deep);
+        assert!(validate_metadata(&m).is_err());
+        assert!(validate_token_cost(Some(MAX_SAFE_INTEGER + 1)).is_err());
     }
 
     #[test]

@@ -268,6 +268,8 @@ impl Trail {
         if let Some(p) = &draft.project {
             model::validate_line("project", p)?;
         }
+        model::validate_metadata(&draft.metadata)?;
+        model::validate_token_cost(draft.token_cost)?;
         let signer = self.signer()?;
         // Content-addressed blobs can be written before taking the lock.
         let mut attachment_blobs = Vec::with_capacity(draft.attachments.len());
@@ -374,10 +376,9 @@ impl Trail {
         let Some(tip) = tip else {
             return Ok(Vec::new());
         };
-        let commits = self.git.walk(&[tip])?;
-        commits
+        self.git
+            .walk(&[tip], limit)?
             .into_iter()
-            .take(limit.unwrap_or(usize::MAX))
             .map(|c| self.view(c))
             .collect()
     }
@@ -421,7 +422,7 @@ impl Trail {
     fn find_atom_id(&self, id: &AtomId) -> Result<Vec<ObjectId>, TrailError> {
         let tips: Vec<ObjectId> = self.all_tips()?;
         let mut found = Vec::new();
-        for c in self.git.walk(&tips)? {
+        for c in self.git.walk(&tips, None)? {
             if self.git.read_atom(c)?.record.atom_id == *id {
                 found.push(c);
             }
@@ -494,7 +495,7 @@ impl Trail {
             return Ok(c);
         }
         let mut c = Counters::default();
-        for commit in self.git.walk(&self.all_tips()?)? {
+        for commit in self.git.walk(&self.all_tips()?, None)? {
             let id = self.git.read_atom(commit)?.record.atom_id;
             c.observe(id.date(), id.seq());
         }

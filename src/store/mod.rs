@@ -326,7 +326,17 @@ impl GitStore {
             name: full_name.try_into().git("naming a reference")?,
             deref: false,
         };
-        match self.repo.edit_reference(edit) {
+        // Name the reflog identity ourselves: letting gix derive it loads the
+        // system time zone database on every append.
+        let who = gix::actor::Signature {
+            name: "atom".into(),
+            email: "atom@localhost".into(),
+            time: gix::date::Time::now_utc(),
+        };
+        match self.repo.edit_references_as(
+            Some(edit),
+            Some(who.to_ref(&mut gix::date::parse::TimeBuf::default())),
+        ) {
             Ok(_) => {}
             Err(e) if e.is_conflict() => {
                 return Err(StoreError::Conflict {
@@ -391,14 +401,20 @@ impl GitStore {
 
     /// Commits reachable from `tips`, children before their parents
     /// (breadth-first: a linear trail comes out newest first).
-    pub fn walk(&self, tips: &[ObjectId]) -> Result<Vec<ObjectId>, StoreError> {
+    /// Stops after `limit` commits when given.
+    pub fn walk(
+        &self,
+        tips: &[ObjectId],
+        limit: Option<usize>,
+    ) -> Result<Vec<ObjectId>, StoreError> {
         let walk = self
             .repo
             .rev_walk(tips.iter().copied())
             .sorting(gix::revision::walk::Sorting::BreadthFirst)
             .all()
             .git("walking history")?;
-        walk.map(|info| info.map(|i| i.id).git("walking history"))
+        walk.take(limit.unwrap_or(usize::MAX))
+            .map(|info| info.map(|i| i.id).git("walking history"))
             .collect()
     }
 
