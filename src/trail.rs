@@ -240,6 +240,11 @@ impl Trail {
         })
     }
 
+    /// The git layer, for the other parts of the façade.
+    pub(crate) fn git(&self) -> &GitStore {
+        &self.git
+    }
+
     /// The store directory.
     pub fn home(&self) -> &Path {
         &self.home
@@ -419,7 +424,7 @@ impl Trail {
         })
     }
 
-    fn find_atom_id(&self, id: &AtomId) -> Result<Vec<ObjectId>, TrailError> {
+    pub(crate) fn find_atom_id(&self, id: &AtomId) -> Result<Vec<ObjectId>, TrailError> {
         let tips: Vec<ObjectId> = self.all_tips()?;
         let mut found = Vec::new();
         for c in self.git.walk(&tips, None)? {
@@ -430,7 +435,8 @@ impl Trail {
         Ok(found)
     }
 
-    fn all_tips(&self) -> Result<Vec<ObjectId>, TrailError> {
+    /// Tips of every trail and archive ref.
+    pub(crate) fn all_tips(&self) -> Result<Vec<ObjectId>, TrailError> {
         let mut tips: Vec<ObjectId> = self
             .git
             .refs_under(HEADS_PREFIX)?
@@ -443,7 +449,8 @@ impl Trail {
         Ok(tips)
     }
 
-    fn view(&self, commit: ObjectId) -> Result<AtomView, TrailError> {
+    /// The atom in `commit` with its signature checked.
+    pub(crate) fn view(&self, commit: ObjectId) -> Result<AtomView, TrailError> {
         let stored = self.git.read_atom(commit)?;
         let signature = self.check_signature(&stored);
         Ok(AtomView {
@@ -453,7 +460,8 @@ impl Trail {
         })
     }
 
-    fn check_signature(&self, stored: &StoredAtom) -> SignatureCheck {
+    /// Check a stored atom's signature against the allowed signers.
+    pub(crate) fn check_signature(&self, stored: &StoredAtom) -> SignatureCheck {
         match &stored.signature {
             None => SignatureCheck {
                 status: SignatureStatus::None,
@@ -471,11 +479,13 @@ impl Trail {
         })
     }
 
-    fn signer(&self) -> Result<SshSigner, TrailError> {
+    /// The key that signs new atoms.
+    pub(crate) fn signer(&self) -> Result<SshSigner, TrailError> {
         Ok(SshSigner::load(&configured_key(&self.git, &self.home))?)
     }
 
-    fn lock(&self) -> Result<StoreLock, TrailError> {
+    /// Take the store-wide write lock (blocks).
+    pub(crate) fn lock(&self) -> Result<StoreLock, TrailError> {
         let path = self.git.git_dir().join("atom.lock");
         Ok(io_context(StoreLock::acquire(&path), || {
             format!("locking {}", path.display())
@@ -513,7 +523,8 @@ impl Trail {
             .unwrap_or_else(|| "unknown".into())
     }
 
-    fn committer(&self) -> Identity {
+    /// The committer identity for new atoms.
+    pub(crate) fn committer(&self) -> Identity {
         match (
             self.git.config_string("user.name"),
             self.git.config_string("user.email"),
