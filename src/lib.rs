@@ -8,11 +8,15 @@
 //! that commands use.
 #![deny(missing_docs)]
 
+pub mod branches;
 pub mod canonical;
+pub mod index;
 pub mod model;
+pub mod signers;
 pub mod signing;
 pub mod store;
 pub mod trail;
+pub mod verify;
 
 pub use model::{Atom, AtomId, Attachment, InvalidField};
 pub use trail::{AtomView, Draft, InitReport, Trail, TrailError};

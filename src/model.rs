@@ -287,6 +287,31 @@ impl Atom {
     }
 }
 
+/// The file paths an atom touched, for `atom log --path`: `metadata.path`,
+/// `metadata.paths[]`, `metadata.files[].path` (COMMIT atoms) and attachment names.
+pub fn paths_of(atom: &Atom) -> Vec<String> {
+    let m = &atom.metadata;
+    let mut out: Vec<String> = Vec::new();
+    if let Some(Value::String(p)) = m.get("path") {
+        out.push(p.clone());
+    }
+    if let Some(Value::Array(ps)) = m.get("paths") {
+        out.extend(ps.iter().filter_map(Value::as_str).map(str::to_owned));
+    }
+    if let Some(Value::Array(files)) = m.get("files") {
+        out.extend(
+            files
+                .iter()
+                .filter_map(|f| f.get("path").and_then(Value::as_str))
+                .map(str::to_owned),
+        );
+    }
+    out.extend(atom.attachments.iter().map(|a| a.name.clone()));
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// The largest integer canonical JSON (RFC 8785, which writes numbers as
 /// IEEE 754 doubles) carries exactly: 2^53 - 1.
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;

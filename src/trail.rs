@@ -14,7 +14,7 @@
 //! println!("{}", view.record.atom_id);
 //! ```
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -23,10 +23,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::canonical;
+use crate::index::{self, Filter, Index, IndexError, Scope};
 use crate::model::{self, Atom, AtomId, Attachment, InvalidField};
 use crate::signing::{AllowedSigners, SignatureCheck, SignatureStatus, SshSigner};
 use crate::store::lock::StoreLock;
-use crate::store::seq::Counters;
 use crate::store::{io_context, GitStore, Identity, StoreError, StoredAtom, HEADS_PREFIX};
 
 /// Name of the bare repository inside a store.
@@ -37,6 +37,8 @@ pub const KEYS_DIR: &str = "keys";
 pub const KEY_FILE: &str = "atom_ed25519";
 /// The trusted keys file name.
 pub const ALLOWED_SIGNERS: &str = "allowed_signers";
+/// The index file inside a store.
+pub const INDEX_FILE: &str = "index.sqlite";
 /// Git config key naming a user-chosen signing key.
 pub const SIGNING_KEY_CONFIG: &str = "atom.signingKey";
 
@@ -86,6 +88,9 @@ pub enum TrailError {
     /// The git layer failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The index failed in a way a rebuild did not cure.
+    #[error(transparent)]
+    Index(#[from] IndexError),
     /// The signing key could not be used.
     #[error(transparent)]
     Signing(#[from] crate::signing::SigningError),
@@ -145,10 +150,24 @@ pub struct AtomView {
     pub record: Atom,
     /// The signature check.
     pub signature: SignatureCheck,
+    /// The commit's parents, first parent first (not part of the `--json` shape).
+    #[serde(skip)]
+    pub parents: Vec<ObjectId>,
 }
 
 fn serialize_oid<S: serde::Serializer>(id: &ObjectId, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(id)
+}
+
+/// A validated draft with its attachment blobs written, ready to append.
+pub(crate) struct Prepared {
+    draft: Draft,
+    agent: String,
+    attachments: Vec<Attachment>,
+    attachment_blobs: Vec<(String, ObjectId)>,
+    author: Identity,
+    committer: Identity,
+    signer: SshSigner,
 }
 
 /// What `init` did.
@@ -169,6 +188,8 @@ pub struct Trail {
     home: PathBuf,
     git: GitStore,
     allowed: OnceCell<AllowedSigners>,
+    index: RefCell<Option<Index>>,
+    notices: RefCell<Vec<String>>,
 }
 
 impl Trail {
@@ -237,7 +258,42 @@ impl Trail {
             home: home.to_owned(),
             git: GitStore::open(&git_dir)?,
             allowed: OnceCell::new(),
+            index: RefCell::new(None),
+            notices: RefCell::new(Vec::new()),
         })
+    }
+
+    /// Run `f` on the index after bringing it up to date with the refs. A
+    /// damaged index is rebuilt from git (with a notice) and `f` retried.
+    pub(crate) fn with_index<T>(
+        &self,
+        f: impl Fn(&Index) -> Result<T, IndexError>,
+    ) -> Result<T, TrailError> {
+        let mut slot = self.index.borrow_mut();
+        for attempt in 0..2 {
+            if slot.is_none() {
+                let (ix, notice) = Index::open(&self.home.join(INDEX_FILE))?;
+                self.notices.borrow_mut().extend(notice);
+                *slot = Some(ix);
+            }
+            let ix = slot.as_mut().expect("opened above");
+            let result = ix.catch_up(&self.git, &mut |_| {}).and_then(|_| f(ix));
+            match result {
+                Err(e) if attempt == 0 && index::is_corruption(&e) => {
+                    self.notices
+                        .borrow_mut()
+                        .push(format!("index was damaged ({e}); rebuilding it from git"));
+                    ix.reset()?;
+                }
+                other => return Ok(other?),
+            }
+        }
+        unreachable!("the second attempt returns")
+    }
+
+    /// Notes for the user gathered so far (an index rebuilt, ...), emptied.
+    pub fn take_notices(&self) -> Vec<String> {
+        std::mem::take(&mut self.notices.borrow_mut())
     }
 
     /// The git layer, for the other parts of the façade.
@@ -262,8 +318,16 @@ impl Trail {
 
     /// Append one atom to the current trail and return it as stored.
     pub fn record(&self, draft: Draft) -> Result<AtomView, TrailError> {
-        let agent = match draft.agent {
-            Some(a) => a,
+        let prepared = self.prepare(draft)?;
+        let _lock = self.lock()?;
+        self.append_locked(&prepared, None)
+    }
+
+    /// Validate a draft and write its attachment blobs (content-addressed,
+    /// so this needs no lock).
+    pub(crate) fn prepare(&self, draft: Draft) -> Result<Prepared, TrailError> {
+        let agent = match &draft.agent {
+            Some(a) => a.clone(),
             None => self.default_agent(),
         };
         model::validate_type(&draft.atom_type)?;
@@ -275,8 +339,16 @@ impl Trail {
         }
         model::validate_metadata(&draft.metadata)?;
         model::validate_token_cost(draft.token_cost)?;
+        for id in &draft.influenced_by {
+            if !self.with_index(|ix| ix.contains(id))? {
+                return Err(InvalidField::new(
+                    "influenced_by",
+                    format!("{id} is not an atom of this store"),
+                )
+                .into());
+            }
+        }
         let signer = self.signer()?;
-        // Content-addressed blobs can be written before taking the lock.
         let mut attachment_blobs = Vec::with_capacity(draft.attachments.len());
         let mut attachments = Vec::with_capacity(draft.attachments.len());
         for (name, bytes) in &draft.attachments {
@@ -293,14 +365,47 @@ impl Trail {
             name: agent.clone(),
             email: format!("{}@agents.atom", email_local_part(&agent)),
         };
-        let committer = self.committer();
+        Ok(Prepared {
+            draft,
+            agent,
+            attachments,
+            attachment_blobs,
+            author,
+            committer: self.committer(),
+            signer,
+        })
+    }
 
-        let _lock = self.lock()?;
-        let mut counters = self.counters()?;
+    /// Append a prepared atom to the current trail; the caller holds the
+    /// store lock. With `onto: None` the atom goes on the trail's tip, retried
+    /// when the tip moves. With `onto: Some((expected_tip, parent))` the
+    /// trail moves from `expected_tip` to a new atom whose parent is `parent`
+    /// (rollback), in one attempt: a trail that moved is
+    /// [`TrailError::Contention`].
+    pub(crate) fn append_locked(
+        &self,
+        prepared: &Prepared,
+        onto: Option<(ObjectId, ObjectId)>,
+    ) -> Result<AtomView, TrailError> {
+        let Prepared {
+            draft,
+            agent,
+            attachments,
+            attachment_blobs,
+            author,
+            committer,
+            signer,
+        } = prepared;
         for _ in 0..APPEND_ATTEMPTS {
             let trail = self.git.current_trail()?;
             let ref_name = format!("{HEADS_PREFIX}{trail}");
-            let tip = self.git.ref_target(&ref_name)?;
+            let (expected, tip) = match onto {
+                Some((expected, parent)) => (Some(expected), Some(parent)),
+                None => {
+                    let tip = self.git.ref_target(&ref_name)?;
+                    (tip, tip)
+                }
+            };
             let parent = tip.map(|t| self.git.read_atom(t)).transpose()?;
             let time = draft.at.unwrap_or_else(Utc::now);
             let time = DateTime::from_timestamp(time.timestamp(), 0)
@@ -311,7 +416,12 @@ impl Trail {
                 .map(|p| &p.record.atom_id)
                 .filter(|id| id.date() == day)
                 .map_or(0, AtomId::seq);
-            let seq = counters.last(day).max(parent_seq) + 1;
+            // Every atom of the store is in the index once it caught up
+            // (under the lock, so no other writer is between it and us).
+            let seq = self
+                .with_index(|ix| ix.last_seq(&day.format("%Y%m%d").to_string()))?
+                .max(parent_seq)
+                + 1;
             let mut record = Atom {
                 atom_id: AtomId::new(&draft.atom_type, day, seq)?,
                 atom_type: draft.atom_type.clone(),
@@ -334,29 +444,18 @@ impl Trail {
             let parents: Vec<ObjectId> = tip.into_iter().collect();
             let (commit, written) = self.git.write_atom_commit(
                 &record,
-                &attachment_blobs,
+                attachment_blobs,
                 &parents,
-                &author,
-                &committer,
-                &signer,
+                author,
+                committer,
+                signer,
             )?;
             self.git.sync_objects(&written)?;
-            // The number is taken before the ref moves: a crash leaves a gap, not a repeat.
-            counters.observe(day, seq);
-            io_context(counters.save(&self.seq_path()), || {
-                "saving id counters".into()
-            })?;
             let msg = format!("atom: {}", record.atom_id);
-            match self.git.compare_and_swap(&ref_name, tip, commit, &msg) {
-                Ok(()) => {
-                    let signature = self.check_signature(&self.git.read_atom(commit)?);
-                    return Ok(AtomView {
-                        commit,
-                        record,
-                        signature,
-                    });
-                }
-                Err(StoreError::Conflict { .. }) => continue,
+            match self.git.compare_and_swap(&ref_name, expected, commit, &msg) {
+                Ok(()) => return self.view(commit),
+                Err(StoreError::Conflict { .. }) if onto.is_none() => continue,
+                Err(StoreError::Conflict { .. }) => break,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -365,27 +464,78 @@ impl Trail {
         })
     }
 
-    /// Atoms reachable from `rev` (default: the current trail), newest first.
+    /// Atoms matching `filter`, newest first: those of `rev` (a trail, or the
+    /// ancestors of an atom id or commit), of every trail and archive with
+    /// `all`, else of the current trail.
     pub fn log(
         &self,
         rev: Option<&str>,
-        limit: Option<usize>,
+        all: bool,
+        filter: &Filter,
     ) -> Result<Vec<AtomView>, TrailError> {
-        let tip = match rev {
-            Some(rev) => Some(self.resolve(rev)?),
-            None => {
-                let trail = self.git.current_trail()?;
-                self.git.ref_target(&format!("{HEADS_PREFIX}{trail}"))?
-            }
+        let scope = match rev {
+            _ if all => Scope::All,
+            None => Scope::Trail(self.git.current_trail()?),
+            Some(rev) => match self.trail_ref(rev)? {
+                Some(_) => Scope::Trail(index::trail_name(&self.full_trail_ref(rev)).to_owned()),
+                None => Scope::Commits(self.git.walk(&[self.resolve(rev)?], None)?),
+            },
         };
-        let Some(tip) = tip else {
-            return Ok(Vec::new());
-        };
-        self.git
-            .walk(&[tip], limit)?
-            .into_iter()
-            .map(|c| self.view(c))
-            .collect()
+        let rows = self.with_index(|ix| ix.log(&scope, filter))?;
+        rows.into_iter().map(|(c, _)| self.view(c)).collect()
+    }
+
+    /// Ids of the atoms that list `id` in their `influenced_by`.
+    pub fn influenced(&self, id: &AtomId) -> Result<Vec<AtomId>, TrailError> {
+        self.with_index(|ix| ix.influenced(id))
+    }
+
+    /// Rebuild the index from git. `progress` gets the number of atoms indexed.
+    pub fn reindex(&self, progress: &mut dyn FnMut(usize)) -> Result<usize, TrailError> {
+        let path = self.home.join(INDEX_FILE);
+        let mut slot = self.index.borrow_mut();
+        *slot = None;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(p));
+        }
+        let (mut ix, _) = Index::open(&path)?;
+        let report = ix.catch_up(&self.git, progress)?;
+        *slot = Some(ix);
+        Ok(report.added)
+    }
+
+    /// Rebuild the index in memory and compare it with the one on disk;
+    /// returns the differing rows (`-` only on disk, `+` only in the rebuild).
+    pub fn reindex_check(&self) -> Result<Vec<String>, TrailError> {
+        let on_disk = self.with_index(|ix| ix.dump())?;
+        let mut fresh = Index::in_memory()?;
+        fresh.catch_up(&self.git, &mut |_| {})?;
+        let rebuilt = fresh.dump()?;
+        let a: std::collections::BTreeSet<_> = on_disk.iter().collect();
+        let b: std::collections::BTreeSet<_> = rebuilt.iter().collect();
+        let mut diff: Vec<String> = a.difference(&b).map(|l| format!("- {l}")).collect();
+        diff.extend(b.difference(&a).map(|l| format!("+ {l}")));
+        Ok(diff)
+    }
+
+    /// `refs/heads/<rev>`, or `refs/atom/<rev>` for `archive/...`.
+    fn full_trail_ref(&self, rev: &str) -> String {
+        if rev.starts_with("archive/") {
+            format!("refs/atom/{rev}")
+        } else {
+            format!("{HEADS_PREFIX}{rev}")
+        }
+    }
+
+    /// The tip of the trail or archive named `rev`, if there is one.
+    fn trail_ref(&self, rev: &str) -> Result<Option<ObjectId>, TrailError> {
+        let full = self.full_trail_ref(rev);
+        if gix::refs::FullName::try_from(full.as_str()).is_err() {
+            return Ok(None);
+        }
+        Ok(self.git.ref_target(&full)?)
     }
 
     /// One atom, by atom id, trail name or commit sha prefix.
@@ -409,10 +559,8 @@ impl Trail {
                 }),
             };
         }
-        if gix::refs::FullName::try_from(format!("{HEADS_PREFIX}{rev}")).is_ok() {
-            if let Some(tip) = self.git.ref_target(&format!("{HEADS_PREFIX}{rev}"))? {
-                return Ok(tip);
-            }
+        if let Some(tip) = self.trail_ref(rev)? {
+            return Ok(tip);
         }
         if rev.len() >= 4 && canonical::is_lower_hex(&rev.to_ascii_lowercase()) {
             if let Some(id) = self.git.resolve_prefix(&rev.to_ascii_lowercase())? {
@@ -425,17 +573,11 @@ impl Trail {
     }
 
     pub(crate) fn find_atom_id(&self, id: &AtomId) -> Result<Vec<ObjectId>, TrailError> {
-        let tips: Vec<ObjectId> = self.all_tips()?;
-        let mut found = Vec::new();
-        for c in self.git.walk(&tips, None)? {
-            if self.git.read_atom(c)?.record.atom_id == *id {
-                found.push(c);
-            }
-        }
-        Ok(found)
+        self.with_index(|ix| ix.commits_of(id))
     }
 
     /// Tips of every trail and archive ref.
+    #[allow(dead_code)] // for `verify --all`
     pub(crate) fn all_tips(&self) -> Result<Vec<ObjectId>, TrailError> {
         let mut tips: Vec<ObjectId> = self
             .git
@@ -457,6 +599,7 @@ impl Trail {
             commit,
             record: stored.record,
             signature,
+            parents: stored.parents,
         })
     }
 
@@ -490,26 +633,6 @@ impl Trail {
         Ok(io_context(StoreLock::acquire(&path), || {
             format!("locking {}", path.display())
         })?)
-    }
-
-    fn seq_path(&self) -> PathBuf {
-        self.git.git_dir().join("atom-seq")
-    }
-
-    /// The id counters; rebuilt from every reachable atom when missing.
-    fn counters(&self) -> Result<Counters, TrailError> {
-        let path = self.seq_path();
-        if let Some(c) = io_context(Counters::load(&path), || {
-            format!("reading {}", path.display())
-        })? {
-            return Ok(c);
-        }
-        let mut c = Counters::default();
-        for commit in self.git.walk(&self.all_tips()?, None)? {
-            let id = self.git.read_atom(commit)?.record.atom_id;
-            c.observe(id.date(), id.seq());
-        }
-        Ok(c)
     }
 
     /// `$ATOM_AGENT`, else git's `user.name`, else `$USER`, else `unknown`.

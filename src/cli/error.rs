@@ -61,6 +61,10 @@ impl From<TrailError> for CliError {
                     home.display()
                 )),
             ),
+            TrailError::Invalid(f) if f.field() == "influenced_by" => (
+                EXIT_USAGE,
+                Some("`atom log --all` lists the atoms of every trail".into()),
+            ),
             TrailError::Invalid(_) => (
                 EXIT_USAGE,
                 Some("see `atom record --help` for the format of each field".into()),
@@ -84,6 +88,10 @@ impl From<TrailError> for CliError {
                 Some("check the key named by `atom.signingKey` in trail.git/config, or keys/atom_ed25519".into()),
             ),
             TrailError::Store(_) => (EXIT_PROBLEM, None),
+            TrailError::Index(_) => (
+                EXIT_PROBLEM,
+                Some("the index is a cache: delete index.sqlite in the store, or run `atom reindex`".into()),
+            ),
         };
         CliError {
             code,

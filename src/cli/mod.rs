@@ -37,21 +37,37 @@ enum Command {
     /// Append one atom to the current trail; prints its id.
     Record(Box<commands::record::Args>),
     /// List atoms, newest first.
-    Log(commands::log::Args),
+    Log(Box<commands::log::Args>),
     /// Show one atom: record, commit, signature status, links.
     Show(commands::show::Args),
+    /// Rebuild the index from git (--check: compare only).
+    Reindex(commands::reindex::Args),
 }
 
 /// Context every command gets.
 pub struct Ctx {
     pub home: PathBuf,
     pub printer: Printer,
+    trail: std::cell::OnceCell<Trail>,
 }
 
 impl Ctx {
     /// Open the store, or explain how to create it.
-    pub fn open(&self) -> Result<Trail, CliError> {
-        Ok(Trail::open(&self.home)?)
+    pub fn open(&self) -> Result<&Trail, CliError> {
+        if let Some(t) = self.trail.get() {
+            return Ok(t);
+        }
+        let t = Trail::open(&self.home)?;
+        Ok(self.trail.get_or_init(|| t))
+    }
+
+    /// Print what the store noticed on the way (an index rebuilt, ...).
+    fn print_notices(&self) {
+        if let Some(t) = self.trail.get() {
+            for n in t.take_notices() {
+                self.printer.note(&format!("note: {n}"));
+            }
+        }
     }
 }
 
@@ -68,13 +84,16 @@ pub fn run() -> ExitCode {
     let ctx = Ctx {
         home: cli.trail.clone().unwrap_or_else(Trail::default_home),
         printer: Printer::new(cli.json, cli.quiet),
+        trail: std::cell::OnceCell::new(),
     };
     let result = match cli.command {
         Command::Init(args) => commands::init::run(&ctx, args),
         Command::Record(args) => commands::record::run(&ctx, *args),
-        Command::Log(args) => commands::log::run(&ctx, args),
+        Command::Log(args) => commands::log::run(&ctx, *args),
         Command::Show(args) => commands::show::run(&ctx, args),
+        Command::Reindex(args) => commands::reindex::run(&ctx, args),
     };
+    ctx.print_notices();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

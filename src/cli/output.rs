@@ -41,6 +41,11 @@ impl Printer {
         }
     }
 
+    /// Whether to draw progress: stderr is a terminal and `-q` was not given.
+    pub fn progress_enabled(&self) -> bool {
+        !self.quiet && io::stderr().is_terminal()
+    }
+
     /// `text` in the ANSI colour `code` when colour is on.
     pub fn paint(&self, code: &str, text: &str) -> String {
         if self.color {

@@ -8,7 +8,6 @@
 
 pub mod durable;
 pub mod lock;
-pub mod seq;
 
 use std::path::{Path, PathBuf};
 
@@ -418,6 +417,39 @@ impl GitStore {
             .collect()
     }
 
+    /// Commits reachable from `tip` without passing through a commit for
+    /// which `is_known` is true (those, and their ancestors, are skipped).
+    /// Returns the new commits, children first, and the known commits met.
+    pub fn walk_until_known(
+        &self,
+        tip: ObjectId,
+        mut is_known: impl FnMut(&ObjectId) -> bool,
+    ) -> Result<(Vec<ObjectId>, Vec<ObjectId>), StoreError> {
+        let mut met = Vec::new();
+        if is_known(&tip) {
+            return Ok((Vec::new(), vec![tip]));
+        }
+        let met_ref = &mut met;
+        let walk = self
+            .repo
+            .rev_walk([tip])
+            .sorting(gix::revision::walk::Sorting::BreadthFirst)
+            .selected(move |id| {
+                let id = id.to_owned();
+                if is_known(&id) {
+                    met_ref.push(id);
+                    false
+                } else {
+                    true
+                }
+            })
+            .git("walking history")?;
+        let new = walk
+            .map(|info| info.map(|i| i.id).git("walking history"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((new, met))
+    }
+
     /// Commits whose id starts with the hex `prefix` (at least 4 digits).
     pub fn resolve_prefix(&self, prefix: &str) -> Result<Option<ObjectId>, StoreError> {
         let Ok(p) = gix::hash::Prefix::from_hex(prefix) else {
@@ -464,4 +496,132 @@ pub fn trailers(record: &Atom) -> Vec<(&'static str, String)> {
     );
     t.push(("Digest", record.digest.clone()));
     t
+}
+
+/// One entry of an atom commit's tree, read back with its content.
+#[derive(Debug, Clone)]
+pub struct TreeFile {
+    /// Path inside the tree (`atom.json`, `attachments`, `attachments/x`).
+    pub path: String,
+    /// The git file mode (`0o100644` for a file, `0o40000` for a directory).
+    pub mode: u16,
+    /// The object id the tree names.
+    pub oid: ObjectId,
+    /// The blob's bytes (empty for a directory).
+    pub data: Vec<u8>,
+}
+
+/// The objects of one atom commit, each checked against its id.
+#[derive(Debug, Clone, Default)]
+pub struct AtomObjects {
+    /// Every entry of the tree and of its sub-trees, in tree order.
+    pub files: Vec<TreeFile>,
+    /// Objects whose content does not hash to their id, or that cannot be read.
+    pub corrupt: Vec<String>,
+}
+
+/// A git file mode: a directory.
+pub const MODE_TREE: u16 = 0o40000;
+/// A git file mode: a regular, non-executable file.
+pub const MODE_FILE: u16 = 0o100644;
+
+impl GitStore {
+    /// Point HEAD at the trail `name` (`refs/heads/<name>`), durably.
+    pub fn set_head(&self, name: &str) -> Result<(), StoreError> {
+        let full = format!("{HEADS_PREFIX}{name}");
+        gix::refs::FullName::try_from(full.as_str()).git("naming a reference")?;
+        let head = self.git_dir.join("HEAD");
+        let tmp = self.git_dir.join("HEAD.atom-tmp");
+        io_context(
+            (|| {
+                let mut f = std::fs::File::create(&tmp)?;
+                std::io::Write::write_all(&mut f, format!("ref: {full}\n").as_bytes())?;
+                f.sync_all()?;
+                std::fs::rename(&tmp, &head)?;
+                durable::sync_dir(&self.git_dir)
+            })(),
+            || format!("writing {}", head.display()),
+        )
+    }
+
+    /// Read an atom commit's objects (commit, trees, blobs), checking that
+    /// each one's content hashes to its id. Trees are read two levels deep
+    /// (`attachments/` is the only directory an atom has).
+    pub fn inspect_objects(&self, commit: ObjectId) -> Result<AtomObjects, StoreError> {
+        let mut out = AtomObjects::default();
+        let Some(data) = self.read_checked(commit, "commit", &mut out.corrupt) else {
+            return Ok(out);
+        };
+        let kind = self.repo.object_hash();
+        let Ok(parsed) = gix::objs::CommitRef::from_bytes(&data, kind) else {
+            out.corrupt
+                .push(format!("commit {commit} cannot be parsed"));
+            return Ok(out);
+        };
+        self.read_tree_into(parsed.tree(), "", 2, &mut out);
+        Ok(out)
+    }
+
+    fn read_tree_into(&self, tree: ObjectId, prefix: &str, depth: usize, out: &mut AtomObjects) {
+        let Some(data) = self.read_checked(tree, "tree", &mut out.corrupt) else {
+            return;
+        };
+        let Ok(parsed) = gix::objs::TreeRef::from_bytes(&data, self.repo.object_hash()) else {
+            out.corrupt.push(format!("tree {tree} cannot be parsed"));
+            return;
+        };
+        for e in parsed.entries {
+            let path = format!("{prefix}{}", e.filename.to_str_lossy());
+            let mode = e.mode.value();
+            let oid = e.oid.to_owned();
+            let mut file = TreeFile {
+                path: path.clone(),
+                mode,
+                oid,
+                data: Vec::new(),
+            };
+            if mode == MODE_TREE {
+                out.files.push(file);
+                if depth > 1 {
+                    self.read_tree_into(oid, &format!("{path}/"), depth - 1, out);
+                }
+            } else if mode & 0o170000 == 0o100000 {
+                if let Some(bytes) = self.read_checked(oid, "blob", &mut out.corrupt) {
+                    file.data = bytes;
+                }
+                out.files.push(file);
+            } else {
+                out.files.push(file);
+            }
+        }
+    }
+
+    /// The object's bytes when it reads and hashes to `id` as a `kind`;
+    /// otherwise a note in `corrupt` and `None`.
+    fn read_checked(&self, id: ObjectId, kind: &str, corrupt: &mut Vec<String>) -> Option<Vec<u8>> {
+        let obj = match self.repo.find_object(id) {
+            Ok(o) => o.detach(),
+            Err(e) => {
+                corrupt.push(format!("{kind} {id} cannot be read: {e}"));
+                return None;
+            }
+        };
+        if obj.kind.to_string() != kind {
+            corrupt.push(format!("{id} is a {}, not a {kind}", obj.kind));
+            return None;
+        }
+        match gix::objs::compute_hash(id.kind(), obj.kind, &obj.data) {
+            Ok(actual) if actual == id => Some(obj.data),
+            Ok(actual) => {
+                corrupt.push(format!(
+                    "{kind} {id} is corrupt: its content hashes to {actual}"
+                ));
+                None
+            }
+            Err(e) => {
+                corrupt.push(format!("{kind} {id} cannot be hashed: {e}"));
+                None
+            }
+        }
+    }
 }

@@ -1,4 +1,7 @@
-//! `atom log`: atoms newest first.
+//! `atom log`: atoms newest first, filtered through the index.
+
+use atom::index::Filter;
+use atom::model::parse_rfc3339;
 
 use crate::cli::commands::view;
 use crate::cli::error::CliError;
@@ -11,26 +14,109 @@ pub struct Args {
     /// Show at most N atoms.
     #[arg(short = 'n', long = "max-count", value_name = "N")]
     limit: Option<usize>,
+    /// Only atoms of this TYPE.
+    #[arg(long = "type", value_name = "TYPE")]
+    atom_type: Option<String>,
+    /// Only atoms by this agent.
+    #[arg(long)]
+    agent: Option<String>,
+    /// Only atoms with this operation.
+    #[arg(long)]
+    operation: Option<String>,
+    /// Only atoms that touched this path (metadata.path, metadata.paths, files, attachments).
+    #[arg(long)]
+    path: Option<String>,
+    /// Only atoms of this project.
+    #[arg(long)]
+    project: Option<String>,
+    /// Only atoms at or after this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// Only atoms before this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    until: Option<String>,
+    /// Only atoms whose summary, operation or metadata contain TEXT (any case).
+    #[arg(long, value_name = "TEXT")]
+    grep: Option<String>,
+    /// Atoms of every trail and archived tip.
+    #[arg(long, conflicts_with = "rev")]
+    all: bool,
+    /// Draw the history as a graph, like `git log --graph`.
+    #[arg(long)]
+    graph: bool,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
+    let filter = Filter {
+        atom_type: args.atom_type,
+        agent: args.agent,
+        operation: args.operation,
+        path: args.path,
+        project: args.project,
+        since: args
+            .since
+            .as_deref()
+            .map(|d| parse_date("--since", d))
+            .transpose()?,
+        until: args
+            .until
+            .as_deref()
+            .map(|d| parse_date("--until", d))
+            .transpose()?,
+        grep: args.grep,
+        limit: args.limit,
+    };
     let trail = ctx.open()?;
-    let atoms = trail.log(args.rev.as_deref(), args.limit)?;
+    let atoms = trail.log(args.rev.as_deref(), args.all, &filter)?;
     if ctx.printer.json {
         ctx.printer.json(&atoms)?;
         return Ok(());
     }
-    if atoms.is_empty() && args.rev.is_none() {
+    if atoms.is_empty() && args.rev.is_none() && !args.all {
         ctx.printer.note(&format!(
-            "trail {} has no atoms yet; add one with `atom record TYPE OPERATION`",
-            trail.current_trail()?
+            "no atoms on trail {}{}",
+            trail.current_trail()?,
+            if filter_is_empty(&filter) {
+                "; add one with `atom record TYPE OPERATION`"
+            } else {
+                " match"
+            }
         ));
     }
-    let mut text = String::new();
-    for a in &atoms {
-        text.push_str(&view::one_line(&ctx.printer, a));
-        text.push('\n');
-    }
+    let text = if args.graph {
+        view::graph(&ctx.printer, &atoms)
+    } else {
+        atoms
+            .iter()
+            .map(|a| view::one_line(&ctx.printer, a) + "\n")
+            .collect()
+    };
     ctx.printer.out(&text)?;
     Ok(())
+}
+
+fn filter_is_empty(f: &Filter) -> bool {
+    f.atom_type.is_none()
+        && f.agent.is_none()
+        && f.operation.is_none()
+        && f.path.is_none()
+        && f.project.is_none()
+        && f.since.is_none()
+        && f.until.is_none()
+        && f.grep.is_none()
+}
+
+/// RFC 3339, or `YYYY-MM-DD` meaning 00:00:00Z, as a record timestamp.
+fn parse_date(flag: &'static str, s: &str) -> Result<String, CliError> {
+    let t = if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+    } else {
+        parse_rfc3339(flag, s).map_err(|e| {
+            CliError::usage(
+                e.to_string(),
+                "dates look like 2024-11-27 or 2024-11-27T10:23:45Z",
+            )
+        })?
+    };
+    Ok(atom::model::format_timestamp(t))
 }

@@ -3,5 +3,6 @@
 pub mod init;
 pub mod log;
 pub mod record;
+pub mod reindex;
 pub mod show;
 pub mod view;

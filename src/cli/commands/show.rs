@@ -1,4 +1,7 @@
-//! `atom show ID`: one atom in full.
+//! `atom show ID`: one atom in full, with the atoms that built on it.
+
+use atom::{AtomId, AtomView};
+use serde::Serialize;
 
 use crate::cli::commands::view;
 use crate::cli::error::CliError;
@@ -10,13 +13,30 @@ pub struct Args {
     id: String,
 }
 
+/// `{commit, record, signature}` plus `influenced`: the atoms that list this one in `influenced_by`.
+#[derive(Serialize)]
+struct Shown<'a> {
+    #[serde(flatten)]
+    atom: &'a AtomView,
+    influenced: Vec<AtomId>,
+}
+
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let trail = ctx.open()?;
     let atom = trail.show(&args.id)?;
+    let influenced = trail.influenced(&atom.record.atom_id)?;
     if ctx.printer.json {
-        ctx.printer.json(&atom)?;
+        ctx.printer.json(&Shown {
+            atom: &atom,
+            influenced,
+        })?;
     } else {
-        ctx.printer.out(&view::full(&ctx.printer, &atom))?;
+        let mut text = view::full(&ctx.printer, &atom);
+        if !influenced.is_empty() {
+            let ids: Vec<String> = influenced.iter().map(ToString::to_string).collect();
+            text.push_str(&format!("{:<11}{}\n", "used by", ids.join(", ")));
+        }
+        ctx.printer.out(&text)?;
     }
     Ok(())
 }

@@ -99,3 +99,50 @@ fn join<T: ToString>(items: &[T]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// The atoms as a graph in the style of `git log --graph`: one lane per line
+/// of descent, `*` on the atom's lane, `|\` where a merge opens a lane and
+/// `|/` where two lanes meet again.
+pub fn graph(p: &Printer, atoms: &[AtomView]) -> String {
+    let mut lanes: Vec<gix::ObjectId> = Vec::new();
+    let mut out = String::new();
+    let bars = |n: usize| vec!["|"; n].join(" ");
+    for a in atoms {
+        let col = match lanes.iter().position(|l| *l == a.commit) {
+            Some(c) => c,
+            None => {
+                lanes.push(a.commit);
+                lanes.len() - 1
+            }
+        };
+        let marks: Vec<&str> = (0..lanes.len())
+            .map(|i| if i == col { "*" } else { "|" })
+            .collect();
+        out.push_str(&format!("{} {}\n", marks.join(" "), one_line(p, a)));
+        match a.parents.split_first() {
+            None => {
+                lanes.remove(col);
+            }
+            Some((first, rest)) => {
+                lanes[col] = *first;
+                for (k, extra) in rest.iter().enumerate() {
+                    if !lanes.contains(extra) {
+                        lanes.insert(col + 1 + k, *extra);
+                        out.push_str(&format!("{}\\\n", bars(col + 1 + k) + " "));
+                    }
+                }
+            }
+        }
+        // Two lanes waiting for the same atom join again.
+        let mut i = 0;
+        while i < lanes.len() {
+            if let Some(j) = lanes[..i].iter().position(|l| *l == lanes[i]) {
+                lanes.remove(i);
+                out.push_str(&format!("{}/\n", bars(j + 1) + " "));
+            } else {
+                i += 1;
+            }
+        }
+    }
+    out
+}
