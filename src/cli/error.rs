@@ -100,3 +100,80 @@ impl From<TrailError> for CliError {
         }
     }
 }
+
+impl From<atom::branches::BranchError> for CliError {
+    fn from(e: atom::branches::BranchError) -> Self {
+        use atom::branches::BranchError as E;
+        let e = match e {
+            E::Trail(inner) => return inner.into(),
+            e => e,
+        };
+        let message = e.to_string();
+        let (code, hint) = match &e {
+            E::Trail(_) => unreachable!("handled above"),
+            E::InvalidName { .. } => (
+                EXIT_USAGE,
+                "trail names use letters, digits, '.', '_' and '-', e.g. `experiment-2`".to_owned(),
+            ),
+            E::Exists { name, .. } => (
+                EXIT_PROBLEM,
+                format!("pick another name, or `atom switch {name}` to use the existing trail"),
+            ),
+            E::NoSuchTrail { name, .. } => (
+                EXIT_PROBLEM,
+                format!("`atom trails` lists the trails; `atom fork {name}` creates one"),
+            ),
+            E::EmptyTrail { .. } => (
+                EXIT_PROBLEM,
+                "record an atom first, or fork from another trail with --from".to_owned(),
+            ),
+            E::NotOnTrail { .. } | E::NothingToRollBack { .. } => (
+                EXIT_USAGE,
+                "`atom log` lists the atoms of the current trail; `atom switch` changes trail"
+                    .to_owned(),
+            ),
+            E::Moved { .. } => (
+                EXIT_PROBLEM,
+                "another command changed the trail meanwhile; check `atom log` and retry"
+                    .to_owned(),
+            ),
+        };
+        CliError {
+            code,
+            message,
+            hint: Some(hint),
+        }
+    }
+}
+
+impl From<atom::signers::SignersError> for CliError {
+    fn from(e: atom::signers::SignersError) -> Self {
+        use atom::signers::SignersError as E;
+        let e = match e {
+            E::Trail(inner) => return inner.into(),
+            e => e,
+        };
+        let message = e.to_string();
+        let (code, hint) = match &e {
+            E::Trail(_) => unreachable!("handled above"),
+            E::InvalidName { .. } => (
+                EXIT_USAGE,
+                "a signer name is one word, usually an email address".to_owned(),
+            ),
+            E::InvalidKey { .. } => (
+                EXIT_USAGE,
+                "give an `ssh-ed25519 AAAA...` line or the path of its .pub file (ssh-keygen -t ed25519 makes one)".to_owned(),
+            ),
+            E::NotFound { .. } => (EXIT_PROBLEM, "`atom signers list` shows the trusted keys".to_owned()),
+            E::OwnKey { name } => (
+                EXIT_USAGE,
+                format!("if you really mean it: `atom signers remove {name} --force`"),
+            ),
+        };
+        CliError {
+            code,
+            message,
+            hint: Some(hint),
+        }
+    }
+}

@@ -42,6 +42,18 @@ enum Command {
     Show(commands::show::Args),
     /// Rebuild the index from git (--check: compare only).
     Reindex(commands::reindex::Args),
+    /// Verify digests, links, id order and signatures of every atom; exit 1 on any failure.
+    Verify(commands::verify::Args),
+    /// Start a new trail at an atom (default: the current trail's head).
+    Fork(commands::fork::Args),
+    /// Make another trail the current one.
+    Switch(commands::switch::Args),
+    /// List the trails: head atom, count, and which one is current.
+    Trails(commands::trails::Args),
+    /// Reset the current trail to an atom, archiving what it discards, and record a ROLLBACK atom.
+    Rollback(commands::rollback::Args),
+    /// Manage whose signatures this store trusts (keys/allowed_signers).
+    Signers(commands::signers::Args),
 }
 
 /// Context every command gets.
@@ -92,6 +104,12 @@ pub fn run() -> ExitCode {
         Command::Log(args) => commands::log::run(&ctx, *args),
         Command::Show(args) => commands::show::run(&ctx, args),
         Command::Reindex(args) => commands::reindex::run(&ctx, args),
+        Command::Verify(args) => commands::verify::run(&ctx, args),
+        Command::Fork(args) => commands::fork::run(&ctx, args),
+        Command::Switch(args) => commands::switch::run(&ctx, args),
+        Command::Trails(args) => commands::trails::run(&ctx, args),
+        Command::Rollback(args) => commands::rollback::run(&ctx, args),
+        Command::Signers(args) => commands::signers::run(&ctx, args),
     };
     ctx.print_notices();
     match result {

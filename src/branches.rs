@@ -1,0 +1,414 @@
+//! Trails as git branches: fork, switch, list, and a rollback that loses
+//! nothing.
+//!
+//! The design decision a reader must know: rollback never makes an atom
+//! unreachable. Under the store lock it first keeps the discarded tip under
+//! `refs/atom/archive/<trail>/<n>`, then moves the trail with
+//! compare-and-swap to a new ROLLBACK atom whose parent is the target and
+//! whose metadata names what was discarded and where it is kept. A crash in
+//! between leaves an extra archive ref, never a lost atom.
+
+use gix::ObjectId;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::store::{StoreError, HEADS_PREFIX};
+use crate::trail::{AtomView, Draft, Trail, TrailError};
+
+/// Where rollback keeps discarded tips: `refs/atom/archive/<trail>/<n>`.
+pub const ARCHIVE_PREFIX: &str = "refs/atom/archive/";
+
+/// Errors of trail operations.
+#[derive(Debug, thiserror::Error)]
+pub enum BranchError {
+    /// The name cannot be a trail name.
+    #[error("invalid trail name {name:?}: {reason}")]
+    InvalidName {
+        /// The name given.
+        name: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// A trail of that name exists.
+    #[error("trail {name} already exists (its head is {head})")]
+    Exists {
+        /// The trail.
+        name: String,
+        /// Its head atom.
+        head: String,
+    },
+    /// No trail of that name.
+    #[error("no trail named {name} (trails: {})", known.join(", "))]
+    NoSuchTrail {
+        /// The name given.
+        name: String,
+        /// The trails there are.
+        known: Vec<String>,
+    },
+    /// The current trail has no atom to fork from.
+    #[error("trail {trail} has no atoms yet, so there is nothing to fork from")]
+    EmptyTrail {
+        /// The trail.
+        trail: String,
+    },
+    /// The rollback target is not an ancestor of the current trail's tip.
+    #[error("{rev} is not on the current trail {trail}")]
+    NotOnTrail {
+        /// What the user named.
+        rev: String,
+        /// The current trail.
+        trail: String,
+    },
+    /// The rollback target is the tip already.
+    #[error("{rev} is the tip of trail {trail}: there is nothing to roll back")]
+    NothingToRollBack {
+        /// What the user named.
+        rev: String,
+        /// The current trail.
+        trail: String,
+    },
+    /// The trail moved between planning and doing a rollback.
+    #[error("trail {trail} moved while the rollback was being prepared")]
+    Moved {
+        /// The trail.
+        trail: String,
+    },
+    /// A lower layer failed.
+    #[error(transparent)]
+    Trail(#[from] TrailError),
+}
+
+impl From<StoreError> for BranchError {
+    fn from(e: StoreError) -> Self {
+        BranchError::Trail(e.into())
+    }
+}
+
+/// One trail as `atom trails` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrailInfo {
+    /// The trail name.
+    pub name: String,
+    /// Whether HEAD names it.
+    pub current: bool,
+    /// The atom id of its head, `None` while it has no atoms.
+    pub head: Option<String>,
+    /// The head commit (hex).
+    pub commit: Option<String>,
+    /// How many atoms are reachable from its head.
+    pub atoms: usize,
+}
+
+/// What `fork` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForkReport {
+    /// The new trail.
+    pub name: String,
+    /// The atom it starts from.
+    pub from: String,
+    /// That atom's commit (hex).
+    pub commit: String,
+    /// Whether HEAD now names the new trail.
+    pub switched: bool,
+}
+
+/// What a rollback will do (and, once done, did).
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackPlan {
+    /// The current trail.
+    pub trail: String,
+    /// The atom the trail is reset to.
+    pub target: String,
+    /// Its commit (hex).
+    #[serde(serialize_with = "hex")]
+    pub target_commit: ObjectId,
+    /// The trail's tip before the rollback (hex).
+    #[serde(serialize_with = "hex")]
+    pub tip: ObjectId,
+    /// The atoms no longer on the trail, newest first.
+    pub discarded: Vec<String>,
+}
+
+/// What `rollback` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackReport {
+    /// The plan carried out.
+    #[serde(flatten)]
+    pub plan: RollbackPlan,
+    /// The ref that keeps the discarded tip.
+    pub archive_ref: String,
+    /// The ROLLBACK atom now at the trail's tip.
+    pub rollback: AtomView,
+}
+
+fn hex<S: serde::Serializer>(id: &ObjectId, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(id)
+}
+
+/// Refuse names git or atom could not use as a trail (`refs/heads/<name>`,
+/// `refs/atom/archive/<name>/<n>`).
+pub fn validate_trail_name(name: &str) -> Result<(), BranchError> {
+    let bad = |reason| {
+        Err(BranchError::InvalidName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    if name.is_empty() || name.len() > 100 {
+        return bad("a trail name has 1 to 100 characters");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return bad("use letters, digits, '.', '_' and '-' only");
+    }
+    if name.starts_with(['-', '.']) || name.ends_with('.') || name.contains("..") {
+        return bad("a trail name cannot start with '-' or '.', end with '.', or contain '..'");
+    }
+    if name.ends_with(".lock") || name == "HEAD" {
+        return bad("git reserves this name");
+    }
+    Ok(())
+}
+
+impl Trail {
+    /// Every trail with its head and size; the current one even before its
+    /// first atom.
+    pub fn trails(&self) -> Result<Vec<TrailInfo>, BranchError> {
+        let current = self.current_trail()?;
+        let mut out = Vec::new();
+        let mut seen_current = false;
+        for (full, tip) in self.git().refs_under(HEADS_PREFIX)? {
+            let name = full.strip_prefix(HEADS_PREFIX).unwrap_or(&full).to_owned();
+            let head = self.git().read_atom(tip)?.record.atom_id.to_string();
+            let atoms = self.git().walk(&[tip], None)?.len();
+            seen_current |= name == current;
+            out.push(TrailInfo {
+                current: name == current,
+                name,
+                head: Some(head),
+                commit: Some(tip.to_string()),
+                atoms,
+            });
+        }
+        if !seen_current {
+            out.push(TrailInfo {
+                name: current,
+                current: true,
+                head: None,
+                commit: None,
+                atoms: 0,
+            });
+            out.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        Ok(out)
+    }
+
+    /// Start trail `name` at `from` (an atom id, trail or commit; default:
+    /// the current trail's tip); with `switch`, make it the current trail.
+    pub fn fork(
+        &self,
+        name: &str,
+        from: Option<&str>,
+        switch: bool,
+    ) -> Result<ForkReport, BranchError> {
+        validate_trail_name(name)?;
+        let commit = match from {
+            Some(rev) => self.resolve(rev)?,
+            None => {
+                let trail = self.current_trail()?;
+                self.git()
+                    .ref_target(&format!("{HEADS_PREFIX}{trail}"))?
+                    .ok_or(BranchError::EmptyTrail { trail })?
+            }
+        };
+        let atom = self.git().read_atom(commit)?.record.atom_id;
+        let full = format!("{HEADS_PREFIX}{name}");
+        let _lock = self.lock()?;
+        if let Some(existing) = self.git().ref_target(&full)? {
+            return Err(BranchError::Exists {
+                name: name.to_owned(),
+                head: self.git().read_atom(existing)?.record.atom_id.to_string(),
+            });
+        }
+        self.git()
+            .compare_and_swap(&full, None, commit, &format!("atom: fork from {atom}"))?;
+        if switch {
+            self.git().set_head(name)?;
+        }
+        Ok(ForkReport {
+            name: name.to_owned(),
+            from: atom.to_string(),
+            commit: commit.to_string(),
+            switched: switch,
+        })
+    }
+
+    /// Make `name` the current trail.
+    pub fn switch(&self, name: &str) -> Result<TrailInfo, BranchError> {
+        validate_trail_name(name)?;
+        let _lock = self.lock()?;
+        let exists = self
+            .git()
+            .ref_target(&format!("{HEADS_PREFIX}{name}"))?
+            .is_some();
+        if !exists && name != self.current_trail()? {
+            let known = self
+                .git()
+                .refs_under(HEADS_PREFIX)?
+                .into_iter()
+                .map(|(n, _)| n.strip_prefix(HEADS_PREFIX).unwrap_or(&n).to_owned())
+                .collect();
+            return Err(BranchError::NoSuchTrail {
+                name: name.to_owned(),
+                known,
+            });
+        }
+        self.git().set_head(name)?;
+        self.trails()?
+            .into_iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| BranchError::Moved {
+                trail: name.to_owned(),
+            })
+    }
+
+    /// What rolling the current trail back to `rev` would discard. Refuses a
+    /// `rev` that is not on the current trail, or is its tip.
+    pub fn rollback_plan(&self, rev: &str) -> Result<RollbackPlan, BranchError> {
+        let target_commit = self.resolve(rev)?;
+        let trail = self.current_trail()?;
+        let not_on_trail = || BranchError::NotOnTrail {
+            rev: rev.to_owned(),
+            trail: trail.clone(),
+        };
+        let tip = self
+            .git()
+            .ref_target(&format!("{HEADS_PREFIX}{trail}"))?
+            .ok_or_else(not_on_trail)?;
+        let target = self.git().read_atom(target_commit)?.record.atom_id;
+        if tip == target_commit {
+            return Err(BranchError::NothingToRollBack {
+                rev: rev.to_owned(),
+                trail,
+            });
+        }
+        let on_trail = self.git().walk(&[tip], None)?;
+        if !on_trail.contains(&target_commit) {
+            return Err(not_on_trail());
+        }
+        let kept: std::collections::HashSet<ObjectId> = self
+            .git()
+            .walk(&[target_commit], None)?
+            .into_iter()
+            .collect();
+        let mut discarded = Vec::new();
+        for c in on_trail.into_iter().filter(|c| !kept.contains(c)) {
+            discarded.push(self.git().read_atom(c)?.record.atom_id.to_string());
+        }
+        Ok(RollbackPlan {
+            trail,
+            target: target.to_string(),
+            target_commit,
+            tip,
+            discarded,
+        })
+    }
+
+    /// Carry out `plan`: keep the tip under an archive ref, then move the
+    /// trail to a ROLLBACK atom on top of the target. Fails with
+    /// [`BranchError::Moved`] if the trail changed since the plan was made.
+    pub fn rollback(&self, plan: RollbackPlan) -> Result<RollbackReport, BranchError> {
+        let _lock = self.lock()?;
+        let moved = || BranchError::Moved {
+            trail: plan.trail.clone(),
+        };
+        if self.current_trail()? != plan.trail {
+            return Err(moved());
+        }
+        let tip = self
+            .git()
+            .ref_target(&format!("{HEADS_PREFIX}{}", plan.trail))?;
+        if tip != Some(plan.tip) {
+            return Err(moved());
+        }
+        let archive_ref = self.archive(&plan.trail, plan.tip)?;
+        let mut metadata = Map::new();
+        metadata.insert("rolled_back_to".into(), json!(plan.target));
+        metadata.insert(
+            "discarded".into(),
+            Value::Array(plan.discarded.iter().map(|d| json!(d)).collect()),
+        );
+        metadata.insert("archive_ref".into(), json!(archive_ref));
+        metadata.insert("archived_tip".into(), json!(plan.tip.to_string()));
+        let n = plan.discarded.len();
+        let draft = Draft {
+            summary: format!(
+                "rolled back to {}; {n} atom{} kept under {archive_ref}",
+                plan.target,
+                if n == 1 { "" } else { "s" }
+            ),
+            metadata,
+            ..Draft::new("ROLLBACK", "rollback")
+        };
+        let prepared = self.prepare(draft)?;
+        let rollback = self
+            .append_locked(&prepared, Some((plan.tip, plan.target_commit)))
+            .map_err(|e| match e {
+                TrailError::Contention { .. } => moved(),
+                e => e.into(),
+            })?;
+        Ok(RollbackReport {
+            plan,
+            archive_ref,
+            rollback,
+        })
+    }
+
+    /// Keep `tip` under the next free `refs/atom/archive/<trail>/<n>`.
+    fn archive(&self, trail: &str, tip: ObjectId) -> Result<String, BranchError> {
+        let prefix = format!("{ARCHIVE_PREFIX}{trail}/");
+        let last = self
+            .git()
+            .refs_under(&prefix)?
+            .iter()
+            .filter_map(|(name, _)| name.strip_prefix(&prefix)?.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0);
+        for n in last + 1..last + 100 {
+            let name = format!("{prefix}{n}");
+            match self
+                .git()
+                .compare_and_swap(&name, None, tip, "atom: rollback archive")
+            {
+                Ok(()) => return Ok(name),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(BranchError::Moved {
+            trail: trail.to_owned(),
+        })
+    }
+}
+
+/// The id an archived atom had, for messages.
+pub fn short(id: &ObjectId) -> String {
+    id.to_hex_with_len(12).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trail_names() {
+        for ok in ["main", "experiment-2", "v1.2_x"] {
+            assert!(validate_trail_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-x", ".x", "a..b", "a/b", "x.lock", "a b", "HEAD", "x."] {
+            assert!(validate_trail_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

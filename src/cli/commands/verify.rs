@@ -1,0 +1,85 @@
+//! `atom verify [REV | --all]`: check digests, links, id order, signatures,
+//! messages and trees of every reachable atom; exit 1 on any failure.
+
+use atom::verify::{VerifyReport, VerifyScope};
+
+use crate::cli::commands::switch::plural;
+use crate::cli::error::CliError;
+use crate::cli::output::{GREEN, RED, YELLOW};
+use crate::cli::Ctx;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A trail name, an atom id or a commit (default: the current trail).
+    rev: Option<String>,
+    /// Every trail and archived tip.
+    #[arg(long, conflicts_with = "rev")]
+    all: bool,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
+    let trail = ctx.open()?;
+    let scope = match (&args.rev, args.all) {
+        (_, true) => VerifyScope::All,
+        (Some(rev), false) => VerifyScope::Rev(rev),
+        (None, false) => VerifyScope::Current,
+    };
+    let report = trail.verify(scope)?;
+    if ctx.printer.json {
+        ctx.printer.json(&report)?;
+    } else {
+        ctx.printer.out(&human(ctx, &report))?;
+    }
+    if report.ok {
+        return Ok(());
+    }
+    let n = report.failures.len();
+    Err(CliError::problem(
+        format!(
+            "verification failed: {n} atom{} of {} in {}",
+            plural(n),
+            report.atoms,
+            report.scope
+        ),
+        Some("an atom that fails was changed outside atom, or signed by a key this store does not trust (`atom signers add`)".into()),
+    ))
+}
+
+fn human(ctx: &Ctx, report: &VerifyReport) -> String {
+    let p = &ctx.printer;
+    let mut text = String::new();
+    for (mark, colour, list) in [
+        ("✗", RED, &report.failures),
+        ("!", YELLOW, &report.warnings),
+    ] {
+        for f in list {
+            let id = f.atom_id.as_deref().unwrap_or("(not an atom)");
+            text.push_str(&format!(
+                "{} {} ({})\n",
+                p.paint(colour, mark),
+                p.paint(YELLOW, id),
+                &f.commit[..12]
+            ));
+            for r in &f.reasons {
+                text.push_str(&format!("    {r}\n"));
+            }
+        }
+    }
+    if report.ok {
+        text.push_str(&format!(
+            "{} {} atom{} verified, chain intact\n",
+            p.paint(GREEN, "✓"),
+            report.atoms,
+            plural(report.atoms)
+        ));
+    } else {
+        text.push_str(&format!(
+            "{} {} of {} atom{} failed verification\n",
+            p.paint(RED, "✗"),
+            report.failures.len(),
+            report.atoms,
+            plural(report.atoms)
+        ));
+    }
+    text
+}
