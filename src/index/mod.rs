@@ -9,13 +9,19 @@
 
 mod catchup;
 mod query;
+mod sql;
+mod stats;
+mod trace;
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
 pub use catchup::{trail_name, CatchUp, ARCHIVE_PREFIX};
-pub use query::{Filter, Scope};
+pub use query::{fts_query, Filter, Scope};
+pub use sql::{read_only_query, QueryError, SqlRows, SqlValue};
+pub use stats::{StatsBy, StatsRow};
+pub use trace::{Trace, TraceNode};
 
 use crate::store::StoreError;
 
@@ -123,6 +129,9 @@ impl Index {
             if tables != 3 {
                 return Err(OpenFailure::Unusable("missing its tables".into()));
             }
+        }
+        if version == known {
+            return Ok(());
         }
         let tx = self
             .conn
