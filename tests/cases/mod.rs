@@ -1,0 +1,4 @@
+//! Test cases, one module per area of the command line.
+
+mod concurrency;
+mod store;
