@@ -104,6 +104,17 @@ impl TrailError {
     }
 }
 
+/// Why `atom query` did not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum QuerySqlError {
+    /// The statement was refused or failed: the user's input.
+    #[error(transparent)]
+    Query(#[from] index::QueryError),
+    /// The store or its index failed.
+    #[error(transparent)]
+    Trail(#[from] TrailError),
+}
+
 /// What a caller wants recorded; the store fills in id, time, links and digest.
 #[derive(Debug, Clone, Default)]
 pub struct Draft {
@@ -488,6 +499,42 @@ impl Trail {
     /// Ids of the atoms that list `id` in their `influenced_by`.
     pub fn influenced(&self, id: &AtomId) -> Result<Vec<AtomId>, TrailError> {
         self.with_index(|ix| ix.influenced(id))
+    }
+
+    /// Full-text search (FTS5, summary and metadata) for `text`, each word
+    /// required and matched as written: the best `limit` atoms first, each
+    /// with a snippet of where it matched. Empty text finds nothing.
+    pub fn search(
+        &self,
+        text: &str,
+        limit: Option<usize>,
+    ) -> Result<Vec<(AtomView, String)>, TrailError> {
+        let Some(fts) = index::fts_query(text) else {
+            return Ok(Vec::new());
+        };
+        let hits = self.with_index(|ix| ix.search(&fts, limit))?;
+        hits.into_iter()
+            .map(|(c, snippet)| Ok((self.view(c)?, snippet)))
+            .collect()
+    }
+
+    /// Run one read-only SQL statement over the index (SPEC §4), after
+    /// bringing the index up to date, on a connection that cannot write.
+    pub fn query_sql(&self, sql: &str) -> Result<index::SqlRows, QuerySqlError> {
+        self.with_index(|_| Ok(()))?;
+        Ok(index::read_only_query(&self.home.join(INDEX_FILE), sql)?)
+    }
+
+    /// Provenance of the atom `rev` names: what it built on through
+    /// `influenced_by`, recursively, or with `down` what built on it.
+    pub fn trace(&self, rev: &str, down: bool) -> Result<index::Trace, TrailError> {
+        let root = self.show(rev)?.record.atom_id;
+        self.with_index(|ix| ix.trace(&root, down))
+    }
+
+    /// Atom counts and summed token cost of the whole store, grouped.
+    pub fn stats(&self, by: index::StatsBy) -> Result<Vec<index::StatsRow>, TrailError> {
+        self.with_index(|ix| ix.stats(by))
     }
 
     /// Rebuild the index from git. `progress` gets the number of atoms indexed.

@@ -54,6 +54,14 @@ enum Command {
     Rollback(commands::rollback::Args),
     /// Manage whose signatures this store trusts (keys/allowed_signers).
     Signers(commands::signers::Args),
+    /// Full-text search over summaries and metadata, best match first.
+    Search(commands::search::Args),
+    /// Run one read-only SQL statement over the index (tables: atoms, trail_atoms, influences, paths).
+    Query(commands::query::Args),
+    /// Provenance: what an atom built on (--down: what built on it).
+    Trace(commands::trace::Args),
+    /// Atom counts and token cost by agent, type, day or project.
+    Stats(commands::stats::Args),
 }
 
 /// Context every command gets.
@@ -110,6 +118,10 @@ pub fn run() -> ExitCode {
         Command::Trails(args) => commands::trails::run(&ctx, args),
         Command::Rollback(args) => commands::rollback::run(&ctx, args),
         Command::Signers(args) => commands::signers::run(&ctx, args),
+        Command::Search(args) => commands::search::run(&ctx, args),
+        Command::Query(args) => commands::query::run(&ctx, args),
+        Command::Trace(args) => commands::trace::run(&ctx, args),
+        Command::Stats(args) => commands::stats::run(&ctx, args),
     };
     ctx.print_notices();
     match result {

@@ -1,7 +1,7 @@
 //! Reads over the index: log filters, id lookups, links.
 
 use gix::ObjectId;
-use rusqlite::{params_from_iter, OptionalExtension, ToSql};
+use rusqlite::{params, params_from_iter, OptionalExtension, ToSql};
 
 use super::{Index, IndexError};
 use crate::model::{Atom, AtomId};
@@ -162,6 +162,32 @@ impl Index {
             .is_some())
     }
 
+    /// Full-text search over summary and metadata: `(commit, snippet)` of
+    /// the best matches first (bm25). `fts` is an FTS5 query, see [`fts_query`].
+    pub fn search(
+        &self,
+        fts: &str,
+        limit: Option<usize>,
+    ) -> Result<Vec<(ObjectId, String)>, IndexError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT a.commit_id, snippet(atoms_fts, -1, '[', ']', '…', 12)
+             FROM atoms_fts JOIN atoms a ON a.rowid = atoms_fts.rowid
+             WHERE atoms_fts MATCH ?1
+             ORDER BY bm25(atoms_fts), a.timestamp DESC, a.rowid DESC
+             LIMIT ?2",
+        )?;
+        let limit = limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        let rows = stmt.query_map(params![fts, limit], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (commit, snippet) = row?;
+            out.push((parse_oid(&commit)?, snippet));
+        }
+        Ok(out)
+    }
+
     /// Every table's rows in a stable order, for comparing two indexes.
     pub fn dump(&self) -> Result<Vec<String>, IndexError> {
         let mut out = Vec::new();
@@ -203,4 +229,43 @@ impl Index {
 fn parse_oid(hex: &str) -> Result<ObjectId, IndexError> {
     ObjectId::from_hex(hex.as_bytes())
         .map_err(|e| IndexError::Unusable(format!("bad commit id {hex:?} in index: {e}")))
+}
+
+/// User text as an FTS5 query that cannot be a syntax error: each
+/// whitespace-separated word becomes a quoted phrase (so `gaming.env` and
+/// `a-b` match as written), all of them required; a trailing `*` stays a
+/// prefix search. `None` when there is no word to search for.
+pub fn fts_query(text: &str) -> Option<String> {
+    let terms: Vec<String> = text
+        .split_whitespace()
+        .filter_map(|word| {
+            let (word, prefix) = match word.strip_suffix('*') {
+                Some(w) if w.chars().any(char::is_alphanumeric) => (w, "*"),
+                _ => (word, ""),
+            };
+            // A word with no letter or digit has no token: it would match nothing.
+            word.chars()
+                .any(char::is_alphanumeric)
+                .then(|| format!("\"{}\"{prefix}", word.replace('"', "\"\"")))
+        })
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fts_query;
+
+    #[test]
+    fn fts_query_quotes_every_word() {
+        assert_eq!(fts_query("gaming.env").as_deref(), Some("\"gaming.env\""));
+        assert_eq!(
+            fts_query(" a-b  say\"hi ").as_deref(),
+            Some("\"a-b\" \"say\"\"hi\"")
+        );
+        assert_eq!(fts_query("deplo*").as_deref(), Some("\"deplo\"*"));
+        assert_eq!(fts_query("NOT OR"), Some("\"NOT\" \"OR\"".into()));
+        assert_eq!(fts_query("  "), None);
+        assert_eq!(fts_query("* - \""), None);
+    }
 }

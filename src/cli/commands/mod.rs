@@ -3,12 +3,16 @@
 pub mod fork;
 pub mod init;
 pub mod log;
+pub mod query;
 pub mod record;
 pub mod reindex;
 pub mod rollback;
+pub mod search;
 pub mod show;
 pub mod signers;
+pub mod stats;
 pub mod switch;
+pub mod trace;
 pub mod trails;
 pub mod verify;
 pub mod view;

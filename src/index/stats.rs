@@ -1,0 +1,55 @@
+//! `atom stats`: atom counts and token cost grouped by one column.
+//!
+//! Counts cover every atom the index holds (every trail and archived tip):
+//! tokens spent on rolled-back work were still spent.
+
+use super::{Index, IndexError};
+
+/// What `atom stats` groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsBy {
+    /// The agent.
+    Agent,
+    /// The TYPE.
+    Type,
+    /// The UTC day of the timestamp, `YYYY-MM-DD`.
+    Day,
+    /// The project (`None` for atoms without one).
+    Project,
+}
+
+/// One group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsRow {
+    /// The agent, type, day or project; `None` only for atoms without a project.
+    pub key: Option<String>,
+    /// How many atoms.
+    pub atoms: u64,
+    /// Their summed `token_cost` (atoms without one count 0).
+    pub token_cost: u64,
+}
+
+impl Index {
+    /// Counts and token cost per group: days oldest first, other keys by
+    /// count, highest first.
+    pub fn stats(&self, by: StatsBy) -> Result<Vec<StatsRow>, IndexError> {
+        let (key, order) = match by {
+            StatsBy::Agent => ("agent", "n DESC, k"),
+            StatsBy::Type => ("type", "n DESC, k"),
+            StatsBy::Day => ("substr(timestamp, 1, 10)", "k"),
+            StatsBy::Project => ("project", "n DESC, k"),
+        };
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {key} AS k, count(*) AS n, coalesce(sum(token_cost), 0)
+             FROM atoms GROUP BY k ORDER BY {order}"
+        ))?;
+        let rows = stmt.query_map([], |r| {
+            Ok(StatsRow {
+                key: r.get(0)?,
+                atoms: r.get::<_, i64>(1)? as u64,
+                token_cost: r.get::<_, i64>(2)?.max(0) as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

@@ -1,0 +1,128 @@
+//! `atom trace`: provenance over `influenced_by` links, in either direction,
+//! across every trail the index holds.
+//!
+//! Links only point at atoms that existed when an atom was recorded, so they
+//! cannot form a cycle; the walk still keeps a visited set, so a store
+//! assembled by hand cannot make it loop.
+
+use std::collections::{BTreeSet, HashSet, VecDeque};
+
+use rusqlite::OptionalExtension;
+
+use super::{Index, IndexError};
+use crate::model::AtomId;
+
+/// One atom of a trace. Fields other than the id are `None` for an atom
+/// the store does not hold (a link to an atom not pulled yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceNode {
+    /// The atom id.
+    pub atom_id: AtomId,
+    /// Its TYPE.
+    pub atom_type: String,
+    /// Who did it.
+    pub agent: Option<String>,
+    /// Its summary.
+    pub summary: Option<String>,
+    /// Its timestamp.
+    pub timestamp: Option<String>,
+}
+
+/// The atoms reachable from a root through `influenced_by` links.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    /// Where the walk started.
+    pub root: AtomId,
+    /// `false`: what the root built on; `true`: what built on the root.
+    pub down: bool,
+    /// Every atom reached, root first, then breadth first.
+    pub nodes: Vec<TraceNode>,
+    /// `(from, to)`: `to` built on `from` (lists `from` in its `influenced_by`).
+    pub edges: Vec<(AtomId, AtomId)>,
+}
+
+impl Trace {
+    /// The atoms one step further from the root than `id`, in id order.
+    pub fn next(&self, id: &AtomId) -> Vec<&AtomId> {
+        self.edges
+            .iter()
+            .filter_map(|(from, to)| match self.down {
+                false if to == id => Some(from),
+                true if from == id => Some(to),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl Index {
+    /// Walk the links from `root`: up to what it built on, or `down` to what
+    /// built on it, recursively.
+    pub fn trace(&self, root: &AtomId, down: bool) -> Result<Trace, IndexError> {
+        let mut seen: HashSet<AtomId> = HashSet::from([root.clone()]);
+        let mut queue = VecDeque::from([root.clone()]);
+        let mut nodes = Vec::new();
+        let mut edges = BTreeSet::new();
+        while let Some(id) = queue.pop_front() {
+            nodes.push(self.trace_node(&id)?);
+            let next = if down {
+                self.influenced(&id)?
+            } else {
+                self.influences_of(&id)?
+            };
+            for n in next {
+                edges.insert(if down {
+                    (id.clone(), n.clone())
+                } else {
+                    (n.clone(), id.clone())
+                });
+                if seen.insert(n.clone()) {
+                    queue.push_back(n);
+                }
+            }
+        }
+        Ok(Trace {
+            root: root.clone(),
+            down,
+            nodes,
+            edges: edges.into_iter().collect(),
+        })
+    }
+
+    /// The ids an atom lists in `influenced_by`.
+    pub fn influences_of(&self, id: &AtomId) -> Result<Vec<AtomId>, IndexError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT influenced_by FROM influences WHERE atom_id = ?1 ORDER BY influenced_by",
+        )?;
+        let rows = stmt.query_map([id.to_string()], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for r in rows {
+            if let Ok(id) = r?.parse() {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    fn trace_node(&self, id: &AtomId) -> Result<TraceNode, IndexError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT agent, summary, timestamp FROM atoms WHERE atom_id = ?1 ORDER BY rowid LIMIT 1",
+        )?;
+        let found = stmt
+            .query_row([id.to_string()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+            })
+            .optional()?;
+        let (agent, summary, timestamp) = match found {
+            Some((a, s, t)) => (Some(a), Some(s), Some(t)),
+            None => (None, None, None),
+        };
+        Ok(TraceNode {
+            atom_id: id.clone(),
+            atom_type: id.atom_type().to_owned(),
+            agent,
+            summary,
+            timestamp,
+        })
+    }
+}
