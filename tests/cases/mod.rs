@@ -2,3 +2,5 @@
 
 mod concurrency;
 mod store;
+mod trails;
+mod verify;
