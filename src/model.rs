@@ -458,8 +458,22 @@ pub fn validate_attachment_name(name: &str) -> Result<(), InvalidField> {
             "must not contain path separators or control characters",
         ));
     }
-    if name.eq_ignore_ascii_case(".git") || name.len() > 255 {
-        return Err(bad("not allowed in a git tree"));
+    if name.len() > 255 {
+        return Err(bad("longer than 255 bytes"));
+    }
+    // What git (fsck, checkout on NTFS/HFS+) treats as special: `.git` in
+    // any spelling, its 8.3 short name, `.git*` control files, names that
+    // Windows trims, and characters HFS+ ignores.
+    let folded = name.trim_end_matches(['.', ' ']).to_ascii_lowercase();
+    let hfs_ignorable = |c: char| matches!(c, '\u{200c}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{206a}'..='\u{206f}' | '\u{feff}');
+    if folded.starts_with(".git")
+        || folded.starts_with("git~")
+        || folded.len() != name.len()
+        || name.chars().any(hfs_ignorable)
+    {
+        return Err(bad(
+            "git treats this name specially (.git*, git~N, trailing dots or spaces); rename the file",
+        ));
     }
     Ok(())
 }
