@@ -16,8 +16,8 @@ use serde::Serialize;
 use crate::model::AtomId;
 use crate::signing::{AllowedSigners, SignatureStatus};
 use crate::store::{
-    commit_message, AtomObjects, StoredAtom, ATTACHMENTS_DIR, HEADS_PREFIX, MODE_FILE, MODE_TREE,
-    RECORD_FILE,
+    commit_message, AtomObjects, GitStore, StoredAtom, ATTACHMENTS_DIR, HEADS_PREFIX, MODE_FILE,
+    MODE_TREE, RECORD_FILE,
 };
 use crate::trail::{Trail, TrailError};
 use crate::{canonical, Atom};
@@ -81,15 +81,7 @@ impl Trail {
             VerifyScope::All => ("all trails and archives".to_owned(), self.all_tips()?),
         };
         let commits = self.git().walk(&tips, None)?;
-        let mut loaded = Vec::with_capacity(commits.len());
-        for commit in commits {
-            loaded.push(Loaded {
-                commit,
-                stored: self.git().read_atom(commit).map_err(|e| e.to_string()),
-                objects: self.git().inspect_objects(commit)?,
-            });
-        }
-        let mut reasons = check_each_in_parallel(&loaded, self.allowed_signers());
+        let (loaded, mut reasons) = load_and_check(self, &commits);
         check_links(&loaded, &tips, &mut reasons);
         let warnings = duplicate_ids(&loaded, &reasons);
 
@@ -117,19 +109,45 @@ fn problem(l: &Loaded, reasons: Vec<String>) -> AtomProblem {
     }
 }
 
-/// The one-atom checks, spread over the machine's cores.
-fn check_each_in_parallel(loaded: &[Loaded], allowed: &AllowedSigners) -> Vec<Vec<String>> {
+/// Read every commit and run the one-atom checks, spread over the
+/// machine's cores (each thread with its own repository handle).
+fn load_and_check(trail: &Trail, commits: &[ObjectId]) -> (Vec<Loaded>, Vec<Vec<String>>) {
+    let allowed = trail.allowed_signers();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = loaded.len().div_ceil(threads).max(64);
+    let chunk = commits.len().div_ceil(threads).max(64);
     std::thread::scope(|s| {
-        let handles: Vec<_> = loaded
+        let handles: Vec<_> = commits
             .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(|l| check_one(l, allowed)).collect()))
+            .map(|part| {
+                let git_dir = trail.git_dir();
+                s.spawn(move || {
+                    // gix handles are not Send: each thread opens its own.
+                    let git = GitStore::open(git_dir);
+                    part.iter()
+                        .map(|&commit| {
+                            let (stored, objects) = match &git {
+                                Ok(git) => {
+                                    let (stored, objects) = git.read_atom_checked(commit);
+                                    (stored.map_err(|e| e.to_string()), objects)
+                                }
+                                Err(e) => (Err(e.to_string()), AtomObjects::default()),
+                            };
+                            let loaded = Loaded {
+                                commit,
+                                stored,
+                                objects,
+                            };
+                            let reasons = check_one(&loaded, allowed);
+                            (loaded, reasons)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| -> Vec<Vec<String>> { h.join().expect("a verify thread panicked") })
-            .collect()
+            .flat_map(|h| h.join().expect("a verify thread panicked"))
+            .unzip()
     })
 }
 

@@ -547,19 +547,50 @@ impl GitStore {
     /// Read an atom commit's objects (commit, trees, blobs), checking that
     /// each one's content hashes to its id. Trees are read two levels deep
     /// (`attachments/` is the only directory an atom has).
-    pub fn inspect_objects(&self, commit: ObjectId) -> Result<AtomObjects, StoreError> {
+    pub fn inspect_objects(&self, commit: ObjectId) -> AtomObjects {
+        self.read_atom_checked(commit).1
+    }
+
+    /// [`Self::inspect_objects`] and the atom as [`Self::read_atom`] reads
+    /// it, from one read of each object.
+    pub fn read_atom_checked(
+        &self,
+        commit: ObjectId,
+    ) -> (Result<StoredAtom, StoreError>, AtomObjects) {
+        let not_atom = |reason: String| StoreError::NotAnAtom { commit, reason };
         let mut out = AtomObjects::default();
         let Some(data) = self.read_checked(commit, "commit", &mut out.corrupt) else {
-            return Ok(out);
+            return (Err(not_atom("its commit cannot be read".into())), out);
         };
         let kind = self.repo.object_hash();
         let Ok(parsed) = gix::objs::CommitRef::from_bytes(&data, kind) else {
             out.corrupt
                 .push(format!("commit {commit} cannot be parsed"));
-            return Ok(out);
+            return (Err(not_atom("unreadable commit".into())), out);
         };
         self.read_tree_into(parsed.tree(), "", 2, &mut out);
-        Ok(out)
+        let atom = (|| {
+            let signature = gix::objs::CommitRefIter::signature(&data, kind)
+                .map_err(|e| not_atom(format!("unreadable commit: {e:?}")))?
+                .map(|(sig, signed)| (sig.to_vec(), signed.to_bstring().into()));
+            let record_bytes = out
+                .files
+                .iter()
+                .find(|f| f.path == RECORD_FILE && f.mode != MODE_TREE)
+                .map(|f| f.data.clone())
+                .ok_or_else(|| not_atom(format!("its tree has no readable {RECORD_FILE}")))?;
+            let record: Atom = serde_json::from_slice(&record_bytes)
+                .map_err(|e| not_atom(format!("{RECORD_FILE} is not a record: {e}")))?;
+            Ok(StoredAtom {
+                commit,
+                parents: parsed.parents().collect(),
+                record,
+                record_bytes,
+                message: parsed.message.to_str_lossy().into_owned(),
+                signature,
+            })
+        })();
+        (atom, out)
     }
 
     fn read_tree_into(&self, tree: ObjectId, prefix: &str, depth: usize, out: &mut AtomObjects) {
