@@ -16,8 +16,8 @@ use serde::Serialize;
 use crate::model::AtomId;
 use crate::signing::{AllowedSigners, SignatureStatus};
 use crate::store::{
-    commit_message, AtomObjects, GitStore, StoredAtom, ATTACHMENTS_DIR, HEADS_PREFIX, MODE_FILE,
-    MODE_TREE, RECORD_FILE,
+    commit_message, AtomObjects, StoredAtom, ATTACHMENTS_DIR, HEADS_PREFIX, MODE_FILE, MODE_TREE,
+    RECORD_FILE,
 };
 use crate::trail::{Trail, TrailError};
 use crate::{canonical, Atom};
@@ -109,46 +109,35 @@ fn problem(l: &Loaded, reasons: Vec<String>) -> AtomProblem {
     }
 }
 
-/// Read every commit and run the one-atom checks, spread over the
-/// machine's cores (each thread with its own repository handle).
+/// Read every commit (on this thread: gix maps each loose object into
+/// memory, and unmapping from several threads at once costs more than it
+/// saves), then run the one-atom checks spread over the machine's cores.
 fn load_and_check(trail: &Trail, commits: &[ObjectId]) -> (Vec<Loaded>, Vec<Vec<String>>) {
+    let loaded: Vec<Loaded> = commits
+        .iter()
+        .map(|&commit| {
+            let (stored, objects) = trail.git().read_atom_checked(commit);
+            Loaded {
+                commit,
+                stored: stored.map_err(|e| e.to_string()),
+                objects,
+            }
+        })
+        .collect();
     let allowed = trail.allowed_signers();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = commits.len().div_ceil(threads).max(64);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = commits
+    let chunk = loaded.len().div_ceil(threads).max(64);
+    let reasons = std::thread::scope(|s| {
+        let handles: Vec<_> = loaded
             .chunks(chunk)
-            .map(|part| {
-                let git_dir = trail.git_dir();
-                s.spawn(move || {
-                    // gix handles are not Send: each thread opens its own.
-                    let git = GitStore::open(git_dir);
-                    part.iter()
-                        .map(|&commit| {
-                            let (stored, objects) = match &git {
-                                Ok(git) => {
-                                    let (stored, objects) = git.read_atom_checked(commit);
-                                    (stored.map_err(|e| e.to_string()), objects)
-                                }
-                                Err(e) => (Err(e.to_string()), AtomObjects::default()),
-                            };
-                            let loaded = Loaded {
-                                commit,
-                                stored,
-                                objects,
-                            };
-                            let reasons = check_one(&loaded, allowed);
-                            (loaded, reasons)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|part| s.spawn(move || part.iter().map(|l| check_one(l, allowed)).collect()))
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().expect("a verify thread panicked"))
-            .unzip()
-    })
+            .flat_map(|h| -> Vec<Vec<String>> { h.join().expect("a verify thread panicked") })
+            .collect()
+    });
+    (loaded, reasons)
 }
 
 fn check_one(l: &Loaded, allowed: &AllowedSigners) -> Vec<String> {
