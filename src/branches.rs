@@ -393,11 +393,6 @@ impl Trail {
     }
 }
 
-/// The id an archived atom had, for messages.
-pub fn short(id: &ObjectId) -> String {
-    id.to_hex_with_len(12).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
