@@ -101,6 +101,14 @@ impl Index {
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Keep the WAL and its shared-memory file between processes: checkpointing
+        // and deleting them on every close, then recreating them on the next open,
+        // cost more than the rest of a short command. SQLite's automatic
+        // checkpoints still bound the WAL's size.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )?;
         let mut index = Index {
             conn,
             path: Some(path.to_owned()),
