@@ -542,11 +542,7 @@ impl Trail {
         let path = self.home.join(INDEX_FILE);
         let mut slot = self.index.borrow_mut();
         *slot = None;
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = path.as_os_str().to_owned();
-            p.push(suffix);
-            let _ = std::fs::remove_file(PathBuf::from(p));
-        }
+        index::remove_index_files(&path);
         let (mut ix, _) = Index::open(&path)?;
         let report = ix.catch_up(&self.git, progress)?;
         *slot = Some(ix);

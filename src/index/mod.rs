@@ -202,7 +202,8 @@ pub fn is_corruption(e: &IndexError) -> bool {
     }
 }
 
-fn remove_index_files(path: &Path) {
+/// Delete the index file and its WAL and shared-memory files, if present.
+pub(crate) fn remove_index_files(path: &Path) {
     for suffix in ["", "-wal", "-shm"] {
         let mut p = path.as_os_str().to_owned();
         p.push(suffix);

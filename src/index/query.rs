@@ -136,9 +136,23 @@ impl Index {
 
     /// Ids of atoms that list `id` in their `influenced_by`.
     pub fn influenced(&self, id: &AtomId) -> Result<Vec<AtomId>, IndexError> {
-        let mut stmt = self.conn.prepare_cached(
+        self.linked_ids(
             "SELECT DISTINCT atom_id FROM influences WHERE influenced_by = ?1 ORDER BY atom_id",
-        )?;
+            id,
+        )
+    }
+
+    /// The ids an atom lists in `influenced_by`.
+    pub fn influences_of(&self, id: &AtomId) -> Result<Vec<AtomId>, IndexError> {
+        self.linked_ids(
+            "SELECT DISTINCT influenced_by FROM influences WHERE atom_id = ?1 ORDER BY influenced_by",
+            id,
+        )
+    }
+
+    /// The ids `sql` (one column, one `?1` bound to `id`) returns; unparsable ones are skipped.
+    fn linked_ids(&self, sql: &str, id: &AtomId) -> Result<Vec<AtomId>, IndexError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
         let rows = stmt.query_map([id.to_string()], |r| r.get::<_, String>(0))?;
         let mut out = Vec::new();
         for r in rows {

@@ -89,21 +89,6 @@ impl Index {
         })
     }
 
-    /// The ids an atom lists in `influenced_by`.
-    pub fn influences_of(&self, id: &AtomId) -> Result<Vec<AtomId>, IndexError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT DISTINCT influenced_by FROM influences WHERE atom_id = ?1 ORDER BY influenced_by",
-        )?;
-        let rows = stmt.query_map([id.to_string()], |r| r.get::<_, String>(0))?;
-        let mut out = Vec::new();
-        for r in rows {
-            if let Ok(id) = r?.parse() {
-                out.push(id);
-            }
-        }
-        Ok(out)
-    }
-
     fn trace_node(&self, id: &AtomId) -> Result<TraceNode, IndexError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT agent, summary, timestamp FROM atoms WHERE atom_id = ?1 ORDER BY rowid LIMIT 1",
