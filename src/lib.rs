@@ -10,6 +10,7 @@
 
 pub mod branches;
 pub mod canonical;
+pub mod hooks;
 pub mod index;
 pub mod model;
 pub mod signers;

@@ -79,6 +79,12 @@ pub enum TrailError {
         /// The commits it names.
         commits: Vec<ObjectId>,
     },
+    /// Another writer held the store lock longer than the caller would wait.
+    #[error("the store is locked by another writer (waited {} ms)", waited.as_millis())]
+    Locked {
+        /// How long the caller waited.
+        waited: std::time::Duration,
+    },
     /// Concurrent writers kept moving the trail.
     #[error("trail {trail} kept moving; gave up after {APPEND_ATTEMPTS} attempts")]
     Contention {
@@ -331,6 +337,24 @@ impl Trail {
     pub fn record(&self, draft: Draft) -> Result<AtomView, TrailError> {
         let prepared = self.prepare(draft)?;
         let _lock = self.lock()?;
+        self.append_locked(&prepared, None)
+    }
+
+    /// [`Trail::record`], waiting at most `max_wait` for the store lock:
+    /// [`TrailError::Locked`] when another writer keeps it longer.
+    pub fn record_within(
+        &self,
+        draft: Draft,
+        max_wait: std::time::Duration,
+    ) -> Result<AtomView, TrailError> {
+        let prepared = self.prepare(draft)?;
+        let path = self.git.git_dir().join("atom.lock");
+        let lock = io_context(StoreLock::acquire_within(&path, max_wait), || {
+            format!("locking {}", path.display())
+        })?;
+        let Some(_lock) = lock else {
+            return Err(TrailError::Locked { waited: max_wait });
+        };
         self.append_locked(&prepared, None)
     }
 

@@ -62,6 +62,11 @@ enum Command {
     Trace(commands::trace::Args),
     /// Atom counts and token cost by agent, type, day or project.
     Stats(commands::stats::Args),
+    /// Git hooks in a project repo: each commit becomes a COMMIT atom, noted on the commit.
+    Hooks(commands::hooks::Args),
+    /// Run by the installed git hooks; never fails a commit.
+    #[command(hide = true)]
+    Hook(commands::hook::Args),
 }
 
 /// Context every command gets.
@@ -122,6 +127,11 @@ pub fn run() -> ExitCode {
         Command::Query(args) => commands::query::run(&ctx, args),
         Command::Trace(args) => commands::trace::run(&ctx, args),
         Command::Stats(args) => commands::stats::run(&ctx, args),
+        Command::Hooks(args) => commands::hooks::run(&ctx, args),
+        Command::Hook(args) => {
+            commands::hook::run(&ctx, args);
+            Ok(())
+        }
     };
     ctx.print_notices();
     match result {

@@ -1,6 +1,8 @@
 //! One file per subcommand: parse its arguments, call the `Trail` façade, print.
 
 pub mod fork;
+pub mod hook;
+pub mod hooks;
 pub mod init;
 pub mod log;
 pub mod query;
