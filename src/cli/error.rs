@@ -190,7 +190,11 @@ impl From<atom::hooks::HookError> for CliError {
             e => e,
         };
         let message = e.to_string();
-        let code = if e.is_bad_input() { EXIT_USAGE } else { EXIT_PROBLEM };
+        let code = if e.is_bad_input() {
+            EXIT_USAGE
+        } else {
+            EXIT_PROBLEM
+        };
         let hint = match &e {
             E::NotARepo { .. } => Some("run it inside a git work tree, or name one with --repo PATH".to_owned()),
             E::ChainTaken { chained, .. } => Some(format!(

@@ -245,7 +245,10 @@ mod tests {
             Path::new("/opt/it's/atom"),
             Path::new("/data/store"),
         );
-        assert!(s.lines().any(|l| l == r"atom_bin='/opt/it'\''s/atom'"), "{s}");
+        assert!(
+            s.lines().any(|l| l == r"atom_bin='/opt/it'\''s/atom'"),
+            "{s}"
+        );
         assert!(s.lines().any(|l| l == "atom_store='/data/store'"), "{s}");
         assert!(s.lines().any(|l| l == MARKER));
         assert!(!s.contains("atom_bin=atom\n"));

@@ -115,7 +115,13 @@ impl Project {
             rev,
             "--",
         ])?;
-        let where_ = spawn(&["rev-parse", "--show-toplevel", "--symbolic-full-name", "HEAD"])?;
+        let where_ = spawn(&[
+            "rev-parse",
+            "--show-toplevel",
+            "--absolute-git-dir",
+            "--symbolic-full-name",
+            "HEAD",
+        ])?;
         let remotes = spawn(&["config", "--get-regexp", r"^remote\..*\.url$"])?;
         let wait = |c: std::process::Child| c.wait_with_output().map_err(io_err("waiting for git"));
         let log = checked("reading the commit", wait(log)?)?;
@@ -127,10 +133,12 @@ impl Project {
         let where_ = String::from_utf8_lossy(&where_);
         let mut lines = where_.lines();
         let toplevel = lines.next().unwrap_or_default().to_owned();
+        let git_dir = Path::new(lines.next().unwrap_or_default());
         info.branch = lines
             .next()
             .and_then(|r| r.strip_prefix("refs/heads/"))
-            .map(str::to_owned);
+            .map(str::to_owned)
+            .or_else(|| rebasing_branch(git_dir));
         info.repo = remote_url(&String::from_utf8_lossy(&remotes)).unwrap_or(toplevel);
         Ok(info)
     }
@@ -155,7 +163,9 @@ impl Project {
         let text = text.join("\n");
         self.run(
             "writing the note",
-            &["notes", "--ref", NOTES_REF, "add", "-f", "-m", &text, commit],
+            &[
+                "notes", "--ref", NOTES_REF, "add", "-f", "-m", &text, commit,
+            ],
         )?;
         Ok(())
     }
@@ -164,7 +174,15 @@ impl Project {
     /// when the commit has no note yet, as after a plain commit.
     pub fn add_to_note(&self, commit: &str, id: &AtomId) -> Result<(), HookError> {
         let out = self
-            .git(&["notes", "--ref", NOTES_REF, "add", "-m", &id.to_string(), commit])
+            .git(&[
+                "notes",
+                "--ref",
+                NOTES_REF,
+                "add",
+                "-m",
+                &id.to_string(),
+                commit,
+            ])
             .output()
             .map_err(io_err("running git notes"))?;
         if out.status.success() {
@@ -189,6 +207,14 @@ impl Project {
             .map_or(ident.trim(), |(name, _)| name.trim())
             .to_owned())
     }
+}
+
+/// The branch a rebase in progress is rewriting (HEAD is detached meanwhile).
+fn rebasing_branch(git_dir: &Path) -> Option<String> {
+    ["rebase-merge", "rebase-apply"].iter().find_map(|d| {
+        let name = std::fs::read_to_string(git_dir.join(d).join("head-name")).ok()?;
+        name.trim().strip_prefix("refs/heads/").map(str::to_owned)
+    })
 }
 
 fn checked(context: &str, out: Output) -> Result<Vec<u8>, HookError> {
@@ -286,10 +312,7 @@ fn parse_log(out: &[u8]) -> Result<CommitInfo, HookError> {
 
 /// `origin`'s URL, else the first remote's, without user or password.
 fn remote_url(config: &str) -> Option<String> {
-    let urls: Vec<(&str, &str)> = config
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .collect();
+    let urls: Vec<(&str, &str)> = config.lines().filter_map(|l| l.split_once(' ')).collect();
     let (_, url) = urls
         .iter()
         .find(|(k, _)| *k == "remote.origin.url")
@@ -363,6 +386,9 @@ mod tests {
     fn notes_parse_to_unique_ids() {
         let ids = parse_note("ATOM-COMMIT-20240101-001\n\nnot an id\nATOM-COMMIT-20240101-001 ATOM-COMMIT-20240101-002\n");
         let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
-        assert_eq!(ids, ["ATOM-COMMIT-20240101-001", "ATOM-COMMIT-20240101-002"]);
+        assert_eq!(
+            ids,
+            ["ATOM-COMMIT-20240101-001", "ATOM-COMMIT-20240101-002"]
+        );
     }
 }

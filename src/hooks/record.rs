@@ -83,7 +83,9 @@ pub fn post_rewrite(
     agent: Option<String>,
 ) -> Result<Option<RewriteRecorded>, HookError> {
     model::validate_operation(kind).map_err(|_| {
-        HookError::Input(format!("{kind:?} is not a rewrite git names (amend, rebase)"))
+        HookError::Input(format!(
+            "{kind:?} is not a rewrite git names (amend, rebase)"
+        ))
     })?;
     let mut rewritten = Vec::new();
     for line in input.lines().filter(|l| !l.trim().is_empty()) {

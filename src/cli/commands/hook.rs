@@ -31,7 +31,9 @@ pub fn run(ctx: &Ctx, args: Args) {
 }
 
 fn handle(ctx: &Ctx, args: &Args) -> Result<(), HookError> {
-    let agent = std::env::var("ATOM_AGENT").ok().filter(|a| !a.trim().is_empty());
+    let agent = std::env::var("ATOM_AGENT")
+        .ok()
+        .filter(|a| !a.trim().is_empty());
     let project = Project::here();
     match args.name.as_str() {
         "post-commit" => {
