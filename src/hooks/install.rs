@@ -14,7 +14,7 @@ use super::project::Project;
 use super::{io_err, HookError};
 
 /// The hooks `atom hooks install` installs.
-pub const HOOK_NAMES: [&str; 2] = ["post-commit", "post-rewrite"];
+pub const HOOK_NAMES: [&str; 3] = ["post-commit", "post-merge", "post-rewrite"];
 
 /// What a chained user hook is renamed to: `<name>` + this.
 pub const CHAINED_SUFFIX: &str = ".atom-chained";
@@ -22,8 +22,9 @@ pub const CHAINED_SUFFIX: &str = ".atom-chained";
 /// The line that marks a hook script as ours.
 const MARKER: &str = "# installed by `atom hooks install`";
 
-const TEMPLATES: [(&str, &str); 2] = [
+const TEMPLATES: [(&str, &str); 3] = [
     ("post-commit", include_str!("../../hooks/post-commit")),
+    ("post-merge", include_str!("../../hooks/post-merge")),
     ("post-rewrite", include_str!("../../hooks/post-rewrite")),
 ];
 

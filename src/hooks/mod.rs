@@ -16,7 +16,9 @@ mod record;
 
 pub use install::{install, locate, uninstall, HookAction, HookChange, HooksDir, HOOK_NAMES};
 pub use project::{CommitInfo, FileChange, Project};
-pub use record::{post_commit, post_rewrite, CommitRecorded, RewriteRecorded, LOCK_WAIT};
+pub use record::{
+    post_commit, post_merge, post_rewrite, CommitRecorded, RewriteRecorded, LOCK_WAIT,
+};
 
 use std::path::PathBuf;
 

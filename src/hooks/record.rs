@@ -48,6 +48,33 @@ pub fn post_commit(
     influenced_by: Option<String>,
 ) -> Result<CommitRecorded, HookError> {
     let info = project.commit("HEAD")?;
+    record_commit(trail, project, info, "commit", agent, influenced_by)
+}
+
+/// After `git merge` (which runs no post-commit hook): record `HEAD` as a
+/// COMMIT atom with operation `merge` when it is a merge commit without a
+/// note yet. A fast-forward made no commit, so nothing is recorded.
+pub fn post_merge(
+    trail: &Trail,
+    project: &Project,
+    agent: Option<String>,
+    influenced_by: Option<String>,
+) -> Result<Option<CommitRecorded>, HookError> {
+    let info = project.commit("HEAD")?;
+    if info.parents.len() < 2 || !project.note_ids(&info.sha)?.is_empty() {
+        return Ok(None);
+    }
+    record_commit(trail, project, info, "merge", agent, influenced_by).map(Some)
+}
+
+fn record_commit(
+    trail: &Trail,
+    project: &Project,
+    info: CommitInfo,
+    operation: &str,
+    agent: Option<String>,
+    influenced_by: Option<String>,
+) -> Result<CommitRecorded, HookError> {
     let mut named = info.influenced_by.clone();
     named.extend(
         influenced_by
@@ -57,7 +84,7 @@ pub fn post_commit(
             .map(str::to_owned),
     );
     let (links, unknown_influences) = known_atoms(trail, named);
-    let mut draft = Draft::new("COMMIT", "commit");
+    let mut draft = Draft::new("COMMIT", operation);
     draft.agent = Some(pick_agent(trail, agent, &info.author));
     draft.summary = info.subject.clone();
     draft.influenced_by = links;

@@ -105,7 +105,7 @@ fn a_commit_becomes_a_commit_atom_noted_on_the_commit() {
     let installed = repo.install();
     assert_eq!(installed["trail"], "main");
     let hooks = installed["hooks"].as_array().unwrap();
-    assert_eq!(hooks.len(), 2);
+    assert_eq!(hooks.len(), 3);
     assert!(hooks.iter().all(|h| h["action"] == "installed"));
 
     repo.write("gaming.env", b"a=1\nb=20\nc=3\nd=4\n");
@@ -330,6 +330,56 @@ fn amend_and_rebase_carry_the_notes_and_are_recorded() {
     let mut want: Vec<&str> = before.iter().map(|(_, n)| n[0].as_str()).collect();
     want.sort();
     assert_eq!(links, want);
+    env.cross_check();
+}
+
+#[test]
+fn a_merge_commit_is_recorded_and_a_fast_forward_is_not() {
+    let env = TestEnv::init();
+    let repo = Repo::new(&env, "project");
+    repo.install();
+    repo.write("base", b"base\n");
+    repo.git(&["add", "base"]);
+    repo.commit(&[], &["-m", "base"]);
+    repo.git(&["checkout", "-q", "-b", "topic"]);
+    repo.write("t", b"1\n2\n3\n");
+    repo.git(&["add", "t"]);
+    repo.commit(&[], &["-m", "topic work"]);
+    let topic = repo.head();
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("m", b"m\n");
+    repo.git(&["add", "m"]);
+    repo.commit(&[], &["-m", "main work"]);
+    let main = repo.head();
+    let atoms = atom_count(&env);
+
+    let out = repo.git_with(&repo.dir, &[], &["merge", "-q", "--no-edit", "topic"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(!out.stderr.contains("warning"), "{out}");
+    let merge = repo.head();
+    let note = repo.note("HEAD");
+    assert_eq!(note.len(), 1, "{note:?}");
+    let atom = show(&env, &note[0]);
+    assert_eq!(atom["operation"], "merge");
+    assert_eq!(atom["metadata"]["commit"], merge.as_str());
+    assert_eq!(
+        ids(&atom["metadata"]["parents"]),
+        [main.as_str(), topic.as_str()]
+    );
+    let files = atom["metadata"]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "against the first parent: {files:?}");
+    assert_eq!(
+        (files[0]["path"].as_str(), files[0]["added"].as_u64()),
+        (Some("t"), Some(3))
+    );
+    assert_eq!(atom_count(&env), atoms + 1);
+
+    // A fast-forward makes no commit: nothing to record.
+    repo.git(&["checkout", "-q", "topic"]);
+    let out = repo.git_with(&repo.dir, &[], &["merge", "-q", "main"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(repo.head(), merge);
+    assert_eq!(atom_count(&env), atoms + 1);
     env.cross_check();
 }
 

@@ -4,7 +4,7 @@
 
 use std::io::Read as _;
 
-use atom::hooks::{self, HookError, Project};
+use atom::hooks::{self, CommitRecorded, HookError, Project};
 
 use crate::cli::Ctx;
 
@@ -18,10 +18,10 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, args: Args) {
-    let what = if args.name == "post-rewrite" {
-        "rewrite"
-    } else {
-        "commit"
+    let what = match args.name.as_str() {
+        "post-rewrite" => "rewrite",
+        "post-merge" => "merge",
+        _ => "commit",
     };
     if let Err(e) = handle(ctx, &args) {
         let message = e.to_string();
@@ -39,13 +39,13 @@ fn handle(ctx: &Ctx, args: &Args) -> Result<(), HookError> {
         "post-commit" => {
             let trail = &atom::Trail::open(&ctx.home)?;
             let influences = std::env::var("ATOM_INFLUENCED_BY").ok();
-            let done = hooks::post_commit(trail, &project, agent, influences)?;
-            if !done.unknown_influences.is_empty() {
-                eprintln!(
-                    "warning: atom: {} recorded without influences that are not atoms of this store: {}",
-                    done.atom_id,
-                    done.unknown_influences.join(", ")
-                );
+            warn_unknown(&hooks::post_commit(trail, &project, agent, influences)?);
+        }
+        "post-merge" => {
+            let trail = &atom::Trail::open(&ctx.home)?;
+            let influences = std::env::var("ATOM_INFLUENCED_BY").ok();
+            if let Some(done) = hooks::post_merge(trail, &project, agent, influences)? {
+                warn_unknown(&done);
             }
         }
         "post-rewrite" => {
@@ -62,9 +62,19 @@ fn handle(ctx: &Ctx, args: &Args) -> Result<(), HookError> {
         }
         other => {
             return Err(HookError::Input(format!(
-                "atom has no {other:?} hook (post-commit, post-rewrite)"
+                "atom has no {other:?} hook (post-commit, post-merge, post-rewrite)"
             )))
         }
     }
     Ok(())
+}
+
+fn warn_unknown(done: &CommitRecorded) {
+    if !done.unknown_influences.is_empty() {
+        eprintln!(
+            "warning: atom: {} recorded without influences that are not atoms of this store: {}",
+            done.atom_id,
+            done.unknown_influences.join(", ")
+        );
+    }
 }

@@ -17,7 +17,7 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Action {
-    /// Install the post-commit and post-rewrite hooks (an existing hook keeps running, first).
+    /// Install the post-commit, post-merge and post-rewrite hooks (an existing hook keeps running, first).
     Install {
         /// The project repository (default: the one around the current directory).
         #[arg(long, value_name = "PATH")]
