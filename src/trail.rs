@@ -573,6 +573,12 @@ impl Trail {
         Ok(report.added)
     }
 
+    /// Bring the index up to date with the refs now (every query does it
+    /// anyway), e.g. while waiting for something else.
+    pub fn catch_up(&self) -> Result<(), TrailError> {
+        self.with_index(|_| Ok(()))
+    }
+
     /// Rebuild the index in memory and compare it with the one on disk;
     /// returns the differing rows (`-` only on disk, `+` only in the rebuild).
     pub fn reindex_check(&self) -> Result<Vec<String>, TrailError> {

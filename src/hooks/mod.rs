@@ -15,7 +15,7 @@ mod project;
 mod record;
 
 pub use install::{install, locate, uninstall, HookAction, HookChange, HooksDir, HOOK_NAMES};
-pub use project::{CommitInfo, FileChange, Project};
+pub use project::{CommitInfo, FileChange, PendingCommit, Project};
 pub use record::{
     post_commit, post_merge, post_rewrite, CommitRecorded, RewriteRecorded, LOCK_WAIT,
 };

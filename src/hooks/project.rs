@@ -94,8 +94,15 @@ impl Project {
     }
 
     /// Describe a commit (`HEAD` in a hook): fields, files and line counts,
-    /// branch and repository. Three `git` processes, run side by side.
+    /// branch and repository.
     pub fn commit(&self, rev: &str) -> Result<CommitInfo, HookError> {
+        self.start_commit(rev)?.finish()
+    }
+
+    /// Start describing a commit: three `git` processes run side by side
+    /// while the caller does something else; [`PendingCommit::finish`]
+    /// collects them.
+    pub fn start_commit(&self, rev: &str) -> Result<PendingCommit, HookError> {
         let spawn = |args: &[&str]| {
             self.git(args)
                 .spawn()
@@ -123,6 +130,30 @@ impl Project {
             "HEAD",
         ])?;
         let remotes = spawn(&["config", "--get-regexp", r"^remote\..*\.url$"])?;
+        Ok(PendingCommit {
+            log,
+            where_,
+            remotes,
+        })
+    }
+}
+
+/// The `git` processes [`Project::start_commit`] started.
+#[derive(Debug)]
+pub struct PendingCommit {
+    log: std::process::Child,
+    where_: std::process::Child,
+    remotes: std::process::Child,
+}
+
+impl PendingCommit {
+    /// Wait for the `git` processes and parse what they printed.
+    pub fn finish(self) -> Result<CommitInfo, HookError> {
+        let PendingCommit {
+            log,
+            where_,
+            remotes,
+        } = self;
         let wait = |c: std::process::Child| c.wait_with_output().map_err(io_err("waiting for git"));
         let log = checked("reading the commit", wait(log)?)?;
         let where_ = checked("locating the repository", wait(where_)?)?;
@@ -142,7 +173,9 @@ impl Project {
         info.repo = remote_url(&String::from_utf8_lossy(&remotes)).unwrap_or(toplevel);
         Ok(info)
     }
+}
 
+impl Project {
     /// The atom ids in `commit`'s note (none when it has no note).
     pub fn note_ids(&self, commit: &str) -> Result<Vec<AtomId>, HookError> {
         let out = self

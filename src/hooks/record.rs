@@ -47,7 +47,7 @@ pub fn post_commit(
     agent: Option<String>,
     influenced_by: Option<String>,
 ) -> Result<CommitRecorded, HookError> {
-    let info = project.commit("HEAD")?;
+    let info = read_head(trail, project)?;
     record_commit(trail, project, info, "commit", agent, influenced_by)
 }
 
@@ -60,11 +60,21 @@ pub fn post_merge(
     agent: Option<String>,
     influenced_by: Option<String>,
 ) -> Result<Option<CommitRecorded>, HookError> {
-    let info = project.commit("HEAD")?;
+    let info = read_head(trail, project)?;
     if info.parents.len() < 2 || !project.note_ids(&info.sha)?.is_empty() {
         return Ok(None);
     }
     record_commit(trail, project, info, "merge", agent, influenced_by).map(Some)
+}
+
+/// Read `HEAD` while the index catches up with the store: the two are the
+/// slowest parts of a hook before the append.
+fn read_head(trail: &Trail, project: &Project) -> Result<CommitInfo, HookError> {
+    let pending = project.start_commit("HEAD")?;
+    let caught_up = trail.catch_up();
+    let info = pending.finish()?;
+    caught_up?;
+    Ok(info)
 }
 
 fn record_commit(
