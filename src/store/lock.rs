@@ -19,12 +19,7 @@ pub struct StoreLock {
 impl StoreLock {
     /// Block until the lock on `path` is ours.
     pub fn acquire(path: &Path) -> io::Result<Self> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
+        let file = open(path)?;
         file.lock()?;
         Ok(StoreLock { file })
     }
@@ -32,12 +27,7 @@ impl StoreLock {
     /// Take the lock on `path` if it becomes free within `max_wait`;
     /// `Ok(None)` when another writer kept it that long.
     pub fn acquire_within(path: &Path, max_wait: Duration) -> io::Result<Option<Self>> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
+        let file = open(path)?;
         let deadline = Instant::now() + max_wait;
         loop {
             match file.try_lock() {
@@ -50,6 +40,16 @@ impl StoreLock {
             }
         }
     }
+}
+
+/// The lock file, created when missing.
+fn open(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
 }
 
 impl Drop for StoreLock {
