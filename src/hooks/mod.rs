@@ -63,6 +63,16 @@ pub enum HookError {
         /// The file atom keeps a chained hook in.
         chained: PathBuf,
     },
+    /// The atom was recorded, but its note could not be written.
+    #[error("{atom_id} recorded, but its note on commit {commit} could not be written: {source}")]
+    Note {
+        /// The atom.
+        atom_id: String,
+        /// The commit.
+        commit: String,
+        /// Why.
+        source: Box<HookError>,
+    },
     /// What git passed to a hook is not what it documents.
     #[error("unexpected hook input: {0}")]
     Input(String),
@@ -80,6 +90,19 @@ impl HookError {
             HookError::Trail(e) => e.is_bad_input(),
             _ => false,
         }
+    }
+}
+
+/// Wrap a note-writing failure after `atom_id` was recorded.
+fn note_failed(
+    atom_id: &crate::model::AtomId,
+    commit: &str,
+) -> impl FnOnce(HookError) -> HookError {
+    let (atom_id, commit) = (atom_id.to_string(), commit.to_owned());
+    move |e| HookError::Note {
+        atom_id,
+        commit,
+        source: Box::new(e),
     }
 }
 

@@ -55,6 +55,15 @@ pub struct CommitInfo {
     pub branch: Option<String>,
 }
 
+/// How many times a note is written before giving up: two commits at once
+/// (in two worktrees) race for the notes ref's lock.
+const NOTE_ATTEMPTS: u32 = 4;
+
+fn note_backoff(attempt: &mut u32) {
+    std::thread::sleep(std::time::Duration::from_millis(20 << *attempt));
+    *attempt += 1;
+}
+
 /// `git log` format of the commit fields, NUL-separated.
 const LOG_FORMAT: &str =
     "--format=%H%x00%P%x00%an%x00%s%x00%(trailers:key=Atom-Influenced-By,valueonly,separator=%x2C)%x00";
@@ -194,41 +203,47 @@ impl Project {
     pub fn set_note(&self, commit: &str, ids: &[AtomId]) -> Result<(), HookError> {
         let text: Vec<String> = ids.iter().map(AtomId::to_string).collect();
         let text = text.join("\n");
-        self.run(
-            "writing the note",
-            &[
-                "notes", "--ref", NOTES_REF, "add", "-f", "-m", &text, commit,
-            ],
-        )?;
-        Ok(())
+        let args = [
+            "notes", "--ref", NOTES_REF, "add", "-f", "-m", &text, commit,
+        ];
+        let mut attempt = 1;
+        loop {
+            match self.run("writing the note", &args) {
+                Err(HookError::Git { .. }) if attempt < NOTE_ATTEMPTS => note_backoff(&mut attempt),
+                other => return other.map(|_| ()),
+            }
+        }
     }
 
     /// Add `id` to `commit`'s note, keeping the ids it holds: one `git` run
     /// when the commit has no note yet, as after a plain commit.
     pub fn add_to_note(&self, commit: &str, id: &AtomId) -> Result<(), HookError> {
-        let out = self
-            .git(&[
-                "notes",
-                "--ref",
-                NOTES_REF,
-                "add",
-                "-m",
-                &id.to_string(),
-                commit,
-            ])
-            .output()
-            .map_err(io_err("running git notes"))?;
-        if out.status.success() {
-            return Ok(());
+        let id_text = id.to_string();
+        let args = ["notes", "--ref", NOTES_REF, "add", "-m", &id_text, commit];
+        let mut attempt = 1;
+        loop {
+            let out = self
+                .git(&args)
+                .output()
+                .map_err(io_err("running git notes"))?;
+            if out.status.success() {
+                return Ok(());
+            }
+            let mut ids = self.note_ids(commit)?;
+            if !ids.is_empty() {
+                // The commit has a note already (an amend that made the same
+                // commit again): keep its ids.
+                if !ids.contains(id) {
+                    ids.push(id.clone());
+                }
+                return self.set_note(commit, &ids);
+            }
+            if attempt >= NOTE_ATTEMPTS {
+                return checked("writing the note", out).map(|_| ());
+            }
+            // Another writer held the notes ref (commits in two worktrees).
+            note_backoff(&mut attempt);
         }
-        let mut ids = self.note_ids(commit)?;
-        if ids.is_empty() {
-            return checked("writing the note", out).map(|_| ());
-        }
-        if !ids.contains(id) {
-            ids.push(id.clone());
-        }
-        self.set_note(commit, &ids)
     }
 
     /// The name in git's committer identity (who is rewriting history).

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use super::project::{CommitInfo, Project};
-use super::HookError;
+use super::{note_failed, HookError};
 use crate::model::{self, AtomId};
 use crate::trail::{Draft, Trail};
 
@@ -101,7 +101,9 @@ fn record_commit(
     draft.metadata = commit_metadata(&info);
     let view = trail.record_within(draft, LOCK_WAIT)?;
     let atom_id = view.record.atom_id;
-    project.add_to_note(&info.sha, &atom_id)?;
+    project
+        .add_to_note(&info.sha, &atom_id)
+        .map_err(note_failed(&atom_id, &info.sha))?;
     Ok(CommitRecorded {
         atom_id,
         commit: info.sha,
@@ -184,7 +186,9 @@ pub fn post_rewrite(
     let atom_id = view.record.atom_id;
     for (new, mut ids) in notes {
         push_unique(&mut ids, &atom_id);
-        project.set_note(new, &ids)?;
+        project
+            .set_note(new, &ids)
+            .map_err(note_failed(&atom_id, new))?;
     }
     Ok(Some(RewriteRecorded { atom_id, rewritten }))
 }

@@ -630,3 +630,28 @@ fn install_refuses_what_it_cannot_do() {
     // The hidden hook command is not in --help.
     assert!(!env.atom_ok(&["--help"]).contains("  hook "));
 }
+
+#[test]
+fn a_note_that_cannot_be_written_is_a_warning_and_the_atom_stays() {
+    let env = TestEnv::init();
+    let repo = Repo::new(&env, "project");
+    repo.install();
+    // A stale lock on the notes ref: git refuses to move it.
+    let lock = repo.dir.join(".git/refs/notes/atom.lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    std::fs::write(&lock, b"").unwrap();
+    repo.write("a", b"a\n");
+    repo.git(&["add", "a"]);
+    let out = repo.commit(&[], &["-m", "one"]);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(
+        lines[0].starts_with("warning: atom: ATOM-COMMIT-")
+            && lines[0].contains("recorded, but its note on commit"),
+        "{out}"
+    );
+    assert!(repo.note("HEAD").is_empty());
+    let log = env.atom_json(&["log"]);
+    assert_eq!(log[0]["record"]["metadata"]["commit"], repo.head().as_str());
+    assert!(lines[0].contains(log[0]["record"]["atom_id"].as_str().unwrap()));
+}

@@ -26,7 +26,11 @@ pub fn run(ctx: &Ctx, args: Args) {
     if let Err(e) = handle(ctx, &args) {
         let message = e.to_string();
         let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
-        eprintln!("warning: atom: {what} not recorded: {message}");
+        if matches!(e, HookError::Note { .. }) {
+            eprintln!("warning: atom: {message}");
+        } else {
+            eprintln!("warning: atom: {what} not recorded: {message}");
+        }
     }
 }
 
