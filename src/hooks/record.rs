@@ -96,7 +96,7 @@ fn record_commit(
     let (links, unknown_influences) = known_atoms(trail, named);
     let mut draft = Draft::new("COMMIT", operation);
     draft.agent = Some(pick_agent(trail, agent, &info.author));
-    draft.summary = info.subject.clone();
+    draft.summary = one_line(&info.subject);
     draft.influenced_by = links;
     draft.metadata = commit_metadata(&info);
     let view = trail.record_within(draft, LOCK_WAIT)?;
@@ -229,6 +229,31 @@ fn known_atoms(trail: &Trail, names: Vec<String>) -> (Vec<AtomId>, Vec<String>) 
     (known, unknown)
 }
 
+/// A subject as an atom summary: control characters (a stray `\r`) become
+/// spaces, and it is cut to the 64 KiB a summary may hold.
+fn one_line(subject: &str) -> String {
+    let mut s: String = subject
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if s.len() > MAX_SUMMARY {
+        let mut end = MAX_SUMMARY;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+/// How long a summary may be (see `model::validate_line`).
+const MAX_SUMMARY: usize = 65_536;
+
+/// At most this many `files` are listed in a COMMIT atom; a larger commit
+/// (a vendored tree, an import) lists the first ones and says how many
+/// there were in `files_total`, keeping the record small.
+pub const MAX_FILES: usize = 1000;
+
 /// SPEC metadata of a COMMIT atom.
 fn commit_metadata(info: &CommitInfo) -> Map<String, Value> {
     let mut m = Map::new();
@@ -237,6 +262,26 @@ fn commit_metadata(info: &CommitInfo) -> Map<String, Value> {
     m.insert("commit".into(), json!(info.sha));
     m.insert("parents".into(), json!(info.parents));
     m.insert("subject".into(), json!(info.subject));
-    m.insert("files".into(), json!(info.files));
+    m.insert(
+        "files".into(),
+        json!(info.files[..info.files.len().min(MAX_FILES)]),
+    );
+    if info.files.len() > MAX_FILES {
+        m.insert("files_total".into(), json!(info.files.len()));
+    }
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_become_valid_summaries() {
+        assert_eq!(one_line("fix\r it\ttoo"), "fix  it too");
+        let long = "é".repeat(40_000);
+        let cut = one_line(&long);
+        assert!(cut.len() <= MAX_SUMMARY && cut.chars().all(|c| c == 'é'));
+        model::validate_line("summary", &cut).unwrap();
+    }
 }

@@ -655,3 +655,23 @@ fn a_note_that_cannot_be_written_is_a_warning_and_the_atom_stays() {
     assert_eq!(log[0]["record"]["metadata"]["commit"], repo.head().as_str());
     assert!(lines[0].contains(log[0]["record"]["atom_id"].as_str().unwrap()));
 }
+
+#[test]
+fn a_huge_commit_lists_the_first_thousand_files_and_the_total() {
+    let env = TestEnv::init();
+    let repo = Repo::new(&env, "project");
+    repo.install();
+    std::fs::create_dir(repo.dir.join("vendor")).unwrap();
+    for i in 0..1005 {
+        repo.write(&format!("vendor/f{i:04}"), b"x\n");
+    }
+    repo.git(&["add", "."]);
+    let out = repo.commit(&[], &["-m", "vendor\ta tree\r"]);
+    assert_eq!(out.stderr, "");
+    let atom = show(&env, &repo.note("HEAD")[0]);
+    assert_eq!(atom["summary"], "vendor a tree", "the tab is a space");
+    assert_eq!(atom["metadata"]["files"].as_array().unwrap().len(), 1000);
+    assert_eq!(atom["metadata"]["files_total"], 1005);
+    let found = env.atom_json(&["log", "--path", "vendor/f0999"]);
+    assert_eq!(found.as_array().unwrap().len(), 1);
+}
