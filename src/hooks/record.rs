@@ -1,7 +1,7 @@
-//! What the hooks record: a COMMIT atom per commit (operation `commit`), and
-//! one atom per rewrite (operation `amend` or `rebase`) whose
-//! `influenced_by` are the atoms of the commits it replaced. Both go on the
-//! store's current trail.
+//! What the hooks record: a COMMIT atom per commit (operation `commit`, or
+//! `merge` for the merge commits `git merge` makes), and one atom per
+//! rewrite (operation `amend` or `rebase`) whose `influenced_by` are the
+//! atoms of the commits it replaced. All go on the store's current trail.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -10,7 +10,7 @@ use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The hook: post-commit or post-rewrite.
+    /// The hook: post-commit, post-merge or post-rewrite.
     name: String,
     /// What git passed to the hook.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
