@@ -464,6 +464,18 @@ fn install_follows_core_hooks_path() {
     let top = std::fs::canonicalize(&repo.dir).unwrap();
     assert_eq!(out["hooks_dir"], top.join(".githooks").to_str().unwrap());
     assert!(repo.dir.join(".githooks/post-commit").is_file());
+    let human = env.atom_ok(&["hooks", "install", "--repo", repo.dir.to_str().unwrap()]);
+    let lines: Vec<&str> = human.lines().collect();
+    assert_eq!(
+        lines[..3],
+        [
+            "post-commit: already installed",
+            "post-merge: already installed",
+            "post-rewrite: already installed"
+        ],
+        "{human}"
+    );
+    assert!(lines[3].contains("current trail (main)"), "{human}");
     assert!(!repo.dir.join(".git/hooks/post-commit").exists());
     repo.write("a", b"a\n");
     repo.git(&["add", "a"]);
