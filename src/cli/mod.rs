@@ -62,6 +62,14 @@ enum Command {
     Trace(commands::trace::Args),
     /// Atom counts and token cost by agent, type, day or project.
     Stats(commands::stats::Args),
+    /// Manage the remotes trails are shared through.
+    Remote(commands::remote::Args),
+    /// Publish trails, archived tips and trusted keys on a remote.
+    Push(commands::push::Args),
+    /// Fetch a remote's trails, verify every new atom, then fast-forward or merge.
+    Pull(commands::pull::Args),
+    /// Make a new store from a remote, trusting the keys it publishes on first use.
+    Clone(commands::clone::Args),
 }
 
 /// Context every command gets.
@@ -122,6 +130,10 @@ pub fn run() -> ExitCode {
         Command::Query(args) => commands::query::run(&ctx, args),
         Command::Trace(args) => commands::trace::run(&ctx, args),
         Command::Stats(args) => commands::stats::run(&ctx, args),
+        Command::Remote(args) => commands::remote::run(&ctx, args),
+        Command::Push(args) => commands::push::run(&ctx, args),
+        Command::Pull(args) => commands::pull::run(&ctx, args),
+        Command::Clone(args) => commands::clone::run(&ctx, args),
     };
     ctx.print_notices();
     match result {

@@ -98,6 +98,9 @@ pub struct Identity {
     pub email: String,
 }
 
+/// An armored commit signature and the bytes it signs.
+pub type SignedPayload = (Vec<u8>, Vec<u8>);
+
 /// An atom commit as read back from git.
 #[derive(Debug, Clone)]
 pub struct StoredAtom {
@@ -112,7 +115,7 @@ pub struct StoredAtom {
     /// The commit message.
     pub message: String,
     /// The armored signature and the bytes it signs, when signed.
-    pub signature: Option<(Vec<u8>, Vec<u8>)>,
+    pub signature: Option<SignedPayload>,
 }
 
 /// The git repository of a store.
@@ -272,8 +275,21 @@ impl GitStore {
             message: commit_message(record).into(),
             extra_headers: Vec::new(),
         };
+        self.sign(&mut commit, signer)?;
+        let id = self
+            .repo
+            .write_object(&commit)
+            .git("writing the commit")?
+            .detach();
+        written.push(id);
+        Ok((id, written))
+    }
+
+    /// Add the `gpgsig` header to `commit`, as `git commit -S` does: the
+    /// signature covers the commit as serialized without it.
+    fn sign(&self, commit: &mut gix::objs::Commit, signer: &dyn Signer) -> Result<(), StoreError> {
         let mut payload = Vec::with_capacity(512);
-        gix::objs::WriteTo::write_to(&commit, &mut payload).map_err(|source| StoreError::Io {
+        gix::objs::WriteTo::write_to(&*commit, &mut payload).map_err(|source| StoreError::Io {
             context: "serializing a commit".into(),
             source,
         })?;
@@ -282,13 +298,88 @@ impl GitStore {
         commit
             .extra_headers
             .push((BString::from(field), BString::from(armored)));
+        Ok(())
+    }
+
+    /// Write a signed commit whose tree holds one file, `name` with
+    /// `content` (the published trusted keys), dated now, made durable.
+    pub fn write_file_commit(
+        &self,
+        name: &str,
+        content: &[u8],
+        parents: &[ObjectId],
+        who: &Identity,
+        message: &str,
+        signer: &dyn Signer,
+    ) -> Result<ObjectId, StoreError> {
+        let blob = self.write_blob(content)?;
+        let tree = self
+            .repo
+            .write_object(&gix::objs::Tree {
+                entries: vec![Entry {
+                    mode: EntryKind::Blob.into(),
+                    filename: name.into(),
+                    oid: blob,
+                }],
+            })
+            .git("writing a tree")?
+            .detach();
+        let sig = gix::actor::Signature {
+            name: who.name.as_str().into(),
+            email: who.email.as_str().into(),
+            time: gix::date::Time {
+                seconds: chrono::Utc::now().timestamp(),
+                offset: 0,
+            },
+        };
+        let mut commit = gix::objs::Commit {
+            tree,
+            parents: parents.iter().copied().collect(),
+            author: sig.clone(),
+            committer: sig,
+            encoding: None,
+            message: message.into(),
+            extra_headers: Vec::new(),
+        };
+        self.sign(&mut commit, signer)?;
         let id = self
             .repo
             .write_object(&commit)
-            .git("writing the commit")?
+            .git("writing a commit")?
             .detach();
-        written.push(id);
-        Ok((id, written))
+        self.sync_objects(&[blob, tree, id])?;
+        Ok(id)
+    }
+
+    /// The file `name` at the top of `commit`'s tree, and the commit's
+    /// signature (armored, signed bytes) when it has one.
+    pub fn read_file_commit(
+        &self,
+        commit: ObjectId,
+        name: &str,
+    ) -> Result<(Option<Vec<u8>>, Option<SignedPayload>), StoreError> {
+        let mut corrupt = Vec::new();
+        let not_readable = |what: &str| StoreError::NotAnAtom {
+            commit,
+            reason: format!("{what} cannot be read"),
+        };
+        let data = self
+            .read_checked(commit, "commit", &mut corrupt)
+            .ok_or_else(|| not_readable("the commit"))?;
+        let kind = self.repo.object_hash();
+        let parsed = gix::objs::CommitRef::from_bytes(&data, kind)
+            .map_err(|_| not_readable("the commit"))?;
+        let signature = gix::objs::CommitRefIter::signature(&data, kind)
+            .map_err(|_| not_readable("the signature"))?
+            .map(|(sig, signed)| (sig.to_vec(), signed.to_bstring().into()));
+        let mut files = AtomObjects::default();
+        self.read_tree_into(parsed.tree(), "", 1, &mut files);
+        let file = files
+            .files
+            .into_iter()
+            .find(|f| f.path == name && f.mode == MODE_FILE)
+            .map(|f| f.data);
+        Ok((file, signature))
     }
 
     /// Make every object in `ids` durable.
