@@ -367,11 +367,6 @@ impl Trail {
                 refs: rejected,
             });
         }
-        let local = self.git().ref_target(SIGNERS_REF)?;
-        if local != Some(signers) {
-            self.git()
-                .compare_and_swap(SIGNERS_REF, local, signers, "atom: published keys")?;
-        }
         Ok(PushReport {
             remote: remote.to_owned(),
             url,

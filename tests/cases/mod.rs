@@ -3,5 +3,6 @@
 mod concurrency;
 mod index;
 mod store;
+mod sync;
 mod trails;
 mod verify;
