@@ -105,7 +105,7 @@ pub fn run() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { error::EXIT_USAGE } else { 0 };
-            let _ = e.print();
+            print_parse_error(&e);
             return ExitCode::from(code);
         }
     };
@@ -143,6 +143,20 @@ pub fn run() -> ExitCode {
             ExitCode::from(e.code)
         }
     }
+}
+
+/// Print clap's message, unless an argument holds a private key (pasted
+/// where a public key belongs): clap would echo it back.
+fn print_parse_error(e: &clap::Error) {
+    if std::env::args_os().any(|a| a.to_string_lossy().contains("PRIVATE KEY")) {
+        CliError::usage(
+            "an argument holds a private key (not shown); atom never takes private keys on the command line",
+            "give the public key instead: its `ssh-ed25519 AAAA...` line or the path of the .pub file",
+        )
+        .print();
+        return;
+    }
+    let _ = e.print();
 }
 
 impl From<std::io::Error> for CliError {

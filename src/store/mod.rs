@@ -27,6 +27,9 @@ pub const ATTACHMENTS_DIR: &str = "attachments";
 /// Where trails live.
 pub const HEADS_PREFIX: &str = "refs/heads/";
 
+/// How old a ref's `.lock` file must be to count as left by a dead process.
+pub const STALE_LOCK_AGE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Errors of the git layer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -423,21 +426,61 @@ impl GitStore {
             email: "atom@localhost".into(),
             time: gix::date::Time::now_utc(),
         };
-        match self.repo.edit_references_as(
-            Some(edit),
-            Some(who.to_ref(&mut gix::date::parse::TimeBuf::default())),
-        ) {
-            Ok(_) => {}
-            Err(e) if e.is_conflict() => {
-                return Err(StoreError::Conflict {
-                    name: full_name.to_owned(),
-                })
+        let started = std::time::Instant::now();
+        loop {
+            match self.repo.edit_references_as(
+                Some(edit.clone()),
+                Some(who.to_ref(&mut gix::date::parse::TimeBuf::default())),
+            ) {
+                Ok(_) => break,
+                Err(e) if e.is_conflict() => {
+                    return Err(StoreError::Conflict {
+                        name: full_name.to_owned(),
+                    })
+                }
+                Err(e) => {
+                    if !self.clear_stale_ref_lock(full_name, started) {
+                        let lock = self.git_dir.join(format!("{full_name}.lock"));
+                        if lock.exists() {
+                            return Err(StoreError::Git {
+                                context: "updating a reference",
+                                message: format!(
+                                    "{full_name} is locked by another process ({} keeps changing); if no git or atom command is running, delete that file",
+                                    lock.display()
+                                ),
+                            });
+                        }
+                        return Err(e).git("updating a reference");
+                    }
+                }
             }
-            Err(e) => return Err(e).git("updating a reference"),
         }
         io_context(durable::sync_ref(&self.git_dir, full_name), || {
             format!("syncing {full_name} to disk")
         })
+    }
+
+    /// After a failed ref edit: whether it is worth retrying because the
+    /// ref's `.lock` file is gone, or was left by a process that died (it
+    /// is [`STALE_LOCK_AGE`] old: git and atom hold a ref lock for
+    /// milliseconds, and atom's writers hold the store lock meanwhile, so no
+    /// live writer keeps one that long). A stale lock is removed. Waits for
+    /// a fresh lock to go or grow stale, up to twice that age in all.
+    fn clear_stale_ref_lock(&self, full_name: &str, started: std::time::Instant) -> bool {
+        let lock = self.git_dir.join(format!("{full_name}.lock"));
+        loop {
+            let age = match std::fs::metadata(&lock).and_then(|m| m.modified()) {
+                Err(_) => return started.elapsed() < 2 * STALE_LOCK_AGE,
+                Ok(modified) => modified.elapsed().unwrap_or_default(),
+            };
+            if age >= STALE_LOCK_AGE {
+                return std::fs::remove_file(&lock).is_ok() || !lock.exists();
+            }
+            if started.elapsed() >= 2 * STALE_LOCK_AGE {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     /// Read the atom stored in `commit`.

@@ -1,6 +1,8 @@
 //! Test cases, one module per area of the command line.
 
 mod concurrency;
+mod crash;
+mod hostile;
 mod index;
 mod store;
 mod sync;
