@@ -64,6 +64,8 @@ struct Loaded {
     commit: ObjectId,
     stored: Result<StoredAtom, String>,
     objects: AtomObjects,
+    /// The commit's `Atom-Id:` trailer, to name an atom whose record is unreadable.
+    claimed_id: Option<String>,
 }
 
 impl Trail {
@@ -138,7 +140,10 @@ impl Trail {
 
 fn problem(l: &Loaded, reasons: Vec<String>) -> AtomProblem {
     AtomProblem {
-        atom_id: l.stored.as_ref().ok().map(|s| s.record.atom_id.to_string()),
+        atom_id: match &l.stored {
+            Ok(s) => Some(s.record.atom_id.to_string()),
+            Err(_) => l.claimed_id.clone(),
+        },
         commit: l.commit.to_string(),
         reasons,
     }
@@ -152,10 +157,15 @@ fn load(trail: &Trail, commits: &[ObjectId]) -> Vec<Loaded> {
         .iter()
         .map(|&commit| {
             let (stored, objects) = trail.git().read_atom_checked(commit);
+            let claimed_id = match &stored {
+                Ok(_) => None,
+                Err(_) => trail.git().trailer(commit, "Atom-Id"),
+            };
             Loaded {
                 commit,
                 stored: stored.map_err(|e| e.to_string()),
                 objects,
+                claimed_id,
             }
         })
         .collect()

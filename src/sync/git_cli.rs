@@ -145,6 +145,18 @@ impl<'a> GitCli<'a> {
         refspecs: &[String],
         progress: bool,
     ) -> Result<(), GitFailure> {
+        self.fetch_with(remote, refspecs, progress, false)
+    }
+
+    /// [`Self::fetch`]; with `refetch`, every object is fetched again as a
+    /// fresh clone would (to replace damaged ones).
+    pub(crate) fn fetch_with(
+        &self,
+        remote: &str,
+        refspecs: &[String],
+        progress: bool,
+        refetch: bool,
+    ) -> Result<(), GitFailure> {
         let mut full: Vec<String> = [
             "-c",
             "transfer.fsckObjects=true",
@@ -156,6 +168,9 @@ impl<'a> GitCli<'a> {
         .map(str::to_owned)
         .to_vec();
         full.push(if progress { "--progress" } else { "--quiet" }.to_owned());
+        if refetch {
+            full.push("--refetch".to_owned());
+        }
         full.push("--end-of-options".to_owned());
         full.push(remote.to_owned());
         full.extend(refspecs.iter().cloned());

@@ -205,6 +205,8 @@ pub struct PullReport {
     /// Keys the remote publishes that this store does not trust (never
     /// trusted by a pull; `atom signers add` does that).
     pub untrusted_keys: Vec<UntrustedKey>,
+    /// Damaged objects replaced by good copies (`--repair`).
+    pub repaired: Vec<String>,
 }
 
 /// What `atom clone` did.
@@ -425,6 +427,19 @@ impl Trail {
         trail: Option<&str>,
         progress: bool,
     ) -> Result<PullReport, SyncError> {
+        self.pull_with(remote, trail, progress, false)
+    }
+
+    /// [`Trail::pull`]; with `repair`, damaged loose objects are first moved
+    /// aside (into `trail.git/atom-damaged/`) and every object is fetched
+    /// again, so that good copies replace them.
+    pub fn pull_with(
+        &self,
+        remote: &str,
+        trail: Option<&str>,
+        progress: bool,
+        repair: bool,
+    ) -> Result<PullReport, SyncError> {
         let url = self.remote_url(remote)?;
         if let Some(t) = trail {
             validate_trail_name(t)?;
@@ -438,10 +453,15 @@ impl Trail {
                 specs.push(format!("+{ARCHIVE_PREFIX}*:{ns}archive/*"));
             }
         }
+        let repaired = if repair {
+            self.git().quarantine_damaged_loose_objects()?
+        } else {
+            Vec::new()
+        };
         let cli = self.cli();
         let result = cli
             .delete_refs_under(&ns)
-            .and_then(|()| cli.fetch(remote, &specs, progress))
+            .and_then(|()| cli.fetch_with(remote, &specs, progress, repair))
             .map_err(SyncError::transport(remote))
             .and_then(|()| self.accept_incoming(remote, &ns, trail));
         let cleaned = cli
@@ -455,6 +475,7 @@ impl Trail {
             verified,
             trails,
             untrusted_keys,
+            repaired: repaired.iter().map(ToString::to_string).collect(),
         })
     }
 
@@ -744,6 +765,7 @@ fn clone_into(url: &str, home: &Path, progress: bool) -> Result<CloneReport, Syn
             verified,
             trails,
             untrusted_keys,
+            repaired: Vec::new(),
         },
         current,
     })

@@ -289,3 +289,54 @@ fn a_ref_lock_left_by_a_dead_writer_is_cleared_a_live_one_is_kept() {
     env.atom_ok(&["record", "TASK", "three"]);
     env.cross_check();
 }
+
+#[test]
+fn a_truncated_object_is_named_by_verify_and_repaired_by_pull() {
+    let env = TestEnv::init();
+    let remote = env.path().join("backup.git");
+    let out = env
+        .command("git")
+        .args(["init", "-q", "--bare"])
+        .arg(&remote)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    env.record(&["TASK", "one"]);
+    let damaged_id = env.record(&["TASK", "two", "--summary", "precious"])["record"]["atom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    env.atom_ok(&["remote", "add", "origin", remote.to_str().unwrap()]);
+    env.atom_ok(&["push"]);
+
+    // A disk error truncates the newest atom's record blob.
+    let blob = env.git(&["rev-parse", "main:atom.json"]);
+    let blob = blob.trim();
+    let path = env
+        .git_dir()
+        .join("objects")
+        .join(&blob[..2])
+        .join(&blob[2..]);
+    let bytes = std::fs::read(&path).unwrap();
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&path, perms).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+
+    let out = env.atom_err(&["verify"], 1);
+    assert!(
+        out.stdout.contains(&damaged_id),
+        "verify names the atom:\n{out}"
+    );
+    assert!(out.stderr.contains("atom pull --repair"), "{out}");
+
+    let pulled = env.atom_json(&["pull", "--repair"]);
+    assert_eq!(pulled["repaired"], serde_json::json!([blob]), "{pulled:#}");
+    env.atom_ok(&["verify"]);
+    assert_eq!(
+        env.atom_json(&["show", &damaged_id])["record"]["summary"],
+        "precious"
+    );
+    env.cross_check();
+}

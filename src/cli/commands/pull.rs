@@ -14,15 +14,20 @@ pub struct Args {
     /// Only this trail (default: every trail, the archived tips and the published keys).
     #[arg(value_name = "TRAIL")]
     trail_name: Option<String>,
+    /// First move damaged objects aside, then fetch every object again (what
+    /// `atom verify` suggests when objects are corrupt).
+    #[arg(long)]
+    repair: bool,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let trail = ctx.open()?;
     let p = &ctx.printer;
-    let report = trail.pull(
+    let report = trail.pull_with(
         &args.remote,
         args.trail_name.as_deref(),
         p.progress_enabled() && !p.json,
+        args.repair,
     )?;
     if p.json {
         p.json(&report)?;
@@ -35,6 +40,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         report.verified,
         if report.verified == 1 { "" } else { "s" }
     ))?;
+    if !report.repaired.is_empty() {
+        p.out(&format!(
+            "replaced {} damaged object{} (the damaged files are in trail.git/atom-damaged/)\n",
+            report.repaired.len(),
+            if report.repaired.len() == 1 { "" } else { "s" }
+        ))?;
+    }
     p.out(&updates(p, &report))?;
     untrusted_note(p, &report);
     Ok(())
