@@ -82,6 +82,25 @@ fn ids_in_git(env: &TestEnv) -> BTreeSet<String> {
     .collect()
 }
 
+/// Print the figures, and require that every acknowledged id is in git and
+/// that some runs were killed.
+fn assert_nothing_lost(
+    env: &TestEnv,
+    what: &str,
+    (rounds, killed): (usize, usize),
+    acknowledged: &BTreeSet<String>,
+) {
+    let present = ids_in_git(env);
+    let lost: Vec<&String> = acknowledged.difference(&present).collect();
+    eprintln!(
+        "{what}: {rounds} runs, {killed} killed, {} atoms acknowledged, {} lost",
+        acknowledged.len(),
+        lost.len()
+    );
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+    assert!(killed > 0, "nothing was killed: the delays are too long");
+}
+
 /// The store is whole: fsck, verify of everything, a working next record.
 fn assert_whole(env: &TestEnv) {
     let fsck = env.git_output(&["fsck", "--strict", "--no-dangling"]);
@@ -132,15 +151,7 @@ fn killed_writers_lose_no_acknowledged_atom() {
             }
         }
     }
-    let present = ids_in_git(&env);
-    let lost: Vec<&String> = acknowledged.difference(&present).collect();
-    eprintln!(
-        "record: {rounds} runs, {killed} killed, {} acknowledged, {} lost",
-        acknowledged.len(),
-        lost.len()
-    );
-    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
-    assert!(killed > 0, "no writer was killed: the delays are too long");
+    assert_nothing_lost(&env, "record", (rounds, killed), &acknowledged);
     assert_whole(&env);
 }
 
@@ -183,29 +194,14 @@ fn killed_rollbacks_and_reindexes_lose_nothing() {
             None => killed += 1,
         }
     }
-    let present = ids_in_git(&env);
-    let lost: Vec<&String> = acknowledged.difference(&present).collect();
-    eprintln!(
-        "rollback/reindex: {rounds} runs, {killed} killed, {} atoms acknowledged, {} lost",
-        acknowledged.len(),
-        lost.len()
-    );
-    assert!(lost.is_empty(), "lost: {lost:?}");
-    assert!(killed > 0, "nothing was killed: the delays are too long");
+    assert_nothing_lost(&env, "rollback/reindex", (rounds, killed), &acknowledged);
     assert_whole(&env);
 }
 
 #[test]
 fn killed_pulls_change_nothing_or_everything() {
     let a = TestEnv::init();
-    let remote = a.path().join("shared.git");
-    let out = a
-        .command("git")
-        .args(["init", "-q", "--bare"])
-        .arg(&remote)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let remote = a.bare_remote("shared.git");
     let remote_s = remote.to_str().unwrap();
     a.atom_ok(&["remote", "add", "origin", remote_s]);
     a.record(&["TASK", "first"]);
@@ -293,14 +289,7 @@ fn a_ref_lock_left_by_a_dead_writer_is_cleared_a_live_one_is_kept() {
 #[test]
 fn a_truncated_object_is_named_by_verify_and_repaired_by_pull() {
     let env = TestEnv::init();
-    let remote = env.path().join("backup.git");
-    let out = env
-        .command("git")
-        .args(["init", "-q", "--bare"])
-        .arg(&remote)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let remote = env.bare_remote("backup.git");
     env.record(&["TASK", "one"]);
     let damaged_id = env.record(&["TASK", "two", "--summary", "precious"])["record"]["atom_id"]
         .as_str()

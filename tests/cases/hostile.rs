@@ -222,15 +222,8 @@ fn git_in(env: &TestEnv, repo: &Path, args: &[&str], input: &[u8]) -> String {
 #[test]
 fn a_malicious_remote_gets_nothing_in() {
     let a = TestEnv::init();
-    let remote = a.path().join("shared.git");
+    let remote = a.bare_remote("shared.git");
     let git = |args: &[&str]| git_in(&a, &remote, args, b"");
-    let out = a
-        .command("git")
-        .args(["init", "-q", "--bare"])
-        .arg(&remote)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
     a.record(&["TASK", "one"]);
     let notes = a.write_file("notes.txt", b"hi");
     a.record(&["TASK", "two", "--attach", notes.to_str().unwrap()]);

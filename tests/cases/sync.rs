@@ -3,7 +3,7 @@
 //! `git daemon` on loopback — with trust checked on every pull.
 
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,32 +11,8 @@ use serde_json::Value;
 
 use crate::common::TestEnv;
 
-/// A bare repository to share through, in `env`'s temporary directory.
-fn bare_remote(env: &TestEnv, name: &str) -> PathBuf {
-    let path = env.path().join(name);
-    let out = env
-        .command("git")
-        .args(["init", "-q", "--bare"])
-        .arg(&path)
-        .output()
-        .expect("git init --bare");
-    assert!(out.status.success());
-    path
-}
-
 fn refs(env: &TestEnv) -> String {
     env.git(&["for-each-ref", "--format=%(objectname) %(refname)"])
-}
-
-fn ids(env: &TestEnv, args: &[&str]) -> Vec<String> {
-    let mut full = vec!["log"];
-    full.extend_from_slice(args);
-    env.atom_json(&full)
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["record"]["atom_id"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 fn record_id(env: &TestEnv, args: &[&str]) -> String {
@@ -74,7 +50,7 @@ fn atom_owned(env: &TestEnv, args: &[String]) -> String {
 #[test]
 fn two_devices_push_clone_merge_and_fast_forward() {
     let a = TestEnv::init().with_env("ATOM_AGENT", "alice");
-    let remote = bare_remote(&a, "shared.git");
+    let remote = a.bare_remote("shared.git");
     let remote_s = remote.to_str().unwrap();
     a.record(&["RESEARCH", "research", "--summary", "survey"]);
     a.record(&["DECISION", "save_decision", "--summary", "pick qwen"]);
@@ -105,7 +81,7 @@ fn two_devices_push_clone_merge_and_fast_forward() {
             .unwrap()
             .contains(a_key.split_whitespace().nth(1).unwrap())
     );
-    assert_eq!(ids(&b, &[]), ids(&a, &[]));
+    assert_eq!(b.log_ids(&[]), a.log_ids(&[]));
     assert_eq!(
         b.atom_json(&["remote", "list"])["remotes"][0]["name"],
         "origin"
@@ -167,7 +143,7 @@ fn two_devices_push_clone_merge_and_fast_forward() {
     assert_eq!(pulled["trails"][0]["action"], "fast-forward", "{pulled:#}");
     assert_eq!(pulled["trails"][0]["atoms"], 2);
     assert_eq!(a.tip(), b.tip());
-    assert_eq!(ids(&a, &[]), ids(&b, &[]));
+    assert_eq!(a.log_ids(&[]), b.log_ids(&[]));
 
     // Both verify (merges accepted) and stock git agrees.
     for env in [&a, &b] {
@@ -191,7 +167,7 @@ fn two_devices_push_clone_merge_and_fast_forward() {
 #[test]
 fn forged_or_unsigned_atoms_on_the_remote_are_refused() {
     let a = TestEnv::init();
-    let remote = bare_remote(&a, "shared.git");
+    let remote = a.bare_remote("shared.git");
     let remote_s = remote.to_str().unwrap();
     a.record(&["TASK", "one"]);
     a.atom_ok(&["remote", "add", "origin", remote_s]);
@@ -349,7 +325,7 @@ fn over_git_daemon_and_file_urls() {
     let a = TestEnv::init();
     let base = a.path().join("served");
     std::fs::create_dir(&base).unwrap();
-    bare_remote(&a, "served/trails.git");
+    a.bare_remote("served/trails.git");
     let daemon = Daemon::start(&a, &base);
     let url = format!("git://127.0.0.1:{}/trails.git", daemon.port);
     a.record(&["TASK", "one"]);
@@ -365,8 +341,8 @@ fn over_git_daemon_and_file_urls() {
     let file_url = format!("file://{}", base.join("trails.git").display());
     c.atom_ok(&["clone", &file_url]);
     for env in [&b, &c] {
-        assert_eq!(ids(env, &["side"]), ids(&a, &["side"]));
-        assert_eq!(ids(env, &["main"]), ids(&a, &["main"]));
+        assert_eq!(env.log_ids(&["side"]), a.log_ids(&["side"]));
+        assert_eq!(env.log_ids(&["main"]), a.log_ids(&["main"]));
         env.atom_ok(&["verify", "--all"]);
     }
 
@@ -380,7 +356,7 @@ fn over_git_daemon_and_file_urls() {
     let pulled = a.atom_json(&["pull", "origin", "side"]);
     assert_eq!(pulled["trails"].as_array().unwrap().len(), 1, "{pulled:#}");
     assert_eq!(pulled["trails"][0]["action"], "fast-forward");
-    assert_eq!(ids(&a, &["side"])[0], added);
+    assert_eq!(a.log_ids(&["side"])[0], added);
     a.atom_err(&["pull", "origin", "nosuchtrail"], 1);
     a.cross_check();
     drop(daemon);

@@ -23,14 +23,7 @@ fn trail<'a>(list: &'a Value, name: &str) -> &'a Value {
 }
 
 fn log_ids(env: &TestEnv, args: &[&str]) -> Vec<String> {
-    let mut full = vec!["log"];
-    full.extend_from_slice(args);
-    env.atom_json(&full)
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["record"]["atom_id"].as_str().unwrap().to_owned())
-        .collect()
+    env.log_ids(args)
 }
 
 #[test]
