@@ -16,7 +16,7 @@ use output::Printer;
 /// A tamper-evident, shareable audit trail of what AI agents and people did.
 #[derive(Debug, Parser)]
 #[command(name = "atom", version, about, max_term_width = 100)]
-struct Cli {
+pub struct Cli {
     /// The store directory (default: $ATOM_HOME, else $XDG_DATA_HOME/atom, else ~/.local/share/atom).
     #[arg(long, global = true, value_name = "DIR")]
     trail: Option<PathBuf>,
@@ -70,6 +70,8 @@ enum Command {
     Pull(commands::pull::Args),
     /// Make a new store from a remote, trusting the keys it publishes on first use.
     Clone(commands::clone::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(commands::completions::Args),
 }
 
 /// Context every command gets.
@@ -134,6 +136,7 @@ pub fn run() -> ExitCode {
         Command::Push(args) => commands::push::run(&ctx, args),
         Command::Pull(args) => commands::pull::run(&ctx, args),
         Command::Clone(args) => commands::clone::run(&ctx, args),
+        Command::Completions(args) => commands::completions::run(&ctx, args),
     };
     ctx.print_notices();
     match result {
@@ -156,7 +159,42 @@ fn print_parse_error(e: &clap::Error) {
         .print();
         return;
     }
-    let _ = e.print();
+    if !e.use_stderr()
+        || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    {
+        // --help, --version, or `atom` alone: clap's own text.
+        let _ = e.print();
+        return;
+    }
+    // SPEC §5: one `error:` line and one hint, here the usage line. What
+    // clap says on several lines (missing arguments, possible values) is
+    // folded into the error line.
+    let text = e.render().to_string();
+    let mut lines = text.lines();
+    let mut first = lines
+        .next()
+        .unwrap_or("error: invalid arguments")
+        .trim_start_matches("error: ")
+        .to_owned();
+    for l in lines.take_while(|l| !l.trim().is_empty()) {
+        first.push(' ');
+        first.push_str(l.trim());
+    }
+    let tip = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("tip: "))
+        .map(str::to_owned);
+    let usage = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Usage: "))
+        .map(|u| format!("usage: {u}; more with --help"));
+    let hint = match (tip, usage) {
+        (Some(t), Some(u)) => format!("{t}; {u}"),
+        (Some(t), None) => t,
+        (None, Some(u)) => u,
+        (None, None) => "run `atom --help` for usage".to_owned(),
+    };
+    CliError::usage(first, hint).print();
 }
 
 impl From<std::io::Error> for CliError {

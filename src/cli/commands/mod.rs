@@ -1,6 +1,7 @@
 //! One file per subcommand: parse its arguments, call the `Trail` façade, print.
 
 pub mod clone;
+pub mod completions;
 pub mod fork;
 pub mod init;
 pub mod log;
