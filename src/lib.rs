@@ -16,6 +16,7 @@ pub mod model;
 pub mod signers;
 pub mod signing;
 pub mod store;
+pub mod sync;
 pub mod trail;
 pub mod verify;
 

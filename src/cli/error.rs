@@ -182,6 +182,55 @@ impl From<atom::signers::SignersError> for CliError {
     }
 }
 
+impl From<atom::sync::SyncError> for CliError {
+    fn from(e: atom::sync::SyncError) -> Self {
+        use atom::sync::SyncError as E;
+        let e = match e {
+            E::Trail(inner) => return inner.into(),
+            E::Branch(inner) => return inner.into(),
+            e => e,
+        };
+        let message = e.to_string();
+        let (code, hint) = match &e {
+            E::Trail(_) | E::Branch(_) => unreachable!("handled above"),
+            E::NoSuchRemote { name } => (
+                EXIT_USAGE,
+                format!("`atom remote list` shows the remotes; `atom remote add {name} URL` adds one"),
+            ),
+            E::RemoteExists { name, .. } => (
+                EXIT_USAGE,
+                format!("pick another name, or `atom remote remove {name}` first"),
+            ),
+            E::InvalidRemoteName { .. } => (
+                EXIT_USAGE,
+                "remote names use letters, digits, '.', '_' and '-', e.g. `origin` or `desktop`".to_owned(),
+            ),
+            E::Transport { .. } => (
+                EXIT_PROBLEM,
+                "check the URL (`atom remote list`) and that you can reach it with plain `git ls-remote URL`; nothing was changed".to_owned(),
+            ),
+            E::Rejected { remote, .. } => (
+                EXIT_PROBLEM,
+                format!("pull first (`atom pull {remote}`), then push again"),
+            ),
+            E::Refused { hint, .. } => (EXIT_PROBLEM, hint.clone()),
+            E::NoRemoteTrail { remote, .. } => (
+                EXIT_PROBLEM,
+                format!("`atom pull {remote}` without a trail fetches every trail it has"),
+            ),
+            E::DirExists { .. } => (
+                EXIT_USAGE,
+                "give an empty or new directory: `atom clone URL DIR`".to_owned(),
+            ),
+        };
+        CliError {
+            code,
+            message,
+            hint: Some(hint),
+        }
+    }
+}
+
 impl From<atom::hooks::HookError> for CliError {
     fn from(e: atom::hooks::HookError) -> Self {
         use atom::hooks::HookError as E;
