@@ -62,6 +62,8 @@ enum Command {
     Trace(commands::trace::Args),
     /// Atom counts and token cost by agent, type, day or project.
     Stats(commands::stats::Args),
+    /// Optional Cloudflare D1 mirror: configure, push, status, restore.
+    Mirror(commands::mirror::Args),
 }
 
 /// Context every command gets.
@@ -122,6 +124,7 @@ pub fn run() -> ExitCode {
         Command::Query(args) => commands::query::run(&ctx, args),
         Command::Trace(args) => commands::trace::run(&ctx, args),
         Command::Stats(args) => commands::stats::run(&ctx, args),
+        Command::Mirror(args) => commands::mirror::run(&ctx, args),
     };
     ctx.print_notices();
     match result {
