@@ -225,7 +225,7 @@ impl Trail {
         Ok(MirrorStatus {
             configured: settings.is_some(),
             settings,
-            pending: self.mirror_pending()?.len(),
+            pending: self.mirror_pending(&self.mirrored_refs()?)?.len(),
             last_push: self.git().config_string(KEY_LAST_PUSH),
             last_push_atoms: self
                 .git()
@@ -241,8 +241,8 @@ impl Trail {
         Ok(refs)
     }
 
-    /// Commits no mirror ref reaches, oldest first.
-    fn mirror_pending(&self) -> Result<Vec<ObjectId>, MirrorError> {
+    /// Commits reachable from `refs` that no mirror ref reaches, oldest first.
+    fn mirror_pending(&self, refs: &[(String, ObjectId)]) -> Result<Vec<ObjectId>, MirrorError> {
         let marks: Vec<ObjectId> = self
             .git()
             .refs_under(MIRROR_PREFIX)?
@@ -251,8 +251,8 @@ impl Trail {
             .collect();
         let mut known: HashSet<ObjectId> = self.git().walk(&marks, None)?.into_iter().collect();
         let mut pending = Vec::new();
-        for (_, tip) in self.mirrored_refs()? {
-            let (new, _) = self.git().walk_until_known(tip, |c| known.contains(c))?;
+        for (_, tip) in refs {
+            let (new, _) = self.git().walk_until_known(*tip, |c| known.contains(c))?;
             for c in new {
                 if known.insert(c) {
                     pending.push(c);
@@ -275,7 +275,10 @@ impl Trail {
         let schema: Vec<Statement> = schema_statements();
         client.batch(&schema, &mut |_| {})?;
 
-        let pending = self.mirror_pending()?;
+        // One snapshot of the refs: atoms recorded during the push wait
+        // for the next one.
+        let refs = self.mirrored_refs()?;
+        let pending = self.mirror_pending(&refs)?;
         let mut present: HashSet<String> = HashSet::new();
         for chunk in pending.chunks(d1::MAX_PARAMS) {
             let sql = format!(
@@ -371,7 +374,6 @@ impl Trail {
         debug_assert_eq!(done, to_send.len());
 
         // Refs: membership, heads, the current trail; then trusted keys.
-        let refs = self.mirrored_refs()?;
         let mut finish = Vec::new();
         let mut membership = Vec::new();
         for (name, tip) in &refs {
@@ -451,15 +453,13 @@ impl Trail {
     fn mark_mirrored(&self, refs: &[(String, ObjectId)]) -> Result<(), MirrorError> {
         let wanted: HashMap<String, ObjectId> =
             refs.iter().map(|(n, id)| (mirror_ref(n), *id)).collect();
-        for (name, id) in self.git().refs_under(MIRROR_PREFIX)? {
-            if !wanted.contains_key(&name) {
-                self.git().delete_refs_under(&name)?;
-            } else if wanted[&name] == id {
-                continue;
-            }
+        let marks: HashMap<String, ObjectId> =
+            self.git().refs_under(MIRROR_PREFIX)?.into_iter().collect();
+        for name in marks.keys().filter(|n| !wanted.contains_key(*n)) {
+            self.git().delete_ref(name)?;
         }
         for (name, id) in &wanted {
-            if self.git().ref_target(name)? != Some(*id) {
+            if marks.get(name) != Some(id) {
                 self.git().force_ref(name, *id, "atom mirror push")?;
             }
         }
@@ -593,8 +593,9 @@ fn restore_into(
     let mut next_part = 0u64;
     loop {
         let rows = client.query(
-            "SELECT sha, part, parts, kind, size, data FROM objects WHERE sha > ? OR (sha = ? AND part > ?) ORDER BY sha, part LIMIT 40",
-            vec![Value::from(after_sha.clone()), Value::from(after_sha.clone()), Value::from(after_part)],
+            "SELECT sha, part, parts, kind, size, data FROM objects \
+             WHERE (sha, part) > (?, ?) ORDER BY sha, part LIMIT 200",
+            vec![Value::from(after_sha.clone()), Value::from(after_part)],
         )?;
         if rows.is_empty() {
             break;

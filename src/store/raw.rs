@@ -112,17 +112,22 @@ impl GitStore {
     /// Delete every ref under `prefix`.
     pub fn delete_refs_under(&self, prefix: &str) -> Result<(), StoreError> {
         for (name, _) in self.refs_under(prefix)? {
-            let edit = RefEdit {
-                change: Change::Delete {
-                    expected: PreviousValue::Any,
-                    log: RefLog::AndReference,
-                },
-                name: name.as_str().try_into().git("naming a reference")?,
-                deref: false,
-            };
-            self.edit_as_atom(edit)?;
+            self.delete_ref(&name)?;
         }
         Ok(())
+    }
+
+    /// Delete the ref `full_name` (bookkeeping refs only).
+    pub fn delete_ref(&self, full_name: &str) -> Result<(), StoreError> {
+        let edit = RefEdit {
+            change: Change::Delete {
+                expected: PreviousValue::Any,
+                log: RefLog::AndReference,
+            },
+            name: full_name.try_into().git("naming a reference")?,
+            deref: false,
+        };
+        self.edit_as_atom(edit)
     }
 
     fn edit_as_atom(&self, edit: RefEdit) -> Result<(), StoreError> {

@@ -177,6 +177,10 @@ fn status(env: &TestEnv) -> Value {
 }
 
 fn configure(env: &TestEnv, d1: &D1Worker) {
+    configure_at(env, &d1.api_base());
+}
+
+fn configure_at(env: &TestEnv, api_base: &str) {
     env.atom_ok(&[
         "mirror",
         "configure",
@@ -185,8 +189,17 @@ fn configure(env: &TestEnv, d1: &D1Worker) {
         "--database",
         DATABASE,
         "--api-base",
-        &d1.api_base(),
+        api_base,
     ]);
+}
+
+/// A local D1 and a store of `n` atoms configured to mirror to it.
+fn configured_store(n: usize) -> (D1Worker, TestEnv) {
+    let d1 = D1Worker::start();
+    let env = TestEnv::init();
+    record_n(&env, n);
+    configure(&env, &d1);
+    (d1, env)
 }
 
 /// Every ref of a store's repository with its commit, as `git for-each-ref` lists them.
@@ -350,10 +363,7 @@ fn push_incremental_push_status_and_byte_identical_restore() {
 
 #[test]
 fn push_skips_what_d1_already_has() {
-    let d1 = D1Worker::start();
-    let env = TestEnv::init();
-    record_n(&env, 3);
-    configure(&env, &d1);
+    let (d1, env) = configured_store(3);
     assert_eq!(push_json(&env)["atoms_sent"], 3);
     // Pointing the mirror elsewhere and back forgets what was pushed...
     env.atom_ok(&[
@@ -376,10 +386,7 @@ fn push_skips_what_d1_already_has() {
 
 #[test]
 fn wrong_token_exits_1_marks_nothing_and_leaks_no_token() {
-    let d1 = D1Worker::start();
-    let env = TestEnv::init();
-    record_n(&env, 2);
-    configure(&env, &d1);
+    let (_d1, env) = configured_store(2);
     let wrong = "wrong-token-5e8d1c2b9a";
     let out = with_token(&env, wrong, &["mirror", "push"]);
     assert_eq!(out.code, 1, "{out}");
@@ -424,10 +431,7 @@ fn wrong_token_exits_1_marks_nothing_and_leaks_no_token() {
 
 #[test]
 fn rate_limited_once_then_push_succeeds_after_backoff() {
-    let d1 = D1Worker::start();
-    let env = TestEnv::init();
-    record_n(&env, 2);
-    configure(&env, &d1);
+    let (d1, env) = configured_store(2);
     d1.fail_next(429, "1", 1);
     let started = std::time::Instant::now();
     let pushed = push_json(&env);
@@ -450,17 +454,7 @@ fn unreachable_mirror_exits_1_and_marks_nothing() {
         .local_addr()
         .unwrap()
         .port();
-    let base = format!("http://127.0.0.1:{port}/client/v4");
-    env.atom_ok(&[
-        "mirror",
-        "configure",
-        "--account",
-        ACCOUNT,
-        "--database",
-        DATABASE,
-        "--api-base",
-        &base,
-    ]);
+    configure_at(&env, &format!("http://127.0.0.1:{port}/client/v4"));
     let out = with_token(&env, TOKEN, &["mirror", "push"]);
     assert_eq!(out.code, 1, "{out}");
     assert!(
