@@ -318,6 +318,12 @@ fn push_incremental_push_status_and_byte_identical_restore() {
     assert_eq!(status(&env)["pending"], 0);
     assert_eq!(status(&env)["last_push_atoms"], 2);
 
+    // The current trail is mirrored too.
+    env.atom_ok(&["switch", "side"]);
+    assert_eq!(push_json(&env)["atoms_sent"], 0);
+    let head = d1.select("SELECT target FROM heads WHERE name = 'HEAD'");
+    assert_eq!(head, vec![json!({"target": "refs/heads/side"})]);
+
     // Restore from D1 alone into a new directory.
     let restored = TestEnv::new();
     let out = with_token(
