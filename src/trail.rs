@@ -828,7 +828,7 @@ fn trust_key(home: &Path, principal: &str, key_line: &str) -> Result<(), TrailEr
     Ok(())
 }
 
-fn set_git_config(git_dir: &Path, key: &str, value: &str) -> Result<(), TrailError> {
+pub(crate) fn set_git_config(git_dir: &Path, key: &str, value: &str) -> Result<(), TrailError> {
     let out = std::process::Command::new("git")
         .arg("config")
         .arg("--file")

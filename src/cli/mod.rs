@@ -77,6 +77,8 @@ enum Command {
     /// Run by the installed git hooks; never fails a commit.
     #[command(hide = true)]
     Hook(commands::hook::Args),
+    /// Optional Cloudflare D1 mirror: configure, push, status, restore.
+    Mirror(commands::mirror::Args),
 }
 
 /// Context every command gets.
@@ -147,6 +149,7 @@ pub fn run() -> ExitCode {
             commands::hook::run(&ctx, args);
             Ok(())
         }
+        Command::Mirror(args) => commands::mirror::run(&ctx, args),
     };
     ctx.print_notices();
     match result {

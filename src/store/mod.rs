@@ -8,6 +8,7 @@
 
 pub mod durable;
 pub mod lock;
+pub mod raw;
 
 use std::path::{Path, PathBuf};
 

@@ -5,6 +5,7 @@ mod crash;
 mod hooks;
 mod hostile;
 mod index;
+mod mirror;
 mod store;
 mod sync;
 mod trails;
