@@ -11,6 +11,7 @@
 pub mod branches;
 pub mod canonical;
 pub mod index;
+pub mod mcp;
 pub mod model;
 pub mod signers;
 pub mod signing;

@@ -62,6 +62,8 @@ enum Command {
     Trace(commands::trace::Args),
     /// Atom counts and token cost by agent, type, day or project.
     Stats(commands::stats::Args),
+    /// Serve the store to AI agents over the Model Context Protocol (stdio).
+    Mcp(commands::mcp::Args),
 }
 
 /// Context every command gets.
@@ -122,6 +124,7 @@ pub fn run() -> ExitCode {
         Command::Query(args) => commands::query::run(&ctx, args),
         Command::Trace(args) => commands::trace::run(&ctx, args),
         Command::Stats(args) => commands::stats::run(&ctx, args),
+        Command::Mcp(args) => commands::mcp::run(&ctx, args),
     };
     ctx.print_notices();
     match result {

@@ -3,6 +3,7 @@
 pub mod fork;
 pub mod init;
 pub mod log;
+pub mod mcp;
 pub mod query;
 pub mod record;
 pub mod reindex;
