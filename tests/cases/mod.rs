@@ -2,6 +2,7 @@
 
 mod concurrency;
 mod index;
+mod mcp;
 mod store;
 mod trails;
 mod verify;
