@@ -383,3 +383,34 @@ fn one_line(a: &AtomView) -> String {
     }
     line
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A panic in store work ends that call with an error result; the
+    /// runtime, and the next call on the same server, go on.
+    #[test]
+    fn a_panic_in_a_call_is_an_error_result_and_the_server_survives() {
+        let tmp = tempfile::tempdir().expect("temporary directory");
+        Trail::init(tmp.path(), None).expect("init a store");
+        let server = AtomServer::new(tmp.path().to_owned(), Options::default());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let failed = runtime.block_on(server.with_trail(|_| panic!("store exploded")));
+        assert_eq!(failed.is_error, Some(true));
+        let message = failed.content[0].as_text().expect("text").text.clone();
+        assert!(
+            message.starts_with("error: internal error in atom") && message.contains("panic"),
+            "{message}"
+        );
+        let next =
+            runtime.block_on(server.with_trail(|trail| {
+                Ok(tool_result(trail.current_trail()?, &serde_json::json!({})))
+            }));
+        assert_eq!(next.is_error, Some(false));
+        assert_eq!(next.content[0].as_text().expect("text").text, "main");
+    }
+}
