@@ -664,3 +664,19 @@ fn refuses_to_start_without_a_store() {
         "nothing on the protocol channel: {out}"
     );
 }
+
+#[test]
+fn a_damaged_index_is_rebuilt_without_a_word_on_the_protocol_channel() {
+    let env = TestEnv::init();
+    let recorded = env.record(&["CFG", "modify_file", "--summary", "before the damage"]);
+    let (mut client, _) = Client::start(&env, &[], "claude-code");
+    std::fs::write(env.store().join("index.sqlite"), b"this is not a database")
+        .expect("damage the index");
+    // The server's note about the rebuild goes to stderr; every stdout line
+    // must still be a JSON-RPC message (next_message panics otherwise).
+    let log = client.tool_ok("atom_log", json!({}));
+    assert_eq!(log["atoms"], json!([recorded]));
+    let found = client.tool_ok("atom_search", json!({"query": "damage"}));
+    assert_eq!(found["atoms"].as_array().unwrap().len(), 1);
+    client.finish();
+}
