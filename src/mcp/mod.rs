@@ -74,7 +74,7 @@ pub fn serve(home: &Path, options: Options) -> Result<(), ServeError> {
     let server = AtomServer::new(home.to_owned(), options);
     runtime.block_on(async move {
         let running = server
-            .serve(rmcp::transport::stdio())
+            .serve((tokio::io::stdin(), tokio::io::stdout()))
             .await
             .map_err(|e| ServeError::Handshake(e.to_string()))?;
         running
