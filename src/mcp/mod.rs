@@ -257,7 +257,7 @@ impl ServerHandler for AtomServer {
             .map_err(|e| ErrorData::internal_error(e, None))?;
         let scope = match &project {
             Some(p) => format!("project {p}"),
-            None => "this store".to_owned(),
+            None => "the current trail".to_owned(),
         };
         let text = if atoms.is_empty() {
             format!(
