@@ -10,12 +10,14 @@
 
 pub mod branches;
 pub mod canonical;
+pub mod hooks;
 pub mod index;
 pub mod mcp;
 pub mod model;
 pub mod signers;
 pub mod signing;
 pub mod store;
+pub mod sync;
 pub mod trail;
 pub mod verify;
 
