@@ -680,3 +680,57 @@ fn a_damaged_index_is_rebuilt_without_a_word_on_the_protocol_channel() {
     assert_eq!(found["atoms"].as_array().unwrap().len(), 1);
     client.finish();
 }
+
+#[test]
+fn pipelined_calls_and_a_second_server_lose_no_atom() {
+    let env = TestEnv::init();
+    let (mut first, _) = Client::start(&env, &[], "agent-one");
+    let (mut second, _) = Client::start(&env, &[], "agent-two");
+    const EACH: usize = 8;
+    // Both servers get all their requests before any reply is read, so the
+    // calls run at the same time within each server and across the two.
+    for i in 0..EACH {
+        for client in [&mut first, &mut second] {
+            let id = json!(client.next_id);
+            client.next_id += 1;
+            let call = json!({
+                "jsonrpc": "2.0", "id": id, "method": "tools/call",
+                "params": {"name": "atom_record", "arguments": {
+                    "type": "TASK", "operation": "step", "summary": format!("step {i}")
+                }}
+            });
+            client.send_line(&call.to_string());
+        }
+    }
+    let mut recorded = Vec::new();
+    for client in [&mut first, &mut second] {
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        for _ in 0..EACH {
+            let reply = client.next_message(deadline);
+            assert_eq!(reply["result"]["isError"], false, "{reply}");
+            recorded.push(atom_id(&reply["result"]["structuredContent"]));
+        }
+    }
+    first.finish();
+    second.finish();
+
+    let mut unique = recorded.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        2 * EACH,
+        "an id was minted twice: {recorded:?}"
+    );
+    let log = env.cross_check();
+    crate::common::assert_linear_chain(&log);
+    let mut logged: Vec<String> = log.iter().map(atom_id).collect();
+    logged.sort();
+    assert_eq!(logged, unique, "every acknowledged atom is on the trail");
+    let agents: Vec<&str> = log
+        .iter()
+        .map(|a| a["record"]["agent"].as_str().unwrap())
+        .collect();
+    assert_eq!(agents.iter().filter(|a| **a == "agent-one").count(), EACH);
+    assert_eq!(agents.iter().filter(|a| **a == "agent-two").count(), EACH);
+}
