@@ -12,6 +12,7 @@ pub mod branches;
 pub mod canonical;
 pub mod hooks;
 pub mod index;
+pub mod mcp;
 pub mod mirror;
 pub mod model;
 pub mod signers;

@@ -519,6 +519,15 @@ pub fn parse_rfc3339(field: &'static str, s: &str) -> Result<DateTime<Utc>, Inva
     Ok(t.with_timezone(&Utc))
 }
 
+/// Parse a date bound as `atom log --since/--until` take it: RFC 3339, or
+/// `YYYY-MM-DD` meaning 00:00:00Z that day.
+pub fn parse_date(field: &'static str, s: &str) -> Result<DateTime<Utc>, InvalidField> {
+    match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        Ok(d) => Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()),
+        Err(_) => parse_rfc3339(field, s),
+    }
+}
+
 /// Format a time as a record timestamp.
 pub fn format_timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)

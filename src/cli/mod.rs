@@ -62,6 +62,8 @@ enum Command {
     Trace(commands::trace::Args),
     /// Atom counts and token cost by agent, type, day or project.
     Stats(commands::stats::Args),
+    /// Serve the store to AI agents over the Model Context Protocol (stdio).
+    Mcp(commands::mcp::Args),
     /// Manage the remotes trails are shared through.
     Remote(commands::remote::Args),
     /// Publish trails, archived tips and trusted keys on a remote.
@@ -139,6 +141,7 @@ pub fn run() -> ExitCode {
         Command::Query(args) => commands::query::run(&ctx, args),
         Command::Trace(args) => commands::trace::run(&ctx, args),
         Command::Stats(args) => commands::stats::run(&ctx, args),
+        Command::Mcp(args) => commands::mcp::run(&ctx, args),
         Command::Remote(args) => commands::remote::run(&ctx, args),
         Command::Push(args) => commands::push::run(&ctx, args),
         Command::Pull(args) => commands::pull::run(&ctx, args),

@@ -3,6 +3,8 @@
 //! Counts cover every atom the index holds (every trail and archived tip):
 //! tokens spent on rolled-back work were still spent.
 
+use serde::Serialize;
+
 use super::{Index, IndexError};
 
 /// What `atom stats` groups by.
@@ -18,8 +20,8 @@ pub enum StatsBy {
     Project,
 }
 
-/// One group.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One group; serialized as `atom stats --json` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatsRow {
     /// The agent, type, day or project; `None` only for atoms without a project.
     pub key: Option<String>,

@@ -8,6 +8,7 @@
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
 use rusqlite::OptionalExtension;
+use serde::{Serialize, Serializer};
 
 use super::{Index, IndexError};
 use crate::model::AtomId;
@@ -52,6 +53,55 @@ impl Trace {
                 _ => None,
             })
             .collect()
+    }
+}
+
+/// `atom trace --json`: `{root, direction, nodes: [{atom_id, type, agent,
+/// summary, timestamp}], edges: [{from, to}]}`.
+impl Serialize for Trace {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            root: &'a AtomId,
+            direction: &'static str,
+            nodes: Vec<Node<'a>>,
+            edges: Vec<Edge<'a>>,
+        }
+        #[derive(Serialize)]
+        struct Node<'a> {
+            atom_id: &'a AtomId,
+            #[serde(rename = "type")]
+            atom_type: &'a str,
+            agent: Option<&'a str>,
+            summary: Option<&'a str>,
+            timestamp: Option<&'a str>,
+        }
+        #[derive(Serialize)]
+        struct Edge<'a> {
+            from: &'a AtomId,
+            to: &'a AtomId,
+        }
+        Out {
+            root: &self.root,
+            direction: if self.down { "down" } else { "up" },
+            nodes: self
+                .nodes
+                .iter()
+                .map(|n| Node {
+                    atom_id: &n.atom_id,
+                    atom_type: &n.atom_type,
+                    agent: n.agent.as_deref(),
+                    summary: n.summary.as_deref(),
+                    timestamp: n.timestamp.as_deref(),
+                })
+                .collect(),
+            edges: self
+                .edges
+                .iter()
+                .map(|(from, to)| Edge { from, to })
+                .collect(),
+        }
+        .serialize(s)
     }
 }
 

@@ -5,6 +5,7 @@ mod crash;
 mod hooks;
 mod hostile;
 mod index;
+mod mcp;
 mod mirror;
 mod store;
 mod sync;

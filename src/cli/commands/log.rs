@@ -1,7 +1,6 @@
 //! `atom log`: atoms newest first, filtered through the index.
 
 use atom::index::Filter;
-use atom::model::parse_rfc3339;
 
 use crate::cli::commands::view;
 use crate::cli::error::CliError;
@@ -108,15 +107,11 @@ fn filter_is_empty(f: &Filter) -> bool {
 
 /// RFC 3339, or `YYYY-MM-DD` meaning 00:00:00Z, as a record timestamp.
 fn parse_date(flag: &'static str, s: &str) -> Result<String, CliError> {
-    let t = if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
-    } else {
-        parse_rfc3339(flag, s).map_err(|e| {
-            CliError::usage(
-                e.to_string(),
-                "dates look like 2024-11-27 or 2024-11-27T10:23:45Z",
-            )
-        })?
-    };
+    let t = atom::model::parse_date(flag, s).map_err(|e| {
+        CliError::usage(
+            e.to_string(),
+            "dates look like 2024-11-27 or 2024-11-27T10:23:45Z",
+        )
+    })?;
     Ok(atom::model::format_timestamp(t))
 }

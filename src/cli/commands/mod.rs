@@ -7,6 +7,7 @@ pub mod hook;
 pub mod hooks;
 pub mod init;
 pub mod log;
+pub mod mcp;
 pub mod mirror;
 pub mod pull;
 pub mod push;

@@ -1,7 +1,6 @@
 //! `atom stats [--by agent|type|day|project]`: counts and token cost.
 
 use atom::index::StatsBy;
-use serde::Serialize;
 
 use crate::cli::error::CliError;
 use crate::cli::Ctx;
@@ -21,14 +20,6 @@ enum By {
     Project,
 }
 
-/// SPEC §5: `stats --json` is an array of exactly these objects.
-#[derive(Serialize)]
-struct Row {
-    key: Option<String>,
-    atoms: u64,
-    token_cost: u64,
-}
-
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let (by, heading) = match args.by {
         By::Agent => (StatsBy::Agent, "agent"),
@@ -36,16 +27,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         By::Day => (StatsBy::Day, "day"),
         By::Project => (StatsBy::Project, "project"),
     };
-    let rows: Vec<Row> = ctx
-        .open()?
-        .stats(by)?
-        .into_iter()
-        .map(|r| Row {
-            key: r.key,
-            atoms: r.atoms,
-            token_cost: r.token_cost,
-        })
-        .collect();
+    // SPEC §5: `stats --json` is an array of `{key, atoms, token_cost}`.
+    let rows = ctx.open()?.stats(by)?;
     if ctx.printer.json {
         ctx.printer.json(&rows)?;
         return Ok(());

@@ -6,7 +6,6 @@ use std::collections::HashSet;
 
 use atom::index::{Trace, TraceNode};
 use atom::AtomId;
-use serde::Serialize;
 
 use crate::cli::error::CliError;
 use crate::cli::output::YELLOW;
@@ -32,30 +31,6 @@ enum Format {
     Json,
 }
 
-#[derive(Serialize)]
-struct Out<'a> {
-    root: String,
-    direction: &'static str,
-    nodes: Vec<Node<'a>>,
-    edges: Vec<Edge>,
-}
-
-#[derive(Serialize)]
-struct Node<'a> {
-    atom_id: String,
-    #[serde(rename = "type")]
-    atom_type: &'a str,
-    agent: Option<&'a str>,
-    summary: Option<&'a str>,
-    timestamp: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct Edge {
-    from: String,
-    to: String,
-}
-
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let trace = ctx.open()?.trace(&args.id, args.down)?;
     let format = if ctx.printer.json {
@@ -64,38 +39,12 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         args.format
     };
     match format {
-        Format::Json => ctx.printer.json(&json(&trace))?,
+        Format::Json => ctx.printer.json(&trace)?,
         Format::Tree => ctx.printer.out(&tree(ctx, &trace))?,
         Format::Mermaid => ctx.printer.out(&mermaid(&trace))?,
         Format::Dot => ctx.printer.out(&dot(&trace))?,
     }
     Ok(())
-}
-
-fn json(t: &Trace) -> Out<'_> {
-    Out {
-        root: t.root.to_string(),
-        direction: if t.down { "down" } else { "up" },
-        nodes: t
-            .nodes
-            .iter()
-            .map(|n| Node {
-                atom_id: n.atom_id.to_string(),
-                atom_type: &n.atom_type,
-                agent: n.agent.as_deref(),
-                summary: n.summary.as_deref(),
-                timestamp: n.timestamp.as_deref(),
-            })
-            .collect(),
-        edges: t
-            .edges
-            .iter()
-            .map(|(from, to)| Edge {
-                from: from.to_string(),
-                to: to.to_string(),
-            })
-            .collect(),
-    }
 }
 
 /// `ATOM-... agent: summary` for one node.
