@@ -10,6 +10,7 @@
 
 pub mod branches;
 pub mod canonical;
+pub mod import;
 pub mod index;
 pub mod model;
 pub mod signers;

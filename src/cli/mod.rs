@@ -62,6 +62,10 @@ enum Command {
     Trace(commands::trace::Args),
     /// Atom counts and token cost by agent, type, day or project.
     Stats(commands::stats::Args),
+    /// Print a trail's records as JSON lines, oldest first.
+    Export(commands::export::Args),
+    /// Append JSON-lines records to the current trail, all or nothing (`-` reads stdin).
+    Import(commands::import::Args),
 }
 
 /// Context every command gets.
@@ -122,6 +126,8 @@ pub fn run() -> ExitCode {
         Command::Query(args) => commands::query::run(&ctx, args),
         Command::Trace(args) => commands::trace::run(&ctx, args),
         Command::Stats(args) => commands::stats::run(&ctx, args),
+        Command::Export(args) => commands::export::run(&ctx, args),
+        Command::Import(args) => commands::import::run(&ctx, args),
     };
     ctx.print_notices();
     match result {

@@ -1,6 +1,8 @@
 //! One file per subcommand: parse its arguments, call the `Trail` façade, print.
 
+pub mod export;
 pub mod fork;
+pub mod import;
 pub mod init;
 pub mod log;
 pub mod query;
