@@ -138,7 +138,10 @@ impl GitStore {
 
     /// Open an existing bare repository.
     pub fn open(git_dir: &Path) -> Result<Self, StoreError> {
-        let repo = gix::open(git_dir).git("opening the repository")?;
+        let mut repo = gix::open(git_dir).git("opening the repository")?;
+        // Walks read each commit twice (the walk, then the atom): keep recent
+        // objects, and in packs the bases of deltas, in memory.
+        repo.object_cache_size_if_unset(4 << 20);
         Ok(GitStore {
             repo,
             git_dir: git_dir.to_owned(),
