@@ -101,6 +101,9 @@ impl Index {
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Up to 64 MiB of pages in memory (SQLite's default is 2 MiB): a large
+        // catch-up otherwise spills its transaction to the WAL page by page.
+        conn.pragma_update(None, "cache_size", -65536)?;
         // Keep the WAL and its shared-memory file between processes: checkpointing
         // and deleting them on every close, then recreating them on the next open,
         // cost more than the rest of a short command. SQLite's automatic
