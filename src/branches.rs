@@ -3,7 +3,7 @@
 //!
 //! The design decision a reader must know: rollback never makes an atom
 //! unreachable. Under the store lock it first keeps the discarded tip under
-//! `refs/atom/archive/<trail>/<n>`, then moves the trail with
+//! `refs/atom/archive/<trail>/<tip>`, then moves the trail with
 //! compare-and-swap to a new ROLLBACK atom whose parent is the target and
 //! whose metadata names what was discarded and where it is kept. A crash in
 //! between leaves an extra archive ref, never a lost atom.
@@ -13,9 +13,9 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::store::{StoreError, HEADS_PREFIX};
-use crate::trail::{AtomView, Draft, Trail, TrailError};
+use crate::trail::{AtomView, Draft, Onto, Trail, TrailError};
 
-/// Where rollback keeps discarded tips: `refs/atom/archive/<trail>/<n>`.
+/// Where rollback keeps discarded tips: `refs/atom/archive/<trail>/<tip>`.
 pub const ARCHIVE_PREFIX: &str = "refs/atom/archive/";
 
 /// Errors of trail operations.
@@ -146,7 +146,7 @@ fn hex<S: serde::Serializer>(id: &ObjectId, s: S) -> Result<S::Ok, S::Error> {
 }
 
 /// Refuse names git or atom could not use as a trail (`refs/heads/<name>`,
-/// `refs/atom/archive/<name>/<n>`).
+/// `refs/atom/archive/<name>/<tip>`).
 pub fn validate_trail_name(name: &str) -> Result<(), BranchError> {
     let bad = |reason| {
         Err(BranchError::InvalidName {
@@ -354,7 +354,13 @@ impl Trail {
         };
         let prepared = self.prepare(draft)?;
         let rollback = self
-            .append_locked(&prepared, Some((plan.tip, plan.target_commit)))
+            .append_locked(
+                &prepared,
+                Onto::Reset {
+                    expected: plan.tip,
+                    parent: plan.target_commit,
+                },
+            )
             .map_err(|e| match e {
                 TrailError::Contention { .. } => moved(),
                 e => e.into(),
@@ -366,18 +372,19 @@ impl Trail {
         })
     }
 
-    /// Keep `tip` under the next free `refs/atom/archive/<trail>/<n>`.
+    /// Keep `tip` under `refs/atom/archive/<trail>/<first 12 hex digits of
+    /// tip>`. The name comes from the content, so two devices that archive
+    /// different tips never claim the same ref, and archiving a tip twice
+    /// keeps one ref. Should the 12 digits collide, the full id is used.
     fn archive(&self, trail: &str, tip: ObjectId) -> Result<String, BranchError> {
-        let prefix = format!("{ARCHIVE_PREFIX}{trail}/");
-        let last = self
-            .git()
-            .refs_under(&prefix)?
-            .iter()
-            .filter_map(|(name, _)| name.strip_prefix(&prefix)?.parse::<u64>().ok())
-            .max()
-            .unwrap_or(0);
-        for n in last + 1..last + 100 {
-            let name = format!("{prefix}{n}");
+        let hex = tip.to_string();
+        for name in [
+            format!("{ARCHIVE_PREFIX}{trail}/{}", &hex[..12]),
+            format!("{ARCHIVE_PREFIX}{trail}/{hex}"),
+        ] {
+            if self.git().ref_target(&name)? == Some(tip) {
+                return Ok(name);
+            }
             match self
                 .git()
                 .compare_and_swap(&name, None, tip, "atom: rollback archive")

@@ -10,12 +10,14 @@
 
 pub mod branches;
 pub mod canonical;
+pub mod hooks;
 pub mod import;
 pub mod index;
 pub mod model;
 pub mod signers;
 pub mod signing;
 pub mod store;
+pub mod sync;
 pub mod trail;
 pub mod verify;
 

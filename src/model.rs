@@ -525,6 +525,9 @@ pub fn format_timestamp(t: DateTime<Utc>) -> String {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

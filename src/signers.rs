@@ -144,15 +144,6 @@ fn validate_name(name: &str) -> Result<(), SignersError> {
 }
 
 /// `ssh-ed25519 AAAA...` without a comment.
-fn key_text(key: &PublicKey) -> String {
-    let mut k = key.clone();
-    k.set_comment("");
-    k.to_openssh()
-        .expect("a parsed public key encodes")
-        .trim()
-        .to_owned()
-}
-
 impl Trail {
     fn allowed_signers_path(&self) -> PathBuf {
         self.home().join(KEYS_DIR).join(ALLOWED_SIGNERS)
@@ -172,7 +163,7 @@ impl Trail {
                     name: name.clone(),
                     own: own.as_deref() == Some(fingerprint.as_str()),
                     fingerprint,
-                    key: key_text(key),
+                    key: crate::signing::key_line(key),
                 }
             })
             .collect())
@@ -199,7 +190,7 @@ impl Trail {
         if !text.is_empty() && !text.ends_with('\n') {
             text.push('\n');
         }
-        let line = key_text(&key);
+        let line = crate::signing::key_line(&key);
         text.push_str(&format!(
             "{name} namespaces=\"{SIGNING_NAMESPACE}\" {line}\n"
         ));

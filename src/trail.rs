@@ -79,6 +79,12 @@ pub enum TrailError {
         /// The commits it names.
         commits: Vec<ObjectId>,
     },
+    /// Another writer held the store lock longer than the caller would wait.
+    #[error("the store is locked by another writer (waited {} ms)", waited.as_millis())]
+    Locked {
+        /// How long the caller waited.
+        waited: std::time::Duration,
+    },
     /// Concurrent writers kept moving the trail.
     #[error("trail {trail} kept moving; gave up after {APPEND_ATTEMPTS} attempts")]
     Contention {
@@ -179,6 +185,30 @@ pub(crate) struct Prepared {
     author: Identity,
     committer: Identity,
     signer: SshSigner,
+}
+
+/// Where [`Trail::append_locked`] puts an atom.
+pub(crate) enum Onto {
+    /// On the current trail's tip, whatever it is when the lock is held.
+    Tip,
+    /// Move the current trail from `expected` to a new atom whose parent is
+    /// `parent` (rollback).
+    Reset {
+        /// The tip the trail must still have.
+        expected: ObjectId,
+        /// The new atom's parent.
+        parent: ObjectId,
+    },
+    /// Join two tips of `trail` with a MERGE atom whose parents are `local`
+    /// (the trail's tip, which it must still have) then `remote`.
+    Merge {
+        /// The trail.
+        trail: String,
+        /// The trail's tip here.
+        local: ObjectId,
+        /// The other device's tip.
+        remote: ObjectId,
+    },
 }
 
 /// What `init` did.
@@ -331,7 +361,25 @@ impl Trail {
     pub fn record(&self, draft: Draft) -> Result<AtomView, TrailError> {
         let prepared = self.prepare(draft)?;
         let _lock = self.lock()?;
-        self.append_locked(&prepared, None)
+        self.append_locked(&prepared, Onto::Tip)
+    }
+
+    /// [`Trail::record`], waiting at most `max_wait` for the store lock:
+    /// [`TrailError::Locked`] when another writer keeps it longer.
+    pub fn record_within(
+        &self,
+        draft: Draft,
+        max_wait: std::time::Duration,
+    ) -> Result<AtomView, TrailError> {
+        let prepared = self.prepare(draft)?;
+        let path = self.git.git_dir().join("atom.lock");
+        let lock = io_context(StoreLock::acquire_within(&path, max_wait), || {
+            format!("locking {}", path.display())
+        })?;
+        let Some(_lock) = lock else {
+            return Err(TrailError::Locked { waited: max_wait });
+        };
+        self.append_locked(&prepared, Onto::Tip)
     }
 
     /// Validate a draft and write its attachment blobs (content-addressed,
@@ -387,16 +435,14 @@ impl Trail {
         })
     }
 
-    /// Append a prepared atom to the current trail; the caller holds the
-    /// store lock. With `onto: None` the atom goes on the trail's tip, retried
-    /// when the tip moves. With `onto: Some((expected_tip, parent))` the
-    /// trail moves from `expected_tip` to a new atom whose parent is `parent`
-    /// (rollback), in one attempt: a trail that moved is
+    /// Append a prepared atom; the caller holds the store lock. See [`Onto`]
+    /// for where it goes. Only [`Onto::Tip`] is retried when the trail moves;
+    /// the others are one attempt, and a trail that moved is
     /// [`TrailError::Contention`].
     pub(crate) fn append_locked(
         &self,
         prepared: &Prepared,
-        onto: Option<(ObjectId, ObjectId)>,
+        onto: Onto,
     ) -> Result<AtomView, TrailError> {
         let Prepared {
             draft,
@@ -407,26 +453,40 @@ impl Trail {
             committer,
             signer,
         } = prepared;
+        let mut trail = self.git.current_trail()?;
         for _ in 0..APPEND_ATTEMPTS {
-            let trail = self.git.current_trail()?;
-            let ref_name = format!("{HEADS_PREFIX}{trail}");
-            let (expected, tip) = match onto {
-                Some((expected, parent)) => (Some(expected), Some(parent)),
-                None => {
-                    let tip = self.git.ref_target(&ref_name)?;
-                    (tip, tip)
+            let (expected, tip, other) = match &onto {
+                Onto::Tip => {
+                    trail = self.git.current_trail()?;
+                    let tip = self.git.ref_target(&format!("{HEADS_PREFIX}{trail}"))?;
+                    (tip, tip, None)
+                }
+                Onto::Reset { expected, parent } => (Some(*expected), Some(*parent), None),
+                Onto::Merge {
+                    trail: name,
+                    local,
+                    remote,
+                } => {
+                    trail = name.clone();
+                    (Some(*local), Some(*local), Some(*remote))
                 }
             };
+            let ref_name = format!("{HEADS_PREFIX}{trail}");
             let parent = tip.map(|t| self.git.read_atom(t)).transpose()?;
+            let other = other.map(|t| self.git.read_atom(t)).transpose()?;
             let time = draft.at.unwrap_or_else(Utc::now);
             let time = DateTime::from_timestamp(time.timestamp(), 0)
                 .expect("whole seconds of a valid time");
             let day = time.date_naive();
+            // Above both parents, so the id order holds along either chain.
             let parent_seq = parent
-                .as_ref()
+                .iter()
+                .chain(other.iter())
                 .map(|p| &p.record.atom_id)
                 .filter(|id| id.date() == day)
-                .map_or(0, AtomId::seq);
+                .map(AtomId::seq)
+                .max()
+                .unwrap_or(0);
             // Every atom of the store is in the index once it caught up
             // (under the lock, so no other writer is between it and us).
             let seq = self
@@ -441,7 +501,7 @@ impl Trail {
                 timestamp: model::format_timestamp(time),
                 previous_atom: parent.as_ref().map(|p| p.record.atom_id.clone()),
                 previous_digest: parent.as_ref().map(|p| p.record.digest.clone()),
-                merged: None,
+                merged: other.as_ref().map(|o| vec![o.record.atom_id.clone()]),
                 influenced_by: draft.influenced_by.clone(),
                 project: draft.project.clone(),
                 summary: draft.summary.clone(),
@@ -452,7 +512,7 @@ impl Trail {
             };
             record.digest = record.compute_digest();
             record.validate()?;
-            let parents: Vec<ObjectId> = tip.into_iter().collect();
+            let parents: Vec<ObjectId> = tip.into_iter().chain(other.map(|o| o.commit)).collect();
             let (commit, written) = self.git.write_atom_commit(
                 &record,
                 attachment_blobs,
@@ -465,14 +525,12 @@ impl Trail {
             let msg = format!("atom: {}", record.atom_id);
             match self.git.compare_and_swap(&ref_name, expected, commit, &msg) {
                 Ok(()) => return self.view(commit),
-                Err(StoreError::Conflict { .. }) if onto.is_none() => continue,
+                Err(StoreError::Conflict { .. }) if matches!(onto, Onto::Tip) => continue,
                 Err(StoreError::Conflict { .. }) => break,
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(TrailError::Contention {
-            trail: self.git.current_trail()?,
-        })
+        Err(TrailError::Contention { trail })
     }
 
     /// Atoms matching `filter`, newest first: those of `rev` (a trail, or the
@@ -547,6 +605,12 @@ impl Trail {
         let report = ix.catch_up(&self.git, progress)?;
         *slot = Some(ix);
         Ok(report.added)
+    }
+
+    /// Bring the index up to date with the refs now (every query does it
+    /// anyway), e.g. while waiting for something else.
+    pub fn catch_up(&self) -> Result<(), TrailError> {
+        self.with_index(|_| Ok(()))
     }
 
     /// Rebuild the index in memory and compare it with the one on disk;

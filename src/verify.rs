@@ -64,6 +64,8 @@ struct Loaded {
     commit: ObjectId,
     stored: Result<StoredAtom, String>,
     objects: AtomObjects,
+    /// The commit's `Atom-Id:` trailer, to name an atom whose record is unreadable.
+    claimed_id: Option<String>,
 }
 
 impl Trail {
@@ -81,7 +83,8 @@ impl Trail {
             VerifyScope::All => ("all trails and archives".to_owned(), self.all_tips()?),
         };
         let commits = self.git().walk(&tips, None)?;
-        let (loaded, mut reasons) = load_and_check(self, &commits);
+        let loaded = load(self, &commits);
+        let mut reasons = check_each(self, &loaded);
         check_links(&loaded, &tips, &mut reasons);
         let warnings = duplicate_ids(&loaded, &reasons);
 
@@ -101,33 +104,79 @@ impl Trail {
     }
 }
 
+impl Trail {
+    /// Verify `commits` (atoms another store sent, not yet on any ref here)
+    /// the way [`Trail::verify`] does, reaching from `tips`. Their parents
+    /// that are already here are read for the link checks but not
+    /// themselves checked. Returns the failures, newest first.
+    pub(crate) fn verify_commits(
+        &self,
+        commits: &[ObjectId],
+        tips: &[ObjectId],
+    ) -> Result<Vec<AtomProblem>, TrailError> {
+        let mut loaded = load(self, commits);
+        let mut reasons = check_each(self, &loaded);
+        let checked: std::collections::HashSet<ObjectId> = commits.iter().copied().collect();
+        let mut context: Vec<ObjectId> = loaded
+            .iter()
+            .filter_map(|l| l.stored.as_ref().ok())
+            .flat_map(|s| s.parents.iter().copied())
+            .filter(|p| !checked.contains(p))
+            .collect();
+        context.sort();
+        context.dedup();
+        loaded.extend(load(self, &context));
+        reasons.resize(loaded.len(), Vec::new());
+        check_links(&loaded, tips, &mut reasons);
+        Ok(loaded
+            .iter()
+            .zip(reasons)
+            .take(commits.len())
+            .filter(|(_, r)| !r.is_empty())
+            .map(|(l, reasons)| problem(l, reasons))
+            .collect())
+    }
+}
+
 fn problem(l: &Loaded, reasons: Vec<String>) -> AtomProblem {
     AtomProblem {
-        atom_id: l.stored.as_ref().ok().map(|s| s.record.atom_id.to_string()),
+        atom_id: match &l.stored {
+            Ok(s) => Some(s.record.atom_id.to_string()),
+            Err(_) => l.claimed_id.clone(),
+        },
         commit: l.commit.to_string(),
         reasons,
     }
 }
 
-/// Read every commit (on this thread: gix maps each loose object into
+/// Read every commit, on this thread: gix maps each loose object into
 /// memory, and unmapping from several threads at once costs more than it
-/// saves), then run the one-atom checks spread over the machine's cores.
-fn load_and_check(trail: &Trail, commits: &[ObjectId]) -> (Vec<Loaded>, Vec<Vec<String>>) {
-    let loaded: Vec<Loaded> = commits
+/// saves.
+fn load(trail: &Trail, commits: &[ObjectId]) -> Vec<Loaded> {
+    commits
         .iter()
         .map(|&commit| {
             let (stored, objects) = trail.git().read_atom_checked(commit);
+            let claimed_id = match &stored {
+                Ok(_) => None,
+                Err(_) => trail.git().trailer(commit, "Atom-Id"),
+            };
             Loaded {
                 commit,
                 stored: stored.map_err(|e| e.to_string()),
                 objects,
+                claimed_id,
             }
         })
-        .collect();
+        .collect()
+}
+
+/// The one-atom checks of every loaded commit, spread over the machine's cores.
+fn check_each(trail: &Trail, loaded: &[Loaded]) -> Vec<Vec<String>> {
     let allowed = trail.allowed_signers();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = loaded.len().div_ceil(threads).max(64);
-    let reasons = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let handles: Vec<_> = loaded
             .chunks(chunk)
             .map(|part| s.spawn(move || part.iter().map(|l| check_one(l, allowed)).collect()))
@@ -136,8 +185,7 @@ fn load_and_check(trail: &Trail, commits: &[ObjectId]) -> (Vec<Loaded>, Vec<Vec<
             .into_iter()
             .flat_map(|h| -> Vec<Vec<String>> { h.join().expect("a verify thread panicked") })
             .collect()
-    });
-    (loaded, reasons)
+    })
 }
 
 fn check_one(l: &Loaded, allowed: &AllowedSigners) -> Vec<String> {

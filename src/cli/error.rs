@@ -79,6 +79,10 @@ impl From<TrailError> for CliError {
                 Some("name the atom by its commit sha prefix instead".into()),
             ),
             TrailError::Contention { .. } => (EXIT_PROBLEM, Some("retry the command".into())),
+            TrailError::Locked { .. } => (
+                EXIT_PROBLEM,
+                Some("another atom command is writing to the store; retry when it is done".into()),
+            ),
             TrailError::Signing(SigningError::Encrypted { .. }) => (
                 EXIT_USAGE,
                 Some("use an unencrypted key (ssh-keygen -t ed25519 -N '' -f FILE) with `atom init --key FILE`".into()),
@@ -174,6 +178,85 @@ impl From<atom::signers::SignersError> for CliError {
             code,
             message,
             hint: Some(hint),
+        }
+    }
+}
+
+impl From<atom::sync::SyncError> for CliError {
+    fn from(e: atom::sync::SyncError) -> Self {
+        use atom::sync::SyncError as E;
+        let e = match e {
+            E::Trail(inner) => return inner.into(),
+            E::Branch(inner) => return inner.into(),
+            e => e,
+        };
+        let message = e.to_string();
+        let (code, hint) = match &e {
+            E::Trail(_) | E::Branch(_) => unreachable!("handled above"),
+            E::NoSuchRemote { name } => (
+                EXIT_USAGE,
+                format!("`atom remote list` shows the remotes; `atom remote add {name} URL` adds one"),
+            ),
+            E::RemoteExists { name, .. } => (
+                EXIT_USAGE,
+                format!("pick another name, or `atom remote remove {name}` first"),
+            ),
+            E::InvalidRemoteName { .. } => (
+                EXIT_USAGE,
+                "remote names use letters, digits, '.', '_' and '-', e.g. `origin` or `desktop`".to_owned(),
+            ),
+            E::Transport { .. } => (
+                EXIT_PROBLEM,
+                "check the URL (`atom remote list`) and that you can reach it with plain `git ls-remote URL`; nothing was changed".to_owned(),
+            ),
+            E::Rejected { remote, .. } => (
+                EXIT_PROBLEM,
+                format!("pull first (`atom pull {remote}`), then push again"),
+            ),
+            E::Refused { hint, .. } => (EXIT_PROBLEM, hint.clone()),
+            E::NoRemoteTrail { remote, .. } => (
+                EXIT_PROBLEM,
+                format!("`atom pull {remote}` without a trail fetches every trail it has"),
+            ),
+            E::DirExists { .. } => (
+                EXIT_USAGE,
+                "give an empty or new directory: `atom clone URL DIR`".to_owned(),
+            ),
+        };
+        CliError {
+            code,
+            message,
+            hint: Some(hint),
+        }
+    }
+}
+
+impl From<atom::hooks::HookError> for CliError {
+    fn from(e: atom::hooks::HookError) -> Self {
+        use atom::hooks::HookError as E;
+        let e = match e {
+            E::Trail(inner) => return inner.into(),
+            e => e,
+        };
+        let message = e.to_string();
+        let code = if e.is_bad_input() {
+            EXIT_USAGE
+        } else {
+            EXIT_PROBLEM
+        };
+        let hint = match &e {
+            E::NotARepo { .. } => Some("run it inside a git work tree, or name one with --repo PATH".to_owned()),
+            E::ChainTaken { chained, .. } => Some(format!(
+                "move {} out of the way (it is a hook atom kept from an earlier install), then retry",
+                chained.display()
+            )),
+            E::Git { .. } => Some("check that `git` runs in that repository".to_owned()),
+            _ => None,
+        };
+        CliError {
+            code,
+            message,
+            hint,
         }
     }
 }

@@ -16,7 +16,7 @@ use output::Printer;
 /// A tamper-evident, shareable audit trail of what AI agents and people did.
 #[derive(Debug, Parser)]
 #[command(name = "atom", version, about, max_term_width = 100)]
-struct Cli {
+pub struct Cli {
     /// The store directory (default: $ATOM_HOME, else $XDG_DATA_HOME/atom, else ~/.local/share/atom).
     #[arg(long, global = true, value_name = "DIR")]
     trail: Option<PathBuf>,
@@ -62,6 +62,21 @@ enum Command {
     Trace(commands::trace::Args),
     /// Atom counts and token cost by agent, type, day or project.
     Stats(commands::stats::Args),
+    /// Manage the remotes trails are shared through.
+    Remote(commands::remote::Args),
+    /// Publish trails, archived tips and trusted keys on a remote.
+    Push(commands::push::Args),
+    /// Fetch a remote's trails, verify every new atom, then fast-forward or merge.
+    Pull(commands::pull::Args),
+    /// Make a new store from a remote, trusting the keys it publishes on first use.
+    Clone(commands::clone::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(commands::completions::Args),
+    /// Git hooks in a project repo: each commit becomes a COMMIT atom, noted on the commit.
+    Hooks(commands::hooks::Args),
+    /// Run by the installed git hooks; never fails a commit.
+    #[command(hide = true)]
+    Hook(commands::hook::Args),
     /// Print a trail's records as JSON lines, oldest first.
     Export(commands::export::Args),
     /// Append JSON-lines records to the current trail, all or nothing (`-` reads stdin).
@@ -101,7 +116,7 @@ pub fn run() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { error::EXIT_USAGE } else { 0 };
-            let _ = e.print();
+            print_parse_error(&e);
             return ExitCode::from(code);
         }
     };
@@ -126,6 +141,16 @@ pub fn run() -> ExitCode {
         Command::Query(args) => commands::query::run(&ctx, args),
         Command::Trace(args) => commands::trace::run(&ctx, args),
         Command::Stats(args) => commands::stats::run(&ctx, args),
+        Command::Remote(args) => commands::remote::run(&ctx, args),
+        Command::Push(args) => commands::push::run(&ctx, args),
+        Command::Pull(args) => commands::pull::run(&ctx, args),
+        Command::Clone(args) => commands::clone::run(&ctx, args),
+        Command::Completions(args) => commands::completions::run(&ctx, args),
+        Command::Hooks(args) => commands::hooks::run(&ctx, args),
+        Command::Hook(args) => {
+            commands::hook::run(&ctx, args);
+            Ok(())
+        }
         Command::Export(args) => commands::export::run(&ctx, args),
         Command::Import(args) => commands::import::run(&ctx, args),
     };
@@ -137,6 +162,55 @@ pub fn run() -> ExitCode {
             ExitCode::from(e.code)
         }
     }
+}
+
+/// Print clap's message, unless an argument holds a private key (pasted
+/// where a public key belongs): clap would echo it back.
+fn print_parse_error(e: &clap::Error) {
+    if std::env::args_os().any(|a| a.to_string_lossy().contains("PRIVATE KEY")) {
+        CliError::usage(
+            "an argument holds a private key (not shown); atom never takes private keys on the command line",
+            "give the public key instead: its `ssh-ed25519 AAAA...` line or the path of the .pub file",
+        )
+        .print();
+        return;
+    }
+    if !e.use_stderr()
+        || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    {
+        // --help, --version, or `atom` alone: clap's own text.
+        let _ = e.print();
+        return;
+    }
+    // SPEC §5: one `error:` line and one hint, here the usage line. What
+    // clap says on several lines (missing arguments, possible values) is
+    // folded into the error line.
+    let text = e.render().to_string();
+    let mut lines = text.lines();
+    let mut first = lines
+        .next()
+        .unwrap_or("error: invalid arguments")
+        .trim_start_matches("error: ")
+        .to_owned();
+    for l in lines.take_while(|l| !l.trim().is_empty()) {
+        first.push(' ');
+        first.push_str(l.trim());
+    }
+    let tip = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("tip: "))
+        .map(str::to_owned);
+    let usage = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Usage: "))
+        .map(|u| format!("usage: {u}; more with --help"));
+    let hint = match (tip, usage) {
+        (Some(t), Some(u)) => format!("{t}; {u}"),
+        (Some(t), None) => t,
+        (None, Some(u)) => u,
+        (None, None) => "run `atom --help` for usage".to_owned(),
+    };
+    CliError::usage(first, hint).print();
 }
 
 impl From<std::io::Error> for CliError {

@@ -67,6 +67,34 @@ impl AllowedSigners {
         &self.entries
     }
 
+    /// The principal that trusts `key`, if any.
+    pub fn principal_of(&self, key: &PublicKey) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(_, k)| k.key_data() == key.key_data())
+            .map(|(p, _)| p.as_str())
+    }
+
+    /// The list in the file format: one `principal namespaces="git" key`
+    /// line per key, in order.
+    pub fn to_text(&self) -> String {
+        self.entries
+            .iter()
+            .map(|(p, k)| format!("{p} namespaces=\"git\" {}\n", key_line(k)))
+            .collect()
+    }
+
+    /// This list plus every key of `other` it lacks (with `other`'s principal).
+    pub fn union(&self, other: &AllowedSigners) -> AllowedSigners {
+        let mut entries = self.entries.clone();
+        for (p, k) in &other.entries {
+            if !entries.iter().any(|(_, e)| e.key_data() == k.key_data()) {
+                entries.push((p.clone(), k.clone()));
+            }
+        }
+        AllowedSigners { entries }
+    }
+
     /// Check an armored signature over `payload`.
     pub fn check(&self, armored: &[u8], payload: &[u8]) -> SignatureCheck {
         let bad = SignatureCheck {
@@ -144,6 +172,23 @@ fn namespace_allows_git(options: &str) -> bool {
         .next()
         .unwrap_or("");
     value.split(',').any(|n| n.trim() == SIGNING_NAMESPACE)
+}
+
+/// The public key an armored SSH signature names (whether or not it verifies).
+pub fn signature_key(armored: &[u8]) -> Option<PublicKey> {
+    SshSig::from_pem(armored)
+        .ok()
+        .map(|sig| PublicKey::new(sig.public_key().clone(), ""))
+}
+
+/// `ssh-ed25519 AAAA...` without a comment.
+pub fn key_line(key: &PublicKey) -> String {
+    let mut k = key.clone();
+    k.set_comment("");
+    k.to_openssh()
+        .expect("a parsed public key encodes")
+        .trim()
+        .to_owned()
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 mod allowed;
 mod ssh;
 
-pub use allowed::{AllowedSigners, SignatureCheck, SignatureStatus};
+pub use allowed::{key_line, signature_key, AllowedSigners, SignatureCheck, SignatureStatus};
 pub use ssh::{SshSigner, SIGNING_NAMESPACE};
 
 /// Errors of key handling and signing.

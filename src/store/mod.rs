@@ -28,6 +28,9 @@ pub const ATTACHMENTS_DIR: &str = "attachments";
 /// Where trails live.
 pub const HEADS_PREFIX: &str = "refs/heads/";
 
+/// How old a ref's `.lock` file must be to count as left by a dead process.
+pub const STALE_LOCK_AGE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Errors of the git layer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -102,6 +105,9 @@ pub struct Identity {
     pub email: String,
 }
 
+/// An armored commit signature and the bytes it signs.
+pub type SignedPayload = (Vec<u8>, Vec<u8>);
+
 /// An atom commit as read back from git.
 #[derive(Debug, Clone)]
 pub struct StoredAtom {
@@ -116,7 +122,7 @@ pub struct StoredAtom {
     /// The commit message.
     pub message: String,
     /// The armored signature and the bytes it signs, when signed.
-    pub signature: Option<(Vec<u8>, Vec<u8>)>,
+    pub signature: Option<SignedPayload>,
 }
 
 /// The git repository of a store.
@@ -340,14 +346,106 @@ impl GitStore {
             message: commit_message(record).into(),
             extra_headers: Vec::new(),
         };
+        self.sign(&mut commit, signer)?;
         encode(&commit, &mut buf)?;
-        let armored = signer.sign(&buf)?;
+        sink(Kind::Commit, &buf)
+    }
+
+    /// Add the `gpgsig` header to `commit`, as `git commit -S` does: the
+    /// signature covers the commit as serialized without it.
+    fn sign(&self, commit: &mut gix::objs::Commit, signer: &dyn Signer) -> Result<(), StoreError> {
+        let mut payload = Vec::with_capacity(512);
+        gix::objs::WriteTo::write_to(&*commit, &mut payload).map_err(|source| StoreError::Io {
+            context: "serializing a commit".into(),
+            source,
+        })?;
+        let armored = signer.sign(&payload)?;
         let field = gix::objs::commit::signature_field_name(self.repo.object_hash());
         commit
             .extra_headers
             .push((BString::from(field), BString::from(armored)));
-        encode(&commit, &mut buf)?;
-        sink(Kind::Commit, &buf)
+        Ok(())
+    }
+
+    /// Write a signed commit whose tree holds one file, `name` with
+    /// `content` (the published trusted keys), dated now, made durable.
+    pub fn write_file_commit(
+        &self,
+        name: &str,
+        content: &[u8],
+        parents: &[ObjectId],
+        who: &Identity,
+        message: &str,
+        signer: &dyn Signer,
+    ) -> Result<ObjectId, StoreError> {
+        let blob = self.write_blob(content)?;
+        let tree = self
+            .repo
+            .write_object(&gix::objs::Tree {
+                entries: vec![Entry {
+                    mode: EntryKind::Blob.into(),
+                    filename: name.into(),
+                    oid: blob,
+                }],
+            })
+            .git("writing a tree")?
+            .detach();
+        let sig = gix::actor::Signature {
+            name: who.name.as_str().into(),
+            email: who.email.as_str().into(),
+            time: gix::date::Time {
+                seconds: chrono::Utc::now().timestamp(),
+                offset: 0,
+            },
+        };
+        let mut commit = gix::objs::Commit {
+            tree,
+            parents: parents.iter().copied().collect(),
+            author: sig.clone(),
+            committer: sig,
+            encoding: None,
+            message: message.into(),
+            extra_headers: Vec::new(),
+        };
+        self.sign(&mut commit, signer)?;
+        let id = self
+            .repo
+            .write_object(&commit)
+            .git("writing a commit")?
+            .detach();
+        self.sync_objects(&[blob, tree, id])?;
+        Ok(id)
+    }
+
+    /// The file `name` at the top of `commit`'s tree, and the commit's
+    /// signature (armored, signed bytes) when it has one.
+    pub fn read_file_commit(
+        &self,
+        commit: ObjectId,
+        name: &str,
+    ) -> Result<(Option<Vec<u8>>, Option<SignedPayload>), StoreError> {
+        let mut corrupt = Vec::new();
+        let not_readable = |what: &str| StoreError::NotAnAtom {
+            commit,
+            reason: format!("{what} cannot be read"),
+        };
+        let data = self
+            .read_checked(commit, "commit", &mut corrupt)
+            .ok_or_else(|| not_readable("the commit"))?;
+        let kind = self.repo.object_hash();
+        let parsed = gix::objs::CommitRef::from_bytes(&data, kind)
+            .map_err(|_| not_readable("the commit"))?;
+        let signature = gix::objs::CommitRefIter::signature(&data, kind)
+            .map_err(|_| not_readable("the signature"))?
+            .map(|(sig, signed)| (sig.to_vec(), signed.to_bstring().into()));
+        let mut files = AtomObjects::default();
+        self.read_tree_into(parsed.tree(), "", 1, &mut files);
+        let file = files
+            .files
+            .into_iter()
+            .find(|f| f.path == name && f.mode == MODE_FILE)
+            .map(|f| f.data);
+        Ok((file, signature))
     }
 
     /// Make every object in `ids` durable.
@@ -391,21 +489,119 @@ impl GitStore {
             email: "atom@localhost".into(),
             time: gix::date::Time::now_utc(),
         };
-        match self.repo.edit_references_as(
-            Some(edit),
-            Some(who.to_ref(&mut gix::date::parse::TimeBuf::default())),
-        ) {
-            Ok(_) => {}
-            Err(e) if e.is_conflict() => {
-                return Err(StoreError::Conflict {
-                    name: full_name.to_owned(),
-                })
+        let started = std::time::Instant::now();
+        loop {
+            match self.repo.edit_references_as(
+                Some(edit.clone()),
+                Some(who.to_ref(&mut gix::date::parse::TimeBuf::default())),
+            ) {
+                Ok(_) => break,
+                Err(e) if e.is_conflict() => {
+                    return Err(StoreError::Conflict {
+                        name: full_name.to_owned(),
+                    })
+                }
+                Err(e) => {
+                    if !self.clear_stale_ref_lock(full_name, started) {
+                        let lock = self.git_dir.join(format!("{full_name}.lock"));
+                        if lock.exists() {
+                            return Err(StoreError::Git {
+                                context: "updating a reference",
+                                message: format!(
+                                    "{full_name} is locked by another process ({} keeps changing); if no git or atom command is running, delete that file",
+                                    lock.display()
+                                ),
+                            });
+                        }
+                        return Err(e).git("updating a reference");
+                    }
+                }
             }
-            Err(e) => return Err(e).git("updating a reference"),
         }
         io_context(durable::sync_ref(&self.git_dir, full_name), || {
             format!("syncing {full_name} to disk")
         })
+    }
+
+    /// After a failed ref edit: whether it is worth retrying because the
+    /// ref's `.lock` file is gone, or was left by a process that died (it
+    /// is [`STALE_LOCK_AGE`] old: git and atom hold a ref lock for
+    /// milliseconds, and atom's writers hold the store lock meanwhile, so no
+    /// live writer keeps one that long). A stale lock is removed. Waits for
+    /// a fresh lock to go or grow stale, up to twice that age in all.
+    fn clear_stale_ref_lock(&self, full_name: &str, started: std::time::Instant) -> bool {
+        let lock = self.git_dir.join(format!("{full_name}.lock"));
+        loop {
+            let age = match std::fs::metadata(&lock).and_then(|m| m.modified()) {
+                Err(_) => return started.elapsed() < 2 * STALE_LOCK_AGE,
+                Ok(modified) => modified.elapsed().unwrap_or_default(),
+            };
+            if age >= STALE_LOCK_AGE {
+                return std::fs::remove_file(&lock).is_ok() || !lock.exists();
+            }
+            if started.elapsed() >= 2 * STALE_LOCK_AGE {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// The value of the trailer `key` in `commit`'s message, when the
+    /// commit reads.
+    pub fn trailer(&self, commit: ObjectId, key: &str) -> Option<String> {
+        let object = self.repo.find_object(commit).ok()?;
+        let parsed =
+            gix::objs::CommitRef::from_bytes(&object.data, self.repo.object_hash()).ok()?;
+        let prefix = format!("{key}: ");
+        parsed
+            .message
+            .to_str_lossy()
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
+    }
+
+    /// Loose objects whose file does not read back as an object hashing to
+    /// its name (truncated, garbled): moved into `trail.git/atom-damaged/`
+    /// so that a fetch can bring good copies. Returns their ids.
+    pub fn quarantine_damaged_loose_objects(&self) -> Result<Vec<ObjectId>, StoreError> {
+        let objects = self.git_dir.join("objects");
+        let aside = self.git_dir.join("atom-damaged");
+        let mut damaged = Vec::new();
+        let dirs = io_context(std::fs::read_dir(&objects), || {
+            format!("reading {}", objects.display())
+        })?;
+        for dir in dirs.flatten() {
+            let fan = dir.file_name().to_string_lossy().into_owned();
+            if fan.len() != 2 || !dir.path().is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(dir.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let name = file.file_name().to_string_lossy().into_owned();
+                let Ok(id) = ObjectId::from_hex(format!("{fan}{name}").as_bytes()) else {
+                    continue;
+                };
+                let sound = self.repo.find_object(id).is_ok_and(|o| {
+                    gix::objs::compute_hash(id.kind(), o.kind, &o.data).is_ok_and(|h| h == id)
+                });
+                if sound {
+                    continue;
+                }
+                io_context(std::fs::create_dir_all(&aside), || {
+                    format!("creating {}", aside.display())
+                })?;
+                io_context(
+                    std::fs::rename(file.path(), aside.join(id.to_string())),
+                    || format!("moving the damaged object {id} aside"),
+                )?;
+                damaged.push(id);
+            }
+        }
+        Ok(damaged)
     }
 
     /// Read the atom stored in `commit`.

@@ -1,8 +1,12 @@
 //! Test cases, one module per area of the command line.
 
 mod concurrency;
+mod crash;
+mod hooks;
+mod hostile;
 mod import;
 mod index;
 mod store;
+mod sync;
 mod trails;
 mod verify;

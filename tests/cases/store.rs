@@ -1048,3 +1048,26 @@ fn metadata_survives_record_and_show() {
     // Every digest and atom.json checked against Python's canonical JSON.
     assert_linear_chain(&env.cross_check());
 }
+
+#[test]
+fn completions_load_in_bash_and_know_the_commands() {
+    let env = TestEnv::new();
+    let script = env.atom_ok(&["completions", "bash"]);
+    let path = env.write_file("atom.bash", script.as_bytes());
+    let out = env
+        .command("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {} && complete -p atom && COMP_WORDS=(atom pu); COMP_CWORD=1; _atom atom pu atom; echo \"${{COMPREPLY[@]}}\"",
+            path.display()
+        ))
+        .output()
+        .expect("run bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains("-F _atom atom"), "{stdout}");
+    let mut words: Vec<&str> = stdout.lines().last().unwrap().split_whitespace().collect();
+    words.sort_unstable();
+    assert_eq!(words, ["pull", "push"], "{stdout}");
+    env.atom_err(&["completions", "nosh"], 2);
+}

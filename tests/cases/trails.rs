@@ -23,14 +23,7 @@ fn trail<'a>(list: &'a Value, name: &str) -> &'a Value {
 }
 
 fn log_ids(env: &TestEnv, args: &[&str]) -> Vec<String> {
-    let mut full = vec!["log"];
-    full.extend_from_slice(args);
-    env.atom_json(&full)
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["record"]["atom_id"].as_str().unwrap().to_owned())
-        .collect()
+    env.log_ids(args)
 }
 
 #[test]
@@ -103,11 +96,9 @@ fn rollback_archives_records_and_restores() {
     let report = env.atom_json(&["rollback", &atoms[1].0, "--yes"]);
     let discarded: Vec<&str> = atoms[2..].iter().rev().map(|(id, _)| id.as_str()).collect();
     assert_eq!(report["discarded"], serde_json::json!(discarded));
-    assert_eq!(report["archive_ref"], "refs/atom/archive/main/1");
-    assert_eq!(
-        env.git(&["rev-parse", "refs/atom/archive/main/1"]).trim(),
-        old_tip
-    );
+    let archive_ref = format!("refs/atom/archive/main/{}", &old_tip[..12]);
+    assert_eq!(report["archive_ref"], archive_ref.as_str());
+    assert_eq!(env.git(&["rev-parse", &archive_ref]).trim(), old_tip);
 
     // The ROLLBACK atom is the new tip, on top of the target, and says what it discarded.
     let rollback = &report["rollback"]["record"];
@@ -118,10 +109,7 @@ fn rollback_archives_records_and_restores() {
         rollback["metadata"]["discarded"],
         serde_json::json!(discarded)
     );
-    assert_eq!(
-        rollback["metadata"]["archive_ref"],
-        "refs/atom/archive/main/1"
-    );
+    assert_eq!(rollback["metadata"]["archive_ref"], archive_ref.as_str());
     assert_eq!(rollback["metadata"]["archived_tip"], old_tip.as_str());
     assert_eq!(report["rollback"]["signature"]["status"], "good");
     let ids = log_ids(&env, &[]);
@@ -163,9 +151,15 @@ fn rollback_archives_records_and_restores() {
     let args: Vec<&str> = restore.split_whitespace().skip(1).collect();
     assert_eq!(args[..3], ["fork", "restored", "--from"]);
     env.atom_ok(&args);
+    let restored_tip = env.git(&["rev-parse", "refs/heads/restored"]);
+    let restored_tip = restored_tip.trim();
     assert_eq!(
-        env.git(&["rev-parse", "refs/atom/archive/main/2"]).trim(),
-        env.git(&["rev-parse", "refs/heads/restored"]).trim()
+        env.git(&[
+            "rev-parse",
+            &format!("refs/atom/archive/main/{}", &restored_tip[..12])
+        ])
+        .trim(),
+        restored_tip
     );
     let restored = log_ids(&env, &["restored"]);
     assert_eq!(restored[1..], [atoms[1].0.clone(), atoms[0].0.clone()]);

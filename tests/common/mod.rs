@@ -259,6 +259,32 @@ impl TestEnv {
         self.git_output(&["-c", &allowed, "verify-commit", sha])
     }
 
+    /// A new bare repository `name` in the temporary directory, to share
+    /// trails through.
+    pub fn bare_remote(&self, name: &str) -> PathBuf {
+        let path = self.path().join(name);
+        let out = self
+            .command("git")
+            .args(["init", "-q", "--bare"])
+            .arg(&path)
+            .output()
+            .expect("run git init --bare");
+        assert!(out.status.success(), "git init --bare {name} failed");
+        path
+    }
+
+    /// The atom ids `atom log ARGS...` lists, newest first.
+    pub fn log_ids(&self, args: &[&str]) -> Vec<String> {
+        let mut full = vec!["log"];
+        full.extend_from_slice(args);
+        self.atom_json(&full)
+            .as_array()
+            .expect("log --json is an array")
+            .iter()
+            .map(|a| a["record"]["atom_id"].as_str().expect("atom_id").to_owned())
+            .collect()
+    }
+
     /// The commit `refs/heads/main` points to, `None` before the first atom.
     pub fn tip(&self) -> Option<String> {
         let out = self.git_output(&["rev-parse", "--verify", "-q", "refs/heads/main"]);

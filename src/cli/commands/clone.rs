@@ -1,0 +1,50 @@
+//! `atom clone URL [DIR]`: a new store from a remote, trusting the keys it
+//! publishes on first use.
+
+use std::path::PathBuf;
+
+use atom::Trail;
+
+use crate::cli::commands::pull;
+use crate::cli::error::CliError;
+use crate::cli::Ctx;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where the trails are (a path, ssh://, https://, git://...).
+    url: String,
+    /// The new store's directory (default: --trail, $ATOM_HOME, else ~/.local/share/atom).
+    dir: Option<PathBuf>,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
+    let home = args.dir.unwrap_or_else(|| ctx.home.clone());
+    let p = &ctx.printer;
+    let report = Trail::clone_from(&args.url, &home, p.progress_enabled() && !p.json)?;
+    if p.json {
+        p.json(&report)?;
+        return Ok(());
+    }
+    let mut text = format!(
+        "cloned {} into {} ({} atom{} verified; current trail {})\n",
+        report.pull.url,
+        report.home.display(),
+        report.pull.verified,
+        if report.pull.verified == 1 { "" } else { "s" },
+        report.current
+    );
+    text.push_str(&pull::updates(p, &report.pull));
+    if !report.trusted.is_empty() {
+        text.push_str("trusting the keys it publishes (first use):\n");
+        for k in &report.trusted {
+            text.push_str(&format!("  {}  {}\n", k.name, k.fingerprint));
+        }
+    }
+    p.out(&text)?;
+    p.note(&format!(
+        "this store signs with its own new key {}; `atom push` publishes it, and the other devices trust it with `atom signers add`",
+        report.fingerprint
+    ));
+    pull::untrusted_note(p, &report.pull);
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! `atom hook NAME [ARGS]`: what the scripts of `atom hooks install` run
+//! (hidden from `--help`). It never fails the git command that ran it: any
+//! problem is one `warning:` line on stderr and exit code 0.
+
+use std::io::Read as _;
+
+use atom::hooks::{self, CommitRecorded, HookError, Project};
+
+use crate::cli::Ctx;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The hook: post-commit, post-merge or post-rewrite.
+    name: String,
+    /// What git passed to the hook.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+pub fn run(ctx: &Ctx, args: Args) {
+    let what = match args.name.as_str() {
+        "post-rewrite" => "rewrite",
+        "post-merge" => "merge",
+        _ => "commit",
+    };
+    if let Err(e) = handle(ctx, &args) {
+        let message = e.to_string();
+        let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+        if matches!(e, HookError::Note { .. }) {
+            eprintln!("warning: atom: {message}");
+        } else {
+            eprintln!("warning: atom: {what} not recorded: {message}");
+        }
+    }
+}
+
+fn handle(ctx: &Ctx, args: &Args) -> Result<(), HookError> {
+    let agent = std::env::var("ATOM_AGENT")
+        .ok()
+        .filter(|a| !a.trim().is_empty());
+    let project = Project::here();
+    match args.name.as_str() {
+        "post-commit" => {
+            let trail = &atom::Trail::open(&ctx.home)?;
+            let influences = std::env::var("ATOM_INFLUENCED_BY").ok();
+            warn_unknown(&hooks::post_commit(trail, &project, agent, influences)?);
+        }
+        "post-merge" => {
+            let trail = &atom::Trail::open(&ctx.home)?;
+            let influences = std::env::var("ATOM_INFLUENCED_BY").ok();
+            if let Some(done) = hooks::post_merge(trail, &project, agent, influences)? {
+                warn_unknown(&done);
+            }
+        }
+        "post-rewrite" => {
+            let mut input = String::new();
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .map_err(|source| HookError::Io {
+                    context: "reading the rewritten commits".into(),
+                    source,
+                })?;
+            let kind = args.args.first().map_or("rewrite", String::as_str);
+            let trail = &atom::Trail::open(&ctx.home)?;
+            hooks::post_rewrite(trail, &project, kind, &input, agent)?;
+        }
+        other => {
+            return Err(HookError::Input(format!(
+                "atom has no {other:?} hook (post-commit, post-merge, post-rewrite)"
+            )))
+        }
+    }
+    Ok(())
+}
+
+fn warn_unknown(done: &CommitRecorded) {
+    if !done.unknown_influences.is_empty() {
+        eprintln!(
+            "warning: atom: {} recorded without influences that are not atoms of this store: {}",
+            done.atom_id,
+            done.unknown_influences.join(", ")
+        );
+    }
+}

@@ -1,0 +1,92 @@
+//! `atom pull [REMOTE] [TRAIL]`: fetch, verify, then fast-forward or merge.
+
+use atom::sync::PullReport;
+
+use crate::cli::error::CliError;
+use crate::cli::output::{Printer, DIM};
+use crate::cli::Ctx;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The remote (default: origin).
+    #[arg(default_value = atom::sync::DEFAULT_REMOTE)]
+    remote: String,
+    /// Only this trail (default: every trail, the archived tips and the published keys).
+    #[arg(value_name = "TRAIL")]
+    trail_name: Option<String>,
+    /// First move damaged objects aside, then fetch every object again (what
+    /// `atom verify` suggests when objects are corrupt).
+    #[arg(long)]
+    repair: bool,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
+    let trail = ctx.open()?;
+    let p = &ctx.printer;
+    let report = trail.pull_with(
+        &args.remote,
+        args.trail_name.as_deref(),
+        p.progress_enabled() && !p.json,
+        args.repair,
+    )?;
+    if p.json {
+        p.json(&report)?;
+        return Ok(());
+    }
+    p.out(&format!(
+        "pulled from {} ({}): {} new atom{} verified\n",
+        report.remote,
+        report.url,
+        report.verified,
+        if report.verified == 1 { "" } else { "s" }
+    ))?;
+    if !report.repaired.is_empty() {
+        p.out(&format!(
+            "replaced {} damaged object{} (the damaged files are in trail.git/atom-damaged/)\n",
+            report.repaired.len(),
+            if report.repaired.len() == 1 { "" } else { "s" }
+        ))?;
+    }
+    p.out(&updates(p, &report))?;
+    untrusted_note(p, &report);
+    Ok(())
+}
+
+/// One line per trail that changed (or not).
+pub fn updates(p: &Printer, report: &PullReport) -> String {
+    let width = report
+        .trails
+        .iter()
+        .map(|t| t.trail.len())
+        .max()
+        .unwrap_or(0);
+    report
+        .trails
+        .iter()
+        .map(|t| {
+            let mut line = format!("  {:width$}  {}", t.trail, t.action);
+            if t.atoms > 0 {
+                line.push_str(&format!(
+                    ", {} atom{}",
+                    t.atoms,
+                    if t.atoms == 1 { "" } else { "s" }
+                ));
+            }
+            if let Some(m) = &t.merge {
+                line.push_str(&format!(", joined by {m}"));
+            }
+            line.push_str(&format!("  {}\n", p.paint(DIM, &t.commit[..12])));
+            line
+        })
+        .collect()
+}
+
+/// Keys the remote publishes that this store does not trust, and how to trust them.
+pub fn untrusted_note(p: &Printer, report: &PullReport) {
+    for k in &report.untrusted_keys {
+        p.note(&format!(
+            "note: {} publishes a key you do not trust: {} {}; to trust it: atom signers add {} '{}'",
+            report.remote, k.name, k.fingerprint, k.name, k.key
+        ));
+    }
+}

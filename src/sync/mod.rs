@@ -1,0 +1,830 @@
+//! Sharing trails through any git remote (SPEC §5, §6): `remote`, `push`,
+//! `pull`, `clone`.
+//!
+//! The design decision a reader must know: the transport is the `git`
+//! binary (gix cannot push, and the user's ssh settings, credential helpers
+//! and `insteadOf` rules must apply), but nothing a remote sends is trusted
+//! until atom has checked it. Pull fetches into `refs/atom/incoming/<remote>/`,
+//! a namespace the index and `verify` ignore; verifies every atom that no
+//! local ref reaches yet (digest, links, signature by a trusted key); and
+//! only then, under the store lock, creates, fast-forwards or joins each
+//! trail (with a signed MERGE atom) by compare-and-swap. The incoming refs
+//! are deleted at the end, so a refused pull leaves nothing reachable.
+//!
+//! The trusted public keys travel as `refs/atom/signers`: a chain of signed
+//! commits whose tree holds `allowed_signers`. Push appends the union of the
+//! remote's list and this store's; clone trusts the newest list when one of
+//! its own keys signed it; pull never trusts a key by itself.
+
+mod git_cli;
+
+use std::path::{Path, PathBuf};
+
+use gix::ObjectId;
+use serde::Serialize;
+use serde_json::{json, Map};
+
+use crate::branches::{validate_trail_name, BranchError, ARCHIVE_PREFIX};
+use crate::signing::{key_line, signature_key, AllowedSigners, SignatureStatus};
+use crate::store::{StoreError, HEADS_PREFIX};
+use crate::trail::{Draft, Onto, Trail, TrailError};
+use crate::verify::AtomProblem;
+use git_cli::{GitCli, GitFailure};
+
+/// Where a pull keeps what it fetched until it is verified.
+pub const INCOMING_PREFIX: &str = "refs/atom/incoming/";
+/// The published trusted keys (SPEC §6).
+pub const SIGNERS_REF: &str = "refs/atom/signers";
+/// The file holding them in each commit of [`SIGNERS_REF`].
+pub const SIGNERS_FILE: &str = "allowed_signers";
+/// The remote `clone` makes, and the default of `push` and `pull`.
+pub const DEFAULT_REMOTE: &str = "origin";
+
+/// Why a sync command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The store has no remote of that name.
+    #[error("no remote named {name:?}")]
+    NoSuchRemote {
+        /// The name given.
+        name: String,
+    },
+    /// `remote add` of a name already in use.
+    #[error("remote {name:?} already exists ({url})")]
+    RemoteExists {
+        /// The name.
+        name: String,
+        /// Its URL.
+        url: String,
+    },
+    /// Not usable as a git remote name.
+    #[error("{name:?} is not a valid remote name")]
+    InvalidRemoteName {
+        /// The name given.
+        name: String,
+    },
+    /// git could not reach or talk to the remote.
+    #[error("{what} {remote} failed: {message}")]
+    Transport {
+        /// `fetch` or `push`.
+        what: String,
+        /// The remote.
+        remote: String,
+        /// git's own words.
+        message: String,
+    },
+    /// The remote has atoms this store lacks on the refs pushed.
+    #[error("{remote} refused {}: it has atoms this store lacks", refs.join(", "))]
+    Rejected {
+        /// The remote.
+        remote: String,
+        /// The refused refs.
+        refs: Vec<String>,
+    },
+    /// Something fetched did not verify; nothing was changed.
+    #[error("{remote}: {reason}; nothing was changed")]
+    Refused {
+        /// The remote.
+        remote: String,
+        /// The first problem, naming the atom or key.
+        reason: String,
+        /// What to do about it (the `atom signers add` command when a key is unknown).
+        hint: String,
+    },
+    /// `pull REMOTE TRAIL` of a trail the remote does not have.
+    #[error("{remote} has no trail {trail:?}")]
+    NoRemoteTrail {
+        /// The remote.
+        remote: String,
+        /// The trail.
+        trail: String,
+    },
+    /// `clone` into a directory that holds something.
+    #[error("{} already exists and is not empty", dir.display())]
+    DirExists {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// A trail name that git or atom cannot use, or a trail that is not here.
+    #[error(transparent)]
+    Branch(#[from] BranchError),
+    /// The store failed.
+    #[error(transparent)]
+    Trail(#[from] TrailError),
+}
+
+impl From<StoreError> for SyncError {
+    fn from(e: StoreError) -> Self {
+        SyncError::Trail(e.into())
+    }
+}
+
+impl SyncError {
+    fn transport(remote: &str) -> impl FnOnce(GitFailure) -> SyncError + '_ {
+        move |f| SyncError::Transport {
+            what: f.what,
+            remote: remote.to_owned(),
+            message: f.message,
+        }
+    }
+}
+
+/// A configured remote.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteInfo {
+    /// Its name (`origin`).
+    pub name: String,
+    /// Where it is.
+    pub url: String,
+}
+
+/// One ref's outcome in a push.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushedRef {
+    /// The ref on the remote (`refs/heads/main`).
+    pub name: String,
+    /// `new`, `updated`, `up to date` or `rejected`.
+    pub status: String,
+    /// git's words for it.
+    pub detail: String,
+}
+
+/// What `atom push` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushReport {
+    /// The remote.
+    pub remote: String,
+    /// Its URL.
+    pub url: String,
+    /// Every ref git reported on.
+    pub refs: Vec<PushedRef>,
+    /// The published keys' commit now on the remote.
+    pub signers: String,
+    /// How many keys it lists.
+    pub keys: usize,
+}
+
+/// What a pull did to one trail.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrailUpdate {
+    /// The trail (or `archive/...`).
+    pub trail: String,
+    /// `created`, `fast-forward`, `merged`, `up to date` or `ahead` (this
+    /// store has everything the remote has, and more).
+    pub action: String,
+    /// Atoms that arrived on it.
+    pub atoms: usize,
+    /// The MERGE atom's id, when one was made.
+    pub merge: Option<String>,
+    /// The trail's tip afterwards.
+    pub commit: String,
+}
+
+/// A key the remote publishes that this store does not trust.
+#[derive(Debug, Clone, Serialize)]
+pub struct UntrustedKey {
+    /// The principal the remote lists it under.
+    pub name: String,
+    /// `SHA256:...`.
+    pub fingerprint: String,
+    /// `ssh-ed25519 AAAA...`.
+    pub key: String,
+}
+
+/// What `atom pull` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PullReport {
+    /// The remote.
+    pub remote: String,
+    /// Its URL.
+    pub url: String,
+    /// Atoms fetched and verified.
+    pub verified: usize,
+    /// Per trail and archive ref.
+    pub trails: Vec<TrailUpdate>,
+    /// Keys the remote publishes that this store does not trust (never
+    /// trusted by a pull; `atom signers add` does that).
+    pub untrusted_keys: Vec<UntrustedKey>,
+    /// Damaged objects replaced by good copies (`--repair`).
+    pub repaired: Vec<String>,
+}
+
+/// What `atom clone` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct CloneReport {
+    /// The new store.
+    pub home: PathBuf,
+    /// The new store's own key.
+    pub fingerprint: String,
+    /// The keys trusted on first use, from the remote's published list.
+    pub trusted: Vec<UntrustedKey>,
+    /// The trails fetched.
+    pub pull: PullReport,
+    /// The current trail.
+    pub current: String,
+}
+
+impl Trail {
+    fn cli(&self) -> GitCli<'_> {
+        GitCli::new(self.git_dir())
+    }
+
+    /// The configured remotes, by name.
+    pub fn remotes(&self) -> Result<Vec<RemoteInfo>, SyncError> {
+        let out = self
+            .cli()
+            .output(&["config", "--get-regexp", r"^remote\..*\.url$"])
+            .unwrap_or_default();
+        let mut remotes: Vec<RemoteInfo> = out
+            .lines()
+            .filter_map(|l| {
+                let (key, url) = l.split_once(' ')?;
+                let name = key.strip_prefix("remote.")?.strip_suffix(".url")?;
+                Some(RemoteInfo {
+                    name: name.to_owned(),
+                    url: url.to_owned(),
+                })
+            })
+            .collect();
+        remotes.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(remotes)
+    }
+
+    /// The URL of remote `name`.
+    pub fn remote_url(&self, name: &str) -> Result<String, SyncError> {
+        self.remotes()?
+            .into_iter()
+            .find(|r| r.name == name)
+            .map(|r| r.url)
+            .ok_or_else(|| SyncError::NoSuchRemote {
+                name: name.to_owned(),
+            })
+    }
+
+    /// Add remote `name` at `url`. A local path is made absolute, so the
+    /// remote works from any directory.
+    pub fn remote_add(&self, name: &str, url: &str) -> Result<RemoteInfo, SyncError> {
+        validate_remote_name(name)?;
+        if let Ok(existing) = self.remote_url(name) {
+            return Err(SyncError::RemoteExists {
+                name: name.to_owned(),
+                url: existing,
+            });
+        }
+        let url = absolute_if_local(url);
+        self.cli()
+            .output(&["config", &format!("remote.{name}.url"), &url])
+            .map_err(SyncError::transport(name))?;
+        Ok(RemoteInfo {
+            name: name.to_owned(),
+            url,
+        })
+    }
+
+    /// Forget remote `name` (the trails it brought stay).
+    pub fn remote_remove(&self, name: &str) -> Result<RemoteInfo, SyncError> {
+        let url = self.remote_url(name)?;
+        let cli = self.cli();
+        cli.output(&["config", "--remove-section", &format!("remote.{name}")])
+            .map_err(SyncError::transport(name))?;
+        cli.delete_refs_under(&format!("{INCOMING_PREFIX}{name}/"))
+            .map_err(SyncError::transport(name))?;
+        Ok(RemoteInfo {
+            name: name.to_owned(),
+            url,
+        })
+    }
+
+    /// Publish trails on `remote`: every trail, the archive refs and the
+    /// trusted keys, or only `trail` and the keys. Refs the remote refused
+    /// (it has atoms this store lacks) are [`SyncError::Rejected`], after
+    /// the others were pushed.
+    pub fn push(
+        &self,
+        remote: &str,
+        trail: Option<&str>,
+        progress: bool,
+    ) -> Result<PushReport, SyncError> {
+        let url = self.remote_url(remote)?;
+        let mut specs = match trail {
+            Some(t) => {
+                validate_trail_name(t)?;
+                if self
+                    .git()
+                    .ref_target(&format!("{HEADS_PREFIX}{t}"))?
+                    .is_none()
+                {
+                    let known = self.trails()?.into_iter().map(|t| t.name).collect();
+                    return Err(BranchError::NoSuchTrail {
+                        name: t.to_owned(),
+                        known,
+                    }
+                    .into());
+                }
+                vec![format!("{HEADS_PREFIX}{t}:{HEADS_PREFIX}{t}")]
+            }
+            None => vec![
+                format!("{HEADS_PREFIX}*:{HEADS_PREFIX}*"),
+                format!("{ARCHIVE_PREFIX}*:{ARCHIVE_PREFIX}*"),
+            ],
+        };
+        let ns = format!("{INCOMING_PREFIX}{remote}/");
+        let cli = self.cli();
+        let theirs = (|| {
+            cli.delete_refs_under(&ns)?;
+            cli.fetch(remote, &[format!("+{SIGNERS_REF}*:{ns}signers*")], false)?;
+            Ok(())
+        })()
+        .map_err(SyncError::transport(remote));
+        let theirs = theirs.and_then(|()| Ok(self.git().ref_target(&format!("{ns}signers"))?));
+        let published = theirs.and_then(|theirs| self.publish_keys(theirs));
+        let _ = cli.delete_refs_under(&ns);
+        let (signers, keys) = published?;
+        specs.push(format!("{signers}:{SIGNERS_REF}"));
+        let pushed = cli
+            .push(remote, &specs, progress)
+            .map_err(SyncError::transport(remote))?;
+        let refs: Vec<PushedRef> = pushed
+            .into_iter()
+            .map(|p| PushedRef {
+                status: match p.flag {
+                    '*' => "new",
+                    '=' => "up to date",
+                    '!' => "rejected",
+                    _ => "updated",
+                }
+                .to_owned(),
+                name: p.name,
+                detail: p.summary,
+            })
+            .collect();
+        let rejected: Vec<String> = refs
+            .iter()
+            .filter(|r| r.status == "rejected")
+            .map(|r| r.name.clone())
+            .collect();
+        if !rejected.is_empty() {
+            return Err(SyncError::Rejected {
+                remote: remote.to_owned(),
+                refs: rejected,
+            });
+        }
+        Ok(PushReport {
+            remote: remote.to_owned(),
+            url,
+            refs,
+            signers: signers.to_string(),
+            keys,
+        })
+    }
+
+    /// The keys commit to publish: `theirs` when it already lists every key
+    /// this store trusts, else a new commit on top of it with the union.
+    fn publish_keys(&self, theirs: Option<ObjectId>) -> Result<(ObjectId, usize), SyncError> {
+        let published = match theirs {
+            Some(c) => self.published_keys(c)?.0,
+            None => AllowedSigners::default(),
+        };
+        let union = published.union(self.allowed_signers());
+        let n = union.entries().len();
+        if let Some(c) = theirs {
+            if n == published.entries().len() {
+                return Ok((c, n));
+            }
+        }
+        let message = format!(
+            "atom signers: {n} trusted key{}\n",
+            if n == 1 { "" } else { "s" }
+        );
+        let commit = self.git().write_file_commit(
+            SIGNERS_FILE,
+            union.to_text().as_bytes(),
+            &theirs.into_iter().collect::<Vec<_>>(),
+            &self.committer(),
+            &message,
+            &self.signer()?,
+        )?;
+        Ok((commit, n))
+    }
+
+    /// The key list in a commit of [`SIGNERS_REF`], and whether one of its
+    /// own keys signed that commit.
+    fn published_keys(&self, commit: ObjectId) -> Result<(AllowedSigners, bool), SyncError> {
+        let (file, signature) = self.git().read_file_commit(commit, SIGNERS_FILE)?;
+        let keys = AllowedSigners::parse(&String::from_utf8_lossy(&file.unwrap_or_default()));
+        let self_signed = signature.is_some_and(|(armored, payload)| {
+            keys.check(&armored, &payload).status == SignatureStatus::Good
+        });
+        Ok((keys, self_signed))
+    }
+
+    /// Fetch from `remote` (every trail, archive and the published keys, or
+    /// only `trail`), verify every atom that is new here, and bring the
+    /// trails up to date; see the module documentation.
+    pub fn pull(
+        &self,
+        remote: &str,
+        trail: Option<&str>,
+        progress: bool,
+    ) -> Result<PullReport, SyncError> {
+        self.pull_with(remote, trail, progress, false)
+    }
+
+    /// [`Trail::pull`]; with `repair`, damaged loose objects are first moved
+    /// aside (into `trail.git/atom-damaged/`) and every object is fetched
+    /// again, so that good copies replace them.
+    pub fn pull_with(
+        &self,
+        remote: &str,
+        trail: Option<&str>,
+        progress: bool,
+        repair: bool,
+    ) -> Result<PullReport, SyncError> {
+        let url = self.remote_url(remote)?;
+        if let Some(t) = trail {
+            validate_trail_name(t)?;
+        }
+        let ns = format!("{INCOMING_PREFIX}{remote}/");
+        let mut specs = vec![format!("+{SIGNERS_REF}*:{ns}signers*")];
+        match trail {
+            Some(t) => specs.push(format!("+{HEADS_PREFIX}{t}:{ns}heads/{t}")),
+            None => {
+                specs.push(format!("+{HEADS_PREFIX}*:{ns}heads/*"));
+                specs.push(format!("+{ARCHIVE_PREFIX}*:{ns}archive/*"));
+            }
+        }
+        let repaired = if repair {
+            self.git().quarantine_damaged_loose_objects()?
+        } else {
+            Vec::new()
+        };
+        let cli = self.cli();
+        let result = cli
+            .delete_refs_under(&ns)
+            .and_then(|()| cli.fetch_with(remote, &specs, progress, repair))
+            .map_err(SyncError::transport(remote))
+            .and_then(|()| self.accept_incoming(remote, &ns, trail));
+        let cleaned = cli
+            .delete_refs_under(&ns)
+            .map_err(SyncError::transport(remote));
+        let (verified, trails, untrusted_keys) = result?;
+        cleaned?;
+        Ok(PullReport {
+            remote: remote.to_owned(),
+            url,
+            verified,
+            trails,
+            untrusted_keys,
+            repaired: repaired.iter().map(ToString::to_string).collect(),
+        })
+    }
+
+    /// Verify what sits under the incoming namespace `ns`, then move the
+    /// trails and archive refs (under the store lock).
+    fn accept_incoming(
+        &self,
+        remote: &str,
+        ns: &str,
+        only: Option<&str>,
+    ) -> Result<(usize, Vec<TrailUpdate>, Vec<UntrustedKey>), SyncError> {
+        let heads = self.git().refs_under(&format!("{ns}heads/"))?;
+        let archives = self.git().refs_under(&format!("{ns}archive/"))?;
+        if let Some(t) = only {
+            if heads.is_empty() {
+                return Err(SyncError::NoRemoteTrail {
+                    remote: remote.to_owned(),
+                    trail: t.to_owned(),
+                });
+            }
+        }
+        let published = match self.git().ref_target(&format!("{ns}signers"))? {
+            Some(c) => self.published_keys(c)?.0,
+            None => AllowedSigners::default(),
+        };
+        let untrusted_keys = untrusted(&published, self.allowed_signers());
+
+        let tips: Vec<ObjectId> = heads.iter().chain(&archives).map(|(_, id)| *id).collect();
+        let cli = self.cli();
+        let new = cli
+            .new_commits(&tips)
+            .map_err(SyncError::transport(remote))?;
+        let problems = self.verify_commits(&new, &tips)?;
+        if let Some(first) = problems.first() {
+            return Err(self.refusal(remote, first, problems.len(), &published));
+        }
+
+        let _lock = self.lock()?;
+        let mut updates = Vec::new();
+        for (name, theirs) in &heads {
+            let trail = &name[ns.len() + "heads/".len()..];
+            updates.push(self.join_trail(remote, trail, *theirs)?);
+        }
+        for (name, theirs) in &archives {
+            let rest = &name[ns.len() + "archive/".len()..];
+            if let Some(update) = self.keep_archive(rest, *theirs)? {
+                updates.push(update);
+            }
+        }
+        // Index what arrived now, so the next command starts fast.
+        self.with_index(|_| Ok(()))?;
+        Ok((new.len(), updates, untrusted_keys))
+    }
+
+    /// Bring trail `name` to include `theirs`: create it, fast-forward it,
+    /// or join the two tips with a MERGE atom.
+    fn join_trail(
+        &self,
+        remote: &str,
+        name: &str,
+        theirs: ObjectId,
+    ) -> Result<TrailUpdate, SyncError> {
+        let full = format!("{HEADS_PREFIX}{name}");
+        let cli = self.cli();
+        let transport = SyncError::transport;
+        let ours = self.git().ref_target(&full)?;
+        let update =
+            |action: &str, atoms: usize, merge: Option<String>, commit: ObjectId| TrailUpdate {
+                trail: name.to_owned(),
+                action: action.to_owned(),
+                atoms,
+                merge,
+                commit: commit.to_string(),
+            };
+        let Some(ours) = ours else {
+            let atoms = cli.count_between(None, theirs).map_err(transport(remote))?;
+            self.git()
+                .compare_and_swap(&full, None, theirs, &format!("atom: pull {remote}"))?;
+            return Ok(update("created", atoms, None, theirs));
+        };
+        if ours == theirs {
+            return Ok(update("up to date", 0, None, ours));
+        }
+        if cli.is_ancestor(theirs, ours).map_err(transport(remote))? {
+            return Ok(update("ahead", 0, None, ours));
+        }
+        let atoms = cli
+            .count_between(Some(ours), theirs)
+            .map_err(transport(remote))?;
+        if cli.is_ancestor(ours, theirs).map_err(transport(remote))? {
+            self.git().compare_and_swap(
+                &full,
+                Some(ours),
+                theirs,
+                &format!("atom: pull {remote}"),
+            )?;
+            return Ok(update("fast-forward", atoms, None, theirs));
+        }
+        let mut draft = Draft::new("MERGE", "merge");
+        draft.summary = format!("merge {name} from {remote}");
+        let mut metadata = Map::new();
+        metadata.insert("remote".into(), json!(remote));
+        metadata.insert("trail".into(), json!(name));
+        metadata.insert("local_tip".into(), json!(ours.to_string()));
+        metadata.insert("remote_tip".into(), json!(theirs.to_string()));
+        draft.metadata = metadata;
+        let prepared = self.prepare(draft)?;
+        let merge = self.append_locked(
+            &prepared,
+            Onto::Merge {
+                trail: name.to_owned(),
+                local: ours,
+                remote: theirs,
+            },
+        )?;
+        Ok(update(
+            "merged",
+            atoms,
+            Some(merge.record.atom_id.to_string()),
+            merge.commit,
+        ))
+    }
+
+    /// Keep a fetched archive ref `rest` (`<trail>/<name>`) here; under
+    /// another name when that one holds a different tip.
+    fn keep_archive(&self, rest: &str, theirs: ObjectId) -> Result<Option<TrailUpdate>, SyncError> {
+        let hex = theirs.to_string();
+        for name in [
+            format!("{ARCHIVE_PREFIX}{rest}"),
+            format!("{ARCHIVE_PREFIX}{rest}-{}", &hex[..12]),
+        ] {
+            match self.git().ref_target(&name)? {
+                Some(c) if c == theirs => return Ok(None),
+                Some(_) => continue,
+                None => {
+                    self.git()
+                        .compare_and_swap(&name, None, theirs, "atom: pull archive")?;
+                    return Ok(Some(TrailUpdate {
+                        trail: name[ARCHIVE_PREFIX.len()..].to_owned(),
+                        action: "created".into(),
+                        atoms: 0,
+                        merge: None,
+                        commit: hex,
+                    }));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The error for a pull that found atoms that do not verify: the first
+    /// one named, with the key to trust when that is all that is wrong.
+    fn refusal(
+        &self,
+        remote: &str,
+        first: &AtomProblem,
+        count: usize,
+        published: &AllowedSigners,
+    ) -> SyncError {
+        let who = match &first.atom_id {
+            Some(id) => format!("{id} (commit {})", &first.commit[..12]),
+            None => format!("commit {}", &first.commit[..12]),
+        };
+        let more = match count {
+            1 => String::new(),
+            n => format!(" (and {} more atoms)", n - 1),
+        };
+        let reason = format!("{who} does not verify: {}{more}", first.reasons.join("; "));
+        let unknown_key = first.reasons.iter().all(|r| r.contains("a key not in"));
+        let key = ObjectId::from_hex(first.commit.as_bytes())
+            .ok()
+            .and_then(|c| self.git().read_atom(c).ok())
+            .and_then(|s| {
+                let key = signature_key(&s.signature?.0)?;
+                let name = published
+                    .principal_of(&key)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| s.record.agent.clone());
+                Some((name, key_line(&key)))
+            });
+        let hint = match (unknown_key, key) {
+            (true, Some((name, key))) => format!(
+                "if you trust that key, run: atom signers add {} '{key}'   then pull again",
+                shell_word(&name)
+            ),
+            _ => "the remote holds atoms that do not check out; `atom verify` on the device that pushed them names what is wrong".to_owned(),
+        };
+        SyncError::Refused {
+            remote: remote.to_owned(),
+            reason,
+            hint,
+        }
+    }
+
+    /// Make a store at `home` from the remote at `url`: a new key, `origin`
+    /// pointing at `url`, the keys the remote publishes trusted on first use
+    /// (when one of them signed the list), every atom verified, the index
+    /// built. On failure nothing is left behind.
+    pub fn clone_from(url: &str, home: &Path, progress: bool) -> Result<CloneReport, SyncError> {
+        let existed = home.exists();
+        if existed
+            && std::fs::read_dir(home)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(true)
+        {
+            return Err(SyncError::DirExists {
+                dir: home.to_owned(),
+            });
+        }
+        let result = clone_into(url, home, progress);
+        if result.is_err() {
+            if existed {
+                if let Ok(entries) = std::fs::read_dir(home) {
+                    for e in entries.flatten() {
+                        let _ = std::fs::remove_dir_all(e.path())
+                            .or_else(|_| std::fs::remove_file(e.path()));
+                    }
+                }
+            } else {
+                let _ = std::fs::remove_dir_all(home);
+            }
+        }
+        result
+    }
+}
+
+fn clone_into(url: &str, home: &Path, progress: bool) -> Result<CloneReport, SyncError> {
+    let init = Trail::init(home, None)?;
+    let trail = Trail::open(home)?;
+    trail.remote_add(DEFAULT_REMOTE, url)?;
+    let ns = format!("{INCOMING_PREFIX}{DEFAULT_REMOTE}/");
+    let specs = [
+        format!("+{SIGNERS_REF}*:{ns}signers*"),
+        format!("+{HEADS_PREFIX}*:{ns}heads/*"),
+        format!("+{ARCHIVE_PREFIX}*:{ns}archive/*"),
+    ];
+    trail
+        .cli()
+        .fetch(DEFAULT_REMOTE, &specs, progress)
+        .map_err(SyncError::transport(DEFAULT_REMOTE))?;
+    let mut trusted = Vec::new();
+    if let Some(c) = trail.git().ref_target(&format!("{ns}signers"))? {
+        let (keys, self_signed) = trail.published_keys(c)?;
+        if !self_signed {
+            return Err(SyncError::Refused {
+                remote: DEFAULT_REMOTE.into(),
+                reason: format!(
+                    "the keys published under {SIGNERS_REF} are not signed by one of them"
+                ),
+                hint: "ask the remote's owner to run `atom push`, or trust keys yourself with `atom init`, `atom signers add` and `atom pull`".into(),
+            });
+        }
+        trusted = untrusted(&keys, trail.allowed_signers());
+        for k in &trusted {
+            trail
+                .add_signer(&k.name, &k.key)
+                .map_err(|e| SyncError::Refused {
+                    remote: DEFAULT_REMOTE.into(),
+                    reason: format!("cannot trust the published key of {:?}: {e}", k.name),
+                    hint: "ask the remote's owner to check their keys/allowed_signers".into(),
+                })?;
+        }
+    }
+    // A fresh handle reads the keys just trusted.
+    let trail = Trail::open(home)?;
+    let (verified, trails, untrusted_keys) = trail.accept_incoming(DEFAULT_REMOTE, &ns, None)?;
+    let _ = trail.cli().delete_refs_under(&ns);
+    let names: Vec<&str> = trails
+        .iter()
+        .filter(|t| !t.trail.starts_with("archive/"))
+        .map(|t| t.trail.as_str())
+        .collect();
+    let current = if names.is_empty() || names.contains(&"main") {
+        "main"
+    } else {
+        names[0]
+    }
+    .to_owned();
+    trail.git().set_head(&current)?;
+    Ok(CloneReport {
+        home: home.to_owned(),
+        fingerprint: init.fingerprint,
+        trusted,
+        pull: PullReport {
+            remote: DEFAULT_REMOTE.into(),
+            url: trail.remote_url(DEFAULT_REMOTE)?,
+            verified,
+            trails,
+            untrusted_keys,
+            repaired: Vec::new(),
+        },
+        current,
+    })
+}
+
+/// The keys of `published` that `ours` does not trust.
+fn untrusted(published: &AllowedSigners, ours: &AllowedSigners) -> Vec<UntrustedKey> {
+    published
+        .entries()
+        .iter()
+        .filter(|(_, k)| ours.principal_of(k).is_none())
+        .map(|(name, k)| UntrustedKey {
+            name: name.clone(),
+            fingerprint: k.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
+            key: key_line(k),
+        })
+        .collect()
+}
+
+/// Remote names as git accepts them in `remote.<name>.url` and in a ref
+/// namespace: letters, digits, `.`, `_`, `-`; not starting with `.` or `-`.
+fn validate_remote_name(name: &str) -> Result<(), SyncError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && !name.starts_with(['.', '-'])
+        && !name.ends_with(".lock")
+        && !name.contains("..");
+    if ok {
+        Ok(())
+    } else {
+        Err(SyncError::InvalidRemoteName {
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// A URL as given, or an existing local path made absolute.
+fn absolute_if_local(url: &str) -> String {
+    let path = Path::new(url);
+    if url.contains("://") || !path.exists() {
+        return url.to_owned();
+    }
+    std::fs::canonicalize(path)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| url.to_owned())
+}
+
+/// `word`, quoted for a POSIX shell when it needs it.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '@' | '.' | '_' | '-' | '+'))
+    {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}

@@ -1,0 +1,689 @@
+//! Git hooks (SPEC §5 `atom hooks`): real project repositories, real
+//! `git commit`, `--amend` and `rebase` running the installed scripts, which
+//! run the built `atom` binary.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::common::{Output, TestEnv};
+
+/// A project repository inside the test's temporary directory.
+struct Repo<'a> {
+    env: &'a TestEnv,
+    dir: PathBuf,
+}
+
+impl<'a> Repo<'a> {
+    fn new(env: &'a TestEnv, name: &str) -> Self {
+        let dir = env.path().join(name);
+        let repo = Repo { env, dir };
+        repo.git_in(repo.env.path(), &["init", "-q", "-b", "main", name]);
+        repo.git(&["config", "user.name", "Ann Author"]);
+        repo.git(&["config", "user.email", "ann@example.com"]);
+        repo
+    }
+
+    fn git_in(&self, dir: &Path, args: &[&str]) -> String {
+        let out = self.git_with(dir, &[], args);
+        assert_eq!(out.code, 0, "git {args:?} failed:\n{out}");
+        out.stdout
+    }
+
+    fn git_with(&self, dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut cmd = self.env.command("git");
+        cmd.current_dir(dir).args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run git").into()
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        self.git_in(&self.dir, args)
+    }
+
+    /// `git commit` (hooks run), requiring success; returns its output.
+    fn commit(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut full = vec!["commit", "-q"];
+        full.extend_from_slice(args);
+        let out = self.git_with(&self.dir, env, &full);
+        assert_eq!(out.code, 0, "git commit failed:\n{out}");
+        out
+    }
+
+    fn write(&self, name: &str, text: &[u8]) {
+        std::fs::write(self.dir.join(name), text).expect("write a project file");
+    }
+
+    fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"]).trim().to_owned()
+    }
+
+    /// The atom ids in `rev`'s note, one per line.
+    fn note(&self, rev: &str) -> Vec<String> {
+        let out = self.git_with(&self.dir, &[], &["notes", "--ref=atom", "show", rev]);
+        if out.code != 0 {
+            return Vec::new();
+        }
+        out.stdout.split_whitespace().map(str::to_owned).collect()
+    }
+
+    fn install(&self) -> Value {
+        let dir = self.dir.to_str().unwrap();
+        self.env.atom_json(&["hooks", "install", "--repo", dir])
+    }
+}
+
+fn show(env: &TestEnv, id: &str) -> Value {
+    env.atom_json(&["show", id])["record"].clone()
+}
+
+fn atom_count(env: &TestEnv) -> usize {
+    env.atom_json(&["log"]).as_array().unwrap().len()
+}
+
+fn ids(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_commit_becomes_a_commit_atom_noted_on_the_commit() {
+    let env = TestEnv::init();
+    let repo = Repo::new(&env, "project");
+    repo.write("gaming.env", b"a=1\nb=2\nc=3\n");
+    repo.write("logo.bin", b"\x00\x01\x02");
+    repo.write("old.txt", b"x\n");
+    repo.git(&["add", "."]);
+    repo.commit(&[], &["-m", "before the hooks"]);
+    assert!(repo.note("HEAD").is_empty());
+
+    let installed = repo.install();
+    assert_eq!(installed["trail"], "main");
+    let hooks = installed["hooks"].as_array().unwrap();
+    assert_eq!(hooks.len(), 3);
+    assert!(hooks.iter().all(|h| h["action"] == "installed"));
+
+    repo.write("gaming.env", b"a=1\nb=20\nc=3\nd=4\n");
+    repo.write("new.txt", b"1\n2\n");
+    repo.write("logo.bin", b"\x00\x09");
+    std::fs::remove_file(repo.dir.join("old.txt")).unwrap();
+    repo.git(&["add", "-A"]);
+    let parent = repo.head();
+    let out = repo.commit(&[], &["-m", "tune gaming.env", "-m", "more words"]);
+    assert_eq!(out.stderr, "", "a recorded commit prints nothing");
+    let sha = repo.head();
+
+    let note = repo.note("HEAD");
+    assert_eq!(note.len(), 1, "{note:?}");
+    let atom = show(&env, &note[0]);
+    assert_eq!(atom["type"], "COMMIT");
+    assert_eq!(atom["operation"], "commit");
+    assert_eq!(atom["agent"], "Ann Author");
+    assert_eq!(atom["summary"], "tune gaming.env");
+    let m = &atom["metadata"];
+    assert_eq!(m["commit"], sha.as_str());
+    assert_eq!(ids(&m["parents"]), [parent.as_str()]);
+    assert_eq!(m["branch"], "main");
+    assert_eq!(m["subject"], "tune gaming.env");
+    let top = std::fs::canonicalize(&repo.dir).unwrap();
+    assert_eq!(m["repo"], top.to_str().unwrap());
+    let files: Vec<(String, String, Value, Value)> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_owned(),
+                f["change"].as_str().unwrap().to_owned(),
+                f["added"].clone(),
+                f["removed"].clone(),
+            )
+        })
+        .collect();
+    let n = |x: u64| Value::from(x);
+    assert_eq!(
+        files,
+        [
+            ("gaming.env".into(), "modify".into(), n(2), n(1)),
+            ("logo.bin".into(), "modify".into(), Value::Null, Value::Null),
+            ("new.txt".into(), "add".into(), n(2), n(0)),
+            ("old.txt".into(), "delete".into(), n(0), n(1)),
+        ]
+    );
+
+    // The files are indexed as paths, and the commit is a query away.
+    let by_path = env.atom_json(&["log", "--path", "gaming.env"]);
+    assert_eq!(by_path.as_array().unwrap().len(), 1);
+    assert_eq!(by_path[0]["record"]["atom_id"], note[0].as_str());
+    assert_eq!(
+        env.atom_json(&["log", "--path", "old.txt"])[0]["record"]["atom_id"],
+        note[0].as_str()
+    );
+    let sql =
+        format!("SELECT atom_id FROM atoms WHERE json_extract(metadata, '$.commit') = '{sha}'");
+    assert_eq!(
+        env.atom_json(&["query", &sql])[0]["atom_id"],
+        note[0].as_str()
+    );
+
+    // ATOM_AGENT names the agent; the next commit follows on the trail.
+    repo.write("new.txt", b"1\n");
+    repo.commit(&[("ATOM_AGENT", "claude-code")], &["-am", "trim"]);
+    let second = show(&env, &repo.note("HEAD")[0]);
+    assert_eq!(second["agent"], "claude-code");
+    assert_eq!(second["previous_atom"], note[0].as_str());
+    // git still sees its own history untouched: the commits carry no trailer.
+    assert!(!repo.git(&["log", "--format=%B"]).contains("ATOM-"));
+    env.cross_check();
+}
+
+#[test]
+fn influences_come_from_the_environment_and_trailers() {
+    let env = TestEnv::init();
+    let research = env.record(&["RESEARCH", "research"])["record"]["atom_id"].clone();
+    let decision = env.record(&["DECISION", "save_decision"])["record"]["atom_id"].clone();
+    let (research, decision) = (research.as_str().unwrap(), decision.as_str().unwrap());
+    let repo = Repo::new(&env, "project");
+    repo.install();
+    repo.write("a", b"a\n");
+    repo.git(&["add", "a"]);
+    let message = format!("apply the decision\n\nAtom-Influenced-By: {decision}\nAtom-Influenced-By: ATOM-NOPE-20200101-001\n");
+    let out = repo.commit(&[("ATOM_INFLUENCED_BY", research)], &["-m", &message]);
+    let warnings: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(warnings.len(), 1, "{out}");
+    assert!(
+        warnings[0].starts_with("warning: atom: ")
+            && warnings[0].contains("ATOM-NOPE-20200101-001"),
+        "{out}"
+    );
+    let atom = show(&env, &repo.note("HEAD")[0]);
+    let mut links = ids(&atom["influenced_by"]);
+    links.sort();
+    assert_eq!(links, [decision, research]);
+    // Both ways: the decision lists the commit among what built on it.
+    let trace = env.atom_json(&["trace", decision, "--down"]);
+    assert!(
+        trace
+            .to_string()
+            .contains(atom["atom_id"].as_str().unwrap()),
+        "{trace}"
+    );
+    env.cross_check();
+}
+
+#[test]
+fn amend_and_rebase_carry_the_notes_and_are_recorded() {
+    let env = TestEnv::init();
+    let repo = Repo::new(&env, "project");
+    // A user's post-rewrite hook gets git's arguments and stdin, as before.
+    let user_hook = repo.dir.join(".git/hooks/post-rewrite");
+    std::fs::write(
+        &user_hook,
+        "#!/bin/sh\n{ echo \"args: $*\"; cat; } >> ../rewrites.log\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &user_hook,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    repo.install();
+    repo.write("base", b"base\n");
+    repo.git(&["add", "base"]);
+    repo.commit(&[], &["-m", "base"]);
+
+    // Amend: the new commit keeps the old commit's atom, gains its own and
+    // the amend atom's.
+    repo.write("f", b"one\n");
+    repo.git(&["add", "f"]);
+    repo.commit(&[], &["-m", "first try"]);
+    let old = repo.head();
+    let old_ids = repo.note("HEAD");
+    assert_eq!(old_ids.len(), 1);
+    repo.commit(&[("ATOM_AGENT", "qwen")], &["--amend", "-m", "second try"]);
+    let new = repo.head();
+    assert_ne!(old, new);
+    let note = repo.note("HEAD");
+    assert_eq!(note.len(), 3, "{note:?}");
+    assert_eq!(note[0], old_ids[0], "the earlier atom comes first");
+    assert_eq!(repo.note(&old), old_ids, "the old commit's note stays");
+    let own = show(&env, &note[1]);
+    assert_eq!(
+        (
+            own["operation"].as_str(),
+            own["metadata"]["commit"].as_str()
+        ),
+        (Some("commit"), Some(new.as_str()))
+    );
+    let amend = show(&env, &note[2]);
+    assert_eq!(amend["type"], "COMMIT");
+    assert_eq!(amend["operation"], "amend");
+    assert_eq!(amend["agent"], "qwen");
+    assert_eq!(ids(&amend["influenced_by"]), [old_ids[0].as_str()]);
+    let seen = std::fs::read_to_string(env.path().join("rewrites.log")).unwrap();
+    assert_eq!(seen, format!("args: amend\n{old} {new}\n"));
+    let pairs = amend["metadata"]["rewritten"].as_array().unwrap();
+    assert_eq!(pairs.len(), 1);
+    assert_eq!(
+        (pairs[0]["old"].as_str(), pairs[0]["new"].as_str()),
+        (Some(old.as_str()), Some(new.as_str()))
+    );
+
+    // Rebase a two-commit branch onto a main that moved on.
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let mut before = Vec::new();
+    for name in ["f1", "f2"] {
+        repo.write(name, name.as_bytes());
+        repo.git(&["add", name]);
+        repo.commit(&[], &["-m", name]);
+        before.push((repo.head(), repo.note("HEAD")));
+    }
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("m", b"m\n");
+    repo.git(&["add", "m"]);
+    repo.commit(&[], &["-m", "main moves"]);
+    repo.git(&["checkout", "-q", "feature"]);
+    let rebase = repo.git_with(&repo.dir, &[], &["rebase", "main"]);
+    assert_eq!(rebase.code, 0, "{rebase}");
+    assert!(!rebase.stderr.contains("warning: atom"), "{rebase}");
+
+    let after: Vec<String> = repo
+        .git(&["rev-list", "--reverse", "main..feature"])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(after.len(), 2);
+    let mut rebase_ids = Vec::new();
+    for ((old_sha, old_note), new_sha) in before.iter().zip(&after) {
+        assert_ne!(old_sha, new_sha);
+        let note = repo.note(new_sha);
+        assert_eq!(&note[0], &old_note[0], "{new_sha}: {note:?}");
+        let last = show(&env, note.last().unwrap());
+        assert_eq!(last["operation"], "rebase");
+        rebase_ids.push(last["atom_id"].clone());
+    }
+    assert_eq!(
+        rebase_ids[0], rebase_ids[1],
+        "one atom for the whole rebase"
+    );
+    let atom = show(&env, rebase_ids[0].as_str().unwrap());
+    assert_eq!(atom["metadata"]["branch"], "feature");
+    let pairs: Vec<(&str, &str)> = atom["metadata"]["rewritten"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["old"].as_str().unwrap(), p["new"].as_str().unwrap()))
+        .collect();
+    let expected: Vec<(&str, &str)> = before
+        .iter()
+        .zip(&after)
+        .map(|((o, _), n)| (o.as_str(), n.as_str()))
+        .collect();
+    assert_eq!(pairs, expected);
+    let mut links = ids(&atom["influenced_by"]);
+    links.sort();
+    let mut want: Vec<&str> = before.iter().map(|(_, n)| n[0].as_str()).collect();
+    want.sort();
+    assert_eq!(links, want);
+    env.cross_check();
+}
+
+#[test]
+fn a_merge_commit_is_recorded_and_a_fast_forward_is_not() {
+    let env = TestEnv::init();
+    let repo = Repo::new(&env, "project");
+    repo.install();
+    repo.write("base", b"base\n");
+    repo.git(&["add", "base"]);
+    repo.commit(&[], &["-m", "base"]);
+    repo.git(&["checkout", "-q", "-b", "topic"]);
+    repo.write("t", b"1\n2\n3\n");
+    repo.git(&["add", "t"]);
+    repo.commit(&[], &["-m", "topic work"]);
+    let topic = repo.head();
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("m", b"m\n");
+    repo.git(&["add", "m"]);
+    repo.commit(&[], &["-m", "main work"]);
+    let main = repo.head();
+    let atoms = atom_count(&env);
+
+    let out = repo.git_with(&repo.dir, &[], &["merge", "-q", "--no-edit", "topic"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(!out.stderr.contains("warning"), "{out}");
+    let merge = repo.head();
+    let note = repo.note("HEAD");
+    assert_eq!(note.len(), 1, "{note:?}");
+    let atom = show(&env, &note[0]);
+    assert_eq!(atom["operation"], "merge");
+    assert_eq!(atom["metadata"]["commit"], merge.as_str());
+    assert_eq!(
+        ids(&atom["metadata"]["parents"]),
+        [main.as_str(), topic.as_str()]
+    );
+    let files = atom["metadata"]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "against the first parent: {files:?}");
+    assert_eq!(
+        (files[0]["path"].as_str(), files[0]["added"].as_u64()),
+        (Some("t"), Some(3))
+    );
+    assert_eq!(atom_count(&env), atoms + 1);
+
+    // A fast-forward makes no commit: nothing to record.
+    repo.git(&["checkout", "-q", "topic"]);
+    let out = repo.git_with(&repo.dir, &[], &["merge", "-q", "main"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(repo.head(), merge);
+    assert_eq!(atom_count(&env), atoms + 1);
+    env.cross_check();
+}
+
+#[test]
+fn an_existing_hook_is_chained_and_restored_exactly() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = TestEnv::init();
+    let repo = Repo::new(&env, "project");
+    let hook = repo.dir.join(".git/hooks/post-commit");
+    let user_hook = "#!/bin/sh\necho \"user hook ran in $(pwd)\" >> ../user-hook.log\n";
+    std::fs::write(&hook, user_hook).unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o750)).unwrap();
+
+    let first = repo.install();
+    assert_eq!(first["hooks"][0]["name"], "post-commit");
+    assert_eq!(first["hooks"][0]["chained"], true);
+    let script = std::fs::read(&hook).unwrap();
+    let again = repo.install();
+    assert!(
+        again["hooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["action"] == "unchanged"),
+        "{again}"
+    );
+    assert_eq!(
+        std::fs::read(&hook).unwrap(),
+        script,
+        "installing twice changes nothing"
+    );
+
+    repo.write("a", b"a\n");
+    repo.git(&["add", "a"]);
+    repo.commit(&[], &["-m", "one"]);
+    let log = std::fs::read_to_string(env.path().join("user-hook.log")).unwrap();
+    assert_eq!(log.lines().count(), 1, "the user's hook ran once: {log}");
+    assert_eq!(repo.note("HEAD").len(), 1, "and so did ours");
+
+    let out = env.atom_json(&["hooks", "uninstall", "--repo", repo.dir.to_str().unwrap()]);
+    assert_eq!(out["hooks"][0]["action"], "removed");
+    assert_eq!(out["hooks"][0]["chained"], true);
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), user_hook);
+    assert_eq!(
+        std::fs::metadata(&hook).unwrap().permissions().mode() & 0o7777,
+        0o750
+    );
+    assert!(!repo.dir.join(".git/hooks/post-rewrite").exists());
+    let names: Vec<String> = std::fs::read_dir(repo.dir.join(".git/hooks"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("atom"))
+        .collect();
+    assert!(names.is_empty(), "left behind: {names:?}");
+
+    let atoms = atom_count(&env);
+    repo.write("a", b"b\n");
+    repo.commit(&[], &["-am", "two"]);
+    assert_eq!(atom_count(&env), atoms, "no atom after uninstall");
+    let log = std::fs::read_to_string(env.path().join("user-hook.log")).unwrap();
+    assert_eq!(log.lines().count(), 2, "the user's hook still runs: {log}");
+    let twice = env.atom_json(&["hooks", "uninstall", "--repo", repo.dir.to_str().unwrap()]);
+    assert!(twice["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|h| h["action"] == "absent"));
+}
+
+#[test]
+fn install_follows_core_hooks_path() {
+    let env = TestEnv::init();
+    let repo = Repo::new(&env, "project");
+    repo.git(&["config", "core.hooksPath", ".githooks"]);
+    std::fs::create_dir(repo.dir.join("sub")).unwrap();
+    let out = env.atom_json(&[
+        "hooks",
+        "install",
+        "--repo",
+        repo.dir.join("sub").to_str().unwrap(),
+    ]);
+    let top = std::fs::canonicalize(&repo.dir).unwrap();
+    assert_eq!(out["hooks_dir"], top.join(".githooks").to_str().unwrap());
+    assert!(repo.dir.join(".githooks/post-commit").is_file());
+    let human = env.atom_ok(&["hooks", "install", "--repo", repo.dir.to_str().unwrap()]);
+    let lines: Vec<&str> = human.lines().collect();
+    assert_eq!(
+        lines[..3],
+        [
+            "post-commit: already installed",
+            "post-merge: already installed",
+            "post-rewrite: already installed"
+        ],
+        "{human}"
+    );
+    assert!(lines[3].contains("current trail (main)"), "{human}");
+    assert!(!repo.dir.join(".git/hooks/post-commit").exists());
+    repo.write("a", b"a\n");
+    repo.git(&["add", "a"]);
+    repo.commit(&[], &["-m", "one"]);
+    let note = repo.note("HEAD");
+    assert_eq!(note.len(), 1);
+    assert_eq!(show(&env, &note[0])["metadata"]["subject"], "one");
+}
+
+/// Commit once and require: the commit happened, git exited 0, and stderr
+/// is one `warning: atom: ...` line.
+fn commit_despite(repo: &Repo, what: &str, env: &[(&str, &str)]) {
+    let before = repo.git(&["rev-list", "--count", "--all"]);
+    repo.write("a", what.as_bytes());
+    repo.git(&["add", "a"]);
+    let out = repo.commit(env, &["-m", what]);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert!(
+        lines.len() == 1 && lines[0].starts_with("warning: atom: "),
+        "{what}: expected one warning line:\n{out}"
+    );
+    assert_ne!(
+        repo.git(&["rev-list", "--count", "--all"]),
+        before,
+        "{what}: no commit"
+    );
+    assert!(repo.note("HEAD").is_empty(), "{what}: noted anyway");
+}
+
+#[test]
+fn a_missing_locked_or_broken_store_never_stops_a_commit() {
+    let env = TestEnv::init();
+    env.record(&["TASK", "start"]);
+    let repo = Repo::new(&env, "project");
+    repo.install();
+
+    // Locked: another writer holds the store lock.
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(env.git_dir().join("atom.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    commit_despite(&repo, "locked", &[]);
+    lock.unlock().unwrap();
+
+    // Unwritable: the store's files and directories lose their write
+    // permission. Root ignores modes, so then the objects directory is
+    // replaced by a file instead, which no write gets through either.
+    let set_mode = |writable: bool| {
+        let mode = if writable { "u+w" } else { "a-w" };
+        let out = env
+            .command("chmod")
+            .args(["-R", mode])
+            .arg(env.store())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    };
+    set_mode(false);
+    let root = std::fs::File::create(env.store().join("probe")).is_ok();
+    let objects = env.git_dir().join("objects");
+    let moved = env.path().join("objects-aside");
+    if root {
+        std::fs::remove_file(env.store().join("probe")).unwrap();
+        std::fs::rename(&objects, &moved).unwrap();
+        std::fs::write(&objects, b"").unwrap();
+    }
+    commit_despite(&repo, "unwritable", &[]);
+    if root {
+        std::fs::remove_file(&objects).unwrap();
+        std::fs::rename(&moved, &objects).unwrap();
+    }
+    set_mode(true);
+
+    // Broken: HEAD is garbage.
+    let head = env.git_dir().join("HEAD");
+    let good_head = std::fs::read(&head).unwrap();
+    std::fs::write(&head, b"garbage\n").unwrap();
+    commit_despite(&repo, "broken", &[]);
+    std::fs::write(&head, good_head).unwrap();
+
+    // Missing: the store is gone.
+    let aside = env.path().join("store-aside");
+    std::fs::rename(env.store(), &aside).unwrap();
+    commit_despite(&repo, "missing", &[]);
+    std::fs::rename(&aside, env.store()).unwrap();
+
+    // None of it hurt the store, and the hook works again.
+    repo.write("a", b"fine");
+    repo.commit(&[], &["-am", "fine again"]);
+    assert_eq!(repo.note("HEAD").len(), 1);
+    let log = env.cross_check();
+    assert_eq!(log.len(), 2, "the first atom and the last commit's");
+    env.atom_ok(&["verify"]);
+}
+
+#[test]
+fn the_hook_finds_atom_on_path_when_its_binary_is_gone() {
+    let env = TestEnv::init();
+    let repo = Repo::new(&env, "project");
+    // Install with a binary that is then deleted.
+    let bin_dir = env.path().join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    let copy = bin_dir.join("atom");
+    std::fs::hard_link(env!("CARGO_BIN_EXE_atom"), &copy)
+        .or_else(|_| std::fs::copy(env!("CARGO_BIN_EXE_atom"), &copy).map(|_| ()))
+        .unwrap();
+    let out: Output = env
+        .command(&copy)
+        .args(["hooks", "install", "--repo", repo.dir.to_str().unwrap()])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(out.code, 0, "{out}");
+    let script = std::fs::read_to_string(repo.dir.join(".git/hooks/post-commit")).unwrap();
+    assert!(script.contains(copy.to_str().unwrap()), "{script}");
+    let installed_store = format!("atom_store='{}'", env.store().display());
+    assert!(script.contains(&installed_store), "{script}");
+    std::fs::remove_file(&copy).unwrap();
+
+    let path = std::env::var("PATH").unwrap();
+    commit_despite(&repo, "no atom anywhere", &[("PATH", &path)]);
+
+    // With `atom` on PATH, the hook uses it.
+    let link_dir = env.path().join("on-path");
+    std::fs::create_dir(&link_dir).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_atom"), link_dir.join("atom")).unwrap();
+    let path = format!("{}:{path}", link_dir.display());
+    repo.write("a", b"found");
+    let out = repo.commit(&[("PATH", &path)], &["-am", "found on PATH"]);
+    assert_eq!(out.stderr, "");
+    assert_eq!(repo.note("HEAD").len(), 1);
+}
+
+#[test]
+fn install_refuses_what_it_cannot_do() {
+    let env = TestEnv::new();
+    let repo = Repo::new(&env, "project");
+    let dir = repo.dir.to_str().unwrap();
+    // No store yet.
+    let out = env.atom_err(&["hooks", "install", "--repo", dir], 2);
+    assert!(out.stderr.contains("atom init"), "{out}");
+    env.atom_ok(&["init"]);
+    // Not a repository.
+    let plain = env.path().join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    let out = env.atom_err(&["hooks", "install", "--repo", plain.to_str().unwrap()], 2);
+    assert!(out.stderr.contains("not inside a git repository"), "{out}");
+    // A user's hook and a leftover chained hook: nothing is touched.
+    let hooks = repo.dir.join(".git/hooks");
+    std::fs::write(hooks.join("post-rewrite"), "#!/bin/sh\n").unwrap();
+    std::fs::write(
+        hooks.join("post-rewrite.atom-chained"),
+        "#!/bin/sh\n# older\n",
+    )
+    .unwrap();
+    env.atom_err(&["hooks", "install", "--repo", dir], 1);
+    assert!(
+        !hooks.join("post-commit").exists(),
+        "nothing half-installed"
+    );
+    // The hidden hook command is not in --help.
+    assert!(!env.atom_ok(&["--help"]).contains("  hook "));
+}
+
+#[test]
+fn a_note_that_cannot_be_written_is_a_warning_and_the_atom_stays() {
+    let env = TestEnv::init();
+    let repo = Repo::new(&env, "project");
+    repo.install();
+    // A stale lock on the notes ref: git refuses to move it.
+    let lock = repo.dir.join(".git/refs/notes/atom.lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    std::fs::write(&lock, b"").unwrap();
+    repo.write("a", b"a\n");
+    repo.git(&["add", "a"]);
+    let out = repo.commit(&[], &["-m", "one"]);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(
+        lines[0].starts_with("warning: atom: ATOM-COMMIT-")
+            && lines[0].contains("recorded, but its note on commit"),
+        "{out}"
+    );
+    assert!(repo.note("HEAD").is_empty());
+    let log = env.atom_json(&["log"]);
+    assert_eq!(log[0]["record"]["metadata"]["commit"], repo.head().as_str());
+    assert!(lines[0].contains(log[0]["record"]["atom_id"].as_str().unwrap()));
+}
+
+#[test]
+fn a_huge_commit_lists_the_first_thousand_files_and_the_total() {
+    let env = TestEnv::init();
+    let repo = Repo::new(&env, "project");
+    repo.install();
+    std::fs::create_dir(repo.dir.join("vendor")).unwrap();
+    for i in 0..1005 {
+        repo.write(&format!("vendor/f{i:04}"), b"x\n");
+    }
+    repo.git(&["add", "."]);
+    let out = repo.commit(&[], &["-m", "vendor\ta tree\r"]);
+    assert_eq!(out.stderr, "");
+    let atom = show(&env, &repo.note("HEAD")[0]);
+    assert_eq!(atom["summary"], "vendor a tree", "the tab is a space");
+    assert_eq!(atom["metadata"]["files"].as_array().unwrap().len(), 1000);
+    assert_eq!(atom["metadata"]["files_total"], 1005);
+    let found = env.atom_json(&["log", "--path", "vendor/f0999"]);
+    assert_eq!(found.as_array().unwrap().len(), 1);
+}

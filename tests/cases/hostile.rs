@@ -1,0 +1,368 @@
+//! Hostile input (SPEC §5, §8): every case gets exit 2 (or 1 for a remote
+//! that does not check out), one `error:` line, and nothing written; secrets
+//! never appear in what atom prints or stores.
+
+use std::os::unix::ffi::OsStrExt as _;
+use std::path::Path;
+
+use crate::common::TestEnv;
+
+/// Run `atom ARGS` (raw bytes allowed), require `code`, an `error:` first
+/// line, and an unchanged store.
+fn refused(env: &TestEnv, args: &[&[u8]], code: i32) -> String {
+    let before = (env.object_counts(), env.tip());
+    let out = env
+        .atom_command(&[])
+        .args(args.iter().map(|a| std::ffi::OsStr::from_bytes(a)))
+        .output()
+        .expect("run atom");
+    let out = crate::common::Output::from(out);
+    assert_eq!(out.code, code, "{:?}:\n{out}", printable(args));
+    assert!(
+        out.stderr.starts_with("error: "),
+        "{:?}: no error line:\n{out}",
+        printable(args)
+    );
+    assert!(!out.stderr.contains("panicked"), "{out}");
+    assert_eq!(
+        (env.object_counts(), env.tip()),
+        before,
+        "{:?} wrote something",
+        printable(args)
+    );
+    out.stderr
+}
+
+fn printable(args: &[&[u8]]) -> Vec<String> {
+    args.iter()
+        .map(|a| {
+            let s = String::from_utf8_lossy(a);
+            if s.len() > 60 {
+                format!("{}... ({} bytes)", &s[..40], s.len())
+            } else {
+                s.into_owned()
+            }
+        })
+        .collect()
+}
+
+fn path_bytes(p: &Path) -> Vec<u8> {
+    p.as_os_str().as_bytes().to_vec()
+}
+
+#[test]
+fn oversized_nested_and_malformed_input_is_refused() {
+    let env = TestEnv::init();
+    env.record(&["TASK", "first"]);
+
+    // 20 MiB of metadata: over the documented 8 MiB limit.
+    let big = format!(r#"{{"blob":"{}"}}"#, "x".repeat(20 << 20));
+    let big_file = env.write_file("big.json", big.as_bytes());
+    let err = refused(
+        &env,
+        &[
+            b"record",
+            b"TASK",
+            b"big",
+            b"--meta-file",
+            &path_bytes(&big_file),
+        ],
+        2,
+    );
+    assert!(err.contains("MiB"), "the error names the limit: {err}");
+
+    // Nesting far past the 64 levels allowed, in a file and on stdin.
+    let deep = format!(r#"{{"a":{}1{}}}"#, "[".repeat(100_000), "]".repeat(100_000));
+    let deep_file = env.write_file("deep.json", deep.as_bytes());
+    refused(
+        &env,
+        &[
+            b"record",
+            b"TASK",
+            b"deep",
+            b"--meta-file",
+            &path_bytes(&deep_file),
+        ],
+        2,
+    );
+    let just_over = format!(r#"{{"a":{}1{}}}"#, "[".repeat(70), "]".repeat(70));
+    refused(
+        &env,
+        &[b"record", b"TASK", b"deep", b"--meta", just_over.as_bytes()],
+        2,
+    );
+
+    // Invalid UTF-8 in arguments and in files; a raw NUL byte in a file.
+    refused(
+        &env,
+        &[b"record", b"TASK", b"op", b"--summary", b"caf\xe9"],
+        2,
+    );
+    refused(
+        &env,
+        &[b"record", b"TASK", b"op", b"--agent", b"\xff\xfe"],
+        2,
+    );
+    refused(&env, &[b"log", b"--grep", b"\xc3\x28"], 2);
+    let latin1 = env.write_file("latin1.json", b"{\"k\": \"caf\xe9\"}");
+    refused(
+        &env,
+        &[
+            b"record",
+            b"TASK",
+            b"op",
+            b"--meta-file",
+            &path_bytes(&latin1),
+        ],
+        2,
+    );
+    let nul = env.write_file("nul.json", b"{\"k\": \"a\x00b\"}");
+    refused(
+        &env,
+        &[b"record", b"TASK", b"op", b"--meta-file", &path_bytes(&nul)],
+        2,
+    );
+
+    // Names git cannot take as refs, ids that are not ids.
+    for name in [
+        "a..b",
+        "x.lock",
+        "../up",
+        "-dash",
+        "with space",
+        "a/b",
+        "@{u}",
+        "",
+    ] {
+        refused(&env, &[b"fork", name.as_bytes()], 2);
+        refused(&env, &[b"switch", name.as_bytes()], 2);
+    }
+    refused(
+        &env,
+        &[
+            b"record",
+            b"TASK",
+            b"op",
+            b"--influenced-by",
+            b"ATOM-X-2024-1",
+        ],
+        2,
+    );
+    refused(&env, &[b"record", b"../../etc", b"op"], 2);
+
+    // Attachment names come from the file name only: a path never reaches
+    // the tree, and names git treats specially are refused.
+    let evil = env.write_file("dir/.git", b"x");
+    refused(
+        &env,
+        &[b"record", b"TASK", b"op", b"--attach", &path_bytes(&evil)],
+        2,
+    );
+    let nested = env.write_file("a/b/notes.txt", b"hello");
+    let traversal = env.path().join("a/b/../b/notes.txt");
+    let view = env.record(&["TASK", "attach", "--attach", traversal.to_str().unwrap()]);
+    assert_eq!(view["record"]["attachments"][0]["name"], "notes.txt");
+    assert!(nested.exists());
+    let tree = env.git(&["ls-tree", "-r", "--name-only", "main"]);
+    assert_eq!(tree, "atom.json\nattachments/notes.txt\n");
+
+    // A JSON NUL escape is data, kept exactly.
+    let v = env.record(&["TASK", "nul", "--meta", r#"{"k":"a\u0000b"}"#]);
+    assert_eq!(v["record"]["metadata"]["k"], "a\u{0}b");
+    env.cross_check();
+}
+
+#[test]
+fn sql_cannot_write_or_attach_through_query() {
+    let env = TestEnv::init();
+    env.record(&["TASK", "first"]);
+    let outside = env.path().join("outside.db");
+    for sql in [
+        "DELETE FROM atoms".to_owned(),
+        "UPDATE atoms SET summary = 'x'".to_owned(),
+        "DROP TABLE atoms".to_owned(),
+        format!("ATTACH DATABASE '{}' AS x", outside.display()),
+        "SELECT 1; DELETE FROM atoms".to_owned(),
+        "PRAGMA writable_schema = 1".to_owned(),
+        "WITH x AS (SELECT 1) DELETE FROM atoms".to_owned(),
+        "SELECT load_extension('/tmp/evil')".to_owned(),
+    ] {
+        let out = env.atom(&["query", &sql]);
+        assert_ne!(out.code, 0, "{sql}: {out}");
+        assert!(out.stderr.starts_with("error: "), "{sql}: {out}");
+    }
+    assert!(!outside.exists(), "ATTACH created a file");
+    assert_eq!(env.atom_json(&["log"]).as_array().unwrap().len(), 1);
+}
+
+/// `git --git-dir REPO ARGS` with `input` on stdin; stdout, trimmed.
+fn git_in(env: &TestEnv, repo: &Path, args: &[&str], input: &[u8]) -> String {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = env
+        .command("git")
+        .arg("--git-dir")
+        .arg(repo)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "mallory")
+        .env("GIT_AUTHOR_EMAIL", "m@example.com")
+        .env("GIT_COMMITTER_NAME", "mallory")
+        .env("GIT_COMMITTER_EMAIL", "m@example.com")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run git");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn a_malicious_remote_gets_nothing_in() {
+    let a = TestEnv::init();
+    let remote = a.bare_remote("shared.git");
+    let git = |args: &[&str]| git_in(&a, &remote, args, b"");
+    a.record(&["TASK", "one"]);
+    let notes = a.write_file("notes.txt", b"hi");
+    a.record(&["TASK", "two", "--attach", notes.to_str().unwrap()]);
+    a.atom_ok(&["remote", "add", "origin", remote.to_str().unwrap()]);
+    a.atom_ok(&["push"]);
+    let tip = git(&["rev-parse", "refs/heads/main"]);
+
+    // Refs outside refs/heads and refs/atom are never fetched.
+    let junk = git(&["commit-tree", &format!("{tip}^{{tree}}"), "-m", "junk"]);
+    for r in ["refs/tags/evil", "refs/notes/evil", "refs/remotes/x/main"] {
+        git(&["update-ref", r, &junk]);
+    }
+    a.atom_ok(&["pull"]);
+    let local = a.git(&["for-each-ref", "--format=%(refname)"]);
+    assert!(
+        !local.contains("evil") && !local.contains("refs/remotes"),
+        "{local}"
+    );
+    assert_ne!(
+        a.git_output(&["cat-file", "-e", &junk]).code,
+        0,
+        "an object only junk refs reach came in"
+    );
+
+    // The tip again, but its attachment is now a symlink, and the commit is
+    // signed by the trusted key itself: the tree check refuses it.
+    let record = git(&["rev-parse", &format!("{tip}:atom.json")]);
+    let link = git_in(
+        &a,
+        &remote,
+        &["hash-object", "-w", "--stdin"],
+        b"/etc/passwd",
+    );
+    let att = git_in(
+        &a,
+        &remote,
+        &["mktree"],
+        format!("120000 blob {link}\tnotes.txt\n").as_bytes(),
+    );
+    let tree = git_in(
+        &a,
+        &remote,
+        &["mktree"],
+        format!("100644 blob {record}\tatom.json\n040000 tree {att}\tattachments\n").as_bytes(),
+    );
+    let message = git(&["log", "-1", "--format=%B", &tip]);
+    let parent = git(&["rev-parse", &format!("{tip}^")]);
+    let signing_key = format!(
+        "user.signingkey={}",
+        a.store().join("keys/atom_ed25519").display()
+    );
+    let evil = git_in(
+        &a,
+        &remote,
+        &[
+            "-c",
+            "gpg.format=ssh",
+            "-c",
+            &signing_key,
+            "commit-tree",
+            "-S",
+            &tree,
+            "-p",
+            &parent,
+            "-F",
+            "-",
+        ],
+        message.as_bytes(),
+    );
+    git(&["update-ref", "refs/heads/main", &evil, &tip]);
+    let before = a.git(&["for-each-ref"]);
+    let out = a.atom_err(&["pull"], 1);
+    assert!(out.stderr.contains(&evil[..12]), "{out}");
+    assert!(
+        out.stderr.contains("120000"),
+        "names the symlink's mode: {out}"
+    );
+    assert_eq!(a.git(&["for-each-ref"]), before);
+    a.atom_ok(&["verify"]);
+}
+
+#[test]
+fn secrets_never_appear_in_output_or_the_store() {
+    let env = TestEnv::init();
+    env.record(&["TASK", "one"]);
+    let key_path = env.store().join("keys/atom_ed25519");
+    let private = std::fs::read_to_string(&key_path).unwrap();
+    let secret_lines: Vec<&str> = private
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() > 20)
+        .collect();
+    assert!(!secret_lines.is_empty());
+
+    // Handing atom the private key where a public one belongs.
+    let mut printed = String::new();
+    for args in [
+        vec!["signers", "add", "me", key_path.to_str().unwrap()],
+        vec!["signers", "add", "me", &private],
+        vec![
+            "record",
+            "TASK",
+            "x",
+            "--meta-file",
+            key_path.to_str().unwrap(),
+        ],
+    ] {
+        let out = env.atom(&args);
+        assert_eq!(out.code, 2, "{args:?}: {out}");
+        printed.push_str(&out.stdout);
+        printed.push_str(&out.stderr);
+    }
+    for line in &secret_lines {
+        assert!(
+            !printed.contains(line),
+            "a line of the private key was printed:\n{printed}"
+        );
+    }
+
+    // Nothing but keys/ holds it: not the trail, not the index.
+    let mut stack = vec![env.store()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path == env.store().join("keys") {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                let text = String::from_utf8_lossy(&bytes);
+                for line in &secret_lines {
+                    assert!(
+                        !text.contains(line),
+                        "{} holds the private key",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+}

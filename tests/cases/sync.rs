@@ -1,0 +1,372 @@
+//! Sharing trails (SPEC §5, §6): remote, push, pull, clone through real git
+//! transports — a bare repository by path and by `file://`, and
+//! `git daemon` on loopback — with trust checked on every pull.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::TestEnv;
+
+fn refs(env: &TestEnv) -> String {
+    env.git(&["for-each-ref", "--format=%(objectname) %(refname)"])
+}
+
+fn record_id(env: &TestEnv, args: &[&str]) -> String {
+    env.record(args)["record"]["atom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The `atom signers add ...` command a refused pull prints in its hint.
+fn hinted_signers_add(out: &crate::common::Output) -> Vec<String> {
+    let hint = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("hint: "))
+        .unwrap_or_else(|| panic!("no hint:\n{out}"));
+    let cmd = hint
+        .split("run: ")
+        .nth(1)
+        .and_then(|c| c.split(" then").next())
+        .unwrap_or_else(|| panic!("no command in the hint:\n{out}"))
+        .trim();
+    let (head, key) = cmd.split_once(" '").expect("a quoted key");
+    let mut args: Vec<String> = head.split_whitespace().skip(1).map(str::to_owned).collect();
+    args.push(key.trim_end_matches('\'').to_owned());
+    assert_eq!(args[..2], ["signers".to_owned(), "add".to_owned()]);
+    args
+}
+
+fn atom_owned(env: &TestEnv, args: &[String]) -> String {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    env.atom_ok(&args)
+}
+
+#[test]
+fn two_devices_push_clone_merge_and_fast_forward() {
+    let a = TestEnv::init().with_env("ATOM_AGENT", "alice");
+    let remote = a.bare_remote("shared.git");
+    let remote_s = remote.to_str().unwrap();
+    a.record(&["RESEARCH", "research", "--summary", "survey"]);
+    a.record(&["DECISION", "save_decision", "--summary", "pick qwen"]);
+    a.atom_ok(&["remote", "add", "origin", remote_s]);
+    let pushed = a.atom_json(&["push"]);
+    let statuses: Vec<(&str, &str)> = pushed["refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    assert!(statuses.contains(&("refs/heads/main", "new")), "{pushed:#}");
+    assert!(
+        statuses.contains(&("refs/atom/signers", "new")),
+        "{pushed:#}"
+    );
+
+    // B clones: it trusts A's published key on first use and has A's atoms.
+    let b = TestEnv::new().with_env("ATOM_AGENT", "bob");
+    let cloned = b.atom_json(&["clone", remote_s]);
+    let a_key = std::fs::read_to_string(a.store().join("keys/atom_ed25519.pub")).unwrap();
+    let a_fpr = a.atom_json(&["signers", "list"])["signers"][0]["fingerprint"].clone();
+    assert_eq!(cloned["trusted"][0]["fingerprint"], a_fpr, "{cloned:#}");
+    assert_eq!(cloned["current"], "main");
+    assert_eq!(cloned["pull"]["verified"], 2);
+    assert!(
+        std::fs::read_to_string(b.store().join("keys/allowed_signers"))
+            .unwrap()
+            .contains(a_key.split_whitespace().nth(1).unwrap())
+    );
+    assert_eq!(b.log_ids(&[]), a.log_ids(&[]));
+    assert_eq!(
+        b.atom_json(&["remote", "list"])["remotes"][0]["name"],
+        "origin"
+    );
+    b.atom_ok(&["verify"]);
+
+    // Both append; B publishes first, so A's push is refused until it pulls.
+    let from_b = record_id(&b, &["TASK", "run_tests", "--summary", "on the desktop"]);
+    let from_a = record_id(&a, &["TASK", "run_tests", "--summary", "on the laptop"]);
+    b.atom_ok(&["push"]);
+    let refused = a.atom_err(&["push"], 1);
+    assert!(refused.stderr.contains("pull first"), "{refused}");
+
+    // A does not know B's key yet: the pull is refused and changes nothing.
+    let before = refs(&a);
+    let out = a.atom_err(&["pull"], 1);
+    assert!(
+        out.stderr.contains(&from_b),
+        "the refusal names the atom:\n{out}"
+    );
+    assert!(out.stderr.contains("not in keys/allowed_signers"), "{out}");
+    assert_eq!(refs(&a), before, "a refused pull moved a ref");
+
+    // Trusting the key the hint names lets the pull through: a MERGE atom
+    // joins the two tips, local first.
+    atom_owned(&a, &hinted_signers_add(&out));
+    let pulled = a.atom_json(&["pull"]);
+    assert_eq!(pulled["verified"], 1, "{pulled:#}");
+    let main = &pulled["trails"][0];
+    assert_eq!(main["trail"], "main");
+    assert_eq!(main["action"], "merged");
+    let merge = a.atom_json(&["show", "main"]);
+    assert_eq!(merge["record"]["type"], "MERGE");
+    assert_eq!(merge["record"]["operation"], "merge");
+    assert_eq!(merge["record"]["atom_id"], main["merge"]);
+    assert_eq!(merge["signature"]["status"], "good");
+    let merge_commit = merge["commit"].as_str().unwrap();
+    let parents = a.git(&["rev-list", "--parents", "-n", "1", merge_commit]);
+    let parents: Vec<&str> = parents.split_whitespace().skip(1).collect();
+    assert_eq!(parents.len(), 2);
+    assert_eq!(
+        a.atom_json(&["show", parents[0]])["record"]["summary"],
+        "on the laptop"
+    );
+    assert_eq!(
+        a.atom_json(&["show", parents[1]])["record"]["summary"],
+        "on the desktop"
+    );
+    assert_eq!(
+        a.atom_json(&["show", parents[0]])["record"]["atom_id"],
+        from_a.as_str()
+    );
+    assert_eq!(merge["record"]["previous_atom"], from_a.as_str());
+    assert_eq!(merge["record"]["merged"], serde_json::json!([from_b]));
+
+    // A publishes the merge; B fast-forwards to it.
+    a.atom_ok(&["push"]);
+    let pulled = b.atom_json(&["pull"]);
+    assert_eq!(pulled["trails"][0]["action"], "fast-forward", "{pulled:#}");
+    assert_eq!(pulled["trails"][0]["atoms"], 2);
+    assert_eq!(a.tip(), b.tip());
+    assert_eq!(a.log_ids(&[]), b.log_ids(&[]));
+
+    // Both verify (merges accepted) and stock git agrees.
+    for env in [&a, &b] {
+        let v = env.atom(&["--json", "verify", "--all"]);
+        assert_eq!(v.code, 0, "{v}");
+        let report: Value = serde_json::from_str(&v.stdout).unwrap();
+        assert_eq!(report["atoms"], 5);
+        env.cross_check();
+    }
+
+    // Both devices minted the same number the same day: the id is
+    // ambiguous now, and a commit prefix still names each atom.
+    if from_a == from_b {
+        let out = a.atom_err(&["show", &from_a], 1);
+        assert!(out.stderr.contains("ambiguous"), "{out}");
+        assert!(out.stderr.contains(parents[0]) && out.stderr.contains(parents[1]));
+        a.atom_ok(&["show", &parents[1][..10]]);
+    }
+}
+
+#[test]
+fn forged_or_unsigned_atoms_on_the_remote_are_refused() {
+    let a = TestEnv::init();
+    let remote = a.bare_remote("shared.git");
+    let remote_s = remote.to_str().unwrap();
+    a.record(&["TASK", "one"]);
+    a.atom_ok(&["remote", "add", "origin", remote_s]);
+    a.atom_ok(&["push"]);
+    let b = TestEnv::new();
+    b.atom_ok(&["clone", remote_s]);
+
+    // Someone with write access appends a commit with plain git: same tree,
+    // no signature.
+    let git_remote = |args: &[&str]| {
+        let out = a
+            .command("git")
+            .arg("--git-dir")
+            .arg(&remote)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "mallory")
+            .env("GIT_AUTHOR_EMAIL", "m@example.com")
+            .env("GIT_COMMITTER_NAME", "mallory")
+            .env("GIT_COMMITTER_EMAIL", "m@example.com")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let tip = git_remote(&["rev-parse", "refs/heads/main"]);
+    let forged = git_remote(&[
+        "commit-tree",
+        &format!("{tip}^{{tree}}"),
+        "-p",
+        &tip,
+        "-m",
+        "x",
+    ]);
+    git_remote(&["update-ref", "refs/heads/main", &forged, &tip]);
+
+    let before = refs(&b);
+    let out = b.atom_err(&["pull"], 1);
+    assert!(
+        out.stderr.contains(&forged[..12]),
+        "names the commit:\n{out}"
+    );
+    assert!(out.stderr.contains("not signed"), "{out}");
+    assert_eq!(refs(&b), before);
+    b.atom_ok(&["verify"]);
+
+    // An atom signed by a key nobody trusts is refused too, naming the key.
+    git_remote(&["update-ref", "refs/heads/main", &tip, &forged]);
+    let rogue = TestEnv::new();
+    rogue.atom_ok(&["clone", remote_s]);
+    let rogue_id = record_id(&rogue, &["TASK", "sneaky"]);
+    // The rogue store's own push would publish its key; push the trail with
+    // plain git instead, as an attacker with write access could.
+    let out = rogue
+        .command("git")
+        .arg("--git-dir")
+        .arg(rogue.git_dir())
+        .args(["push", "-q", remote_s, "refs/heads/main:refs/heads/main"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = b.atom_err(&["pull"], 1);
+    assert!(out.stderr.contains(&rogue_id), "{out}");
+    assert!(out.stderr.contains("atom signers add"), "{out}");
+    assert_eq!(refs(&b), before);
+}
+
+#[test]
+fn unreachable_remote_and_bad_names() {
+    let a = TestEnv::init();
+    a.record(&["TASK", "one"]);
+    let before = refs(&a);
+    let missing = a.path().join("no-such-remote.git");
+    a.atom_ok(&["remote", "add", "gone", missing.to_str().unwrap()]);
+    for cmd in [["pull", "gone"], ["push", "gone"]] {
+        let out = a.atom_err(&cmd, 1);
+        assert!(out.stderr.contains("gone"), "{out}");
+    }
+    assert_eq!(refs(&a), before);
+
+    a.atom_err(&["pull", "nowhere"], 2);
+    a.atom_err(&["remote", "add", "--", "-bad", "x"], 2);
+    a.atom_err(&["remote", "add", "a/b", "x"], 2);
+    a.atom_err(&["remote", "add", "gone", "elsewhere"], 2);
+    a.atom_err(&["push", "gone", "no..trail"], 2);
+    let listed = a.atom_json(&["remote", "list"]);
+    assert_eq!(listed["remotes"].as_array().unwrap().len(), 1);
+    a.atom_ok(&["remote", "remove", "gone"]);
+    assert_eq!(
+        a.atom_json(&["remote", "list"])["remotes"],
+        serde_json::json!([])
+    );
+
+    // Cloning from nowhere leaves no half-made store behind.
+    let b = TestEnv::new();
+    let target = b.path().join("clone");
+    b.atom_err(
+        &["clone", missing.to_str().unwrap(), target.to_str().unwrap()],
+        1,
+    );
+    assert!(!target.exists(), "a failed clone left {}", target.display());
+    // Nor does cloning into a store that exists.
+    b.atom_err(&["clone", "x", a.store().to_str().unwrap()], 2);
+}
+
+/// `git daemon` serving `base` on a free loopback port, stopped on drop.
+struct Daemon {
+    child: Child,
+    port: u16,
+}
+
+impl Daemon {
+    fn start(env: &TestEnv, base: &Path) -> Daemon {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // `git daemon` runs `git-daemon` as a child: start that directly, so
+        // that stopping it closes the port.
+        let exec_path = env.command("git").arg("--exec-path").output().unwrap();
+        let exec_path = String::from_utf8(exec_path.stdout).unwrap();
+        let child = env
+            .command(Path::new(exec_path.trim()).join("git-daemon"))
+            .args([
+                "--reuseaddr",
+                "--export-all",
+                "--enable=receive-pack",
+                "--listen=127.0.0.1",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", base.display()))
+            .arg(base)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start git daemon");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "git daemon did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Daemon { child, port }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn over_git_daemon_and_file_urls() {
+    let a = TestEnv::init();
+    let base = a.path().join("served");
+    std::fs::create_dir(&base).unwrap();
+    a.bare_remote("served/trails.git");
+    let daemon = Daemon::start(&a, &base);
+    let url = format!("git://127.0.0.1:{}/trails.git", daemon.port);
+    a.record(&["TASK", "one"]);
+    a.atom_ok(&["fork", "side", "--switch"]);
+    a.record(&["TASK", "two"]);
+    a.atom_ok(&["remote", "add", "origin", &url]);
+    a.atom_ok(&["push"]);
+
+    // Clone over the network, and over file:// (both trails arrive).
+    let b = TestEnv::new();
+    b.atom_ok(&["clone", &url]);
+    let c = TestEnv::new();
+    let file_url = format!("file://{}", base.join("trails.git").display());
+    c.atom_ok(&["clone", &file_url]);
+    for env in [&b, &c] {
+        assert_eq!(env.log_ids(&["side"]), a.log_ids(&["side"]));
+        assert_eq!(env.log_ids(&["main"]), a.log_ids(&["main"]));
+        env.atom_ok(&["verify", "--all"]);
+    }
+
+    // An append on B reaches A over the daemon; only `side` is pulled.
+    b.atom_ok(&["switch", "side"]);
+    b.atom_ok(&["push"]);
+    let b_key = b.store().join("keys/atom_ed25519.pub");
+    a.atom_ok(&["signers", "add", "bob", b_key.to_str().unwrap()]);
+    let added = record_id(&b, &["TASK", "three"]);
+    b.atom_ok(&["push", "origin", "side"]);
+    let pulled = a.atom_json(&["pull", "origin", "side"]);
+    assert_eq!(pulled["trails"].as_array().unwrap().len(), 1, "{pulled:#}");
+    assert_eq!(pulled["trails"][0]["action"], "fast-forward");
+    assert_eq!(a.log_ids(&["side"])[0], added);
+    a.atom_err(&["pull", "origin", "nosuchtrail"], 1);
+    a.cross_check();
+    drop(daemon);
+
+    // The daemon is gone: a clear error, and nothing changes.
+    let before = refs(&a);
+    let out = a.atom_err(&["pull"], 1);
+    assert!(
+        out.stderr.starts_with("error: fetch origin failed"),
+        "{out}"
+    );
+    assert_eq!(refs(&a), before);
+}
