@@ -113,7 +113,10 @@ impl Index {
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
         if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 1 << 20) {
+            // A truncating checkpoint waits for readers: give it a moment only.
+            conn.busy_timeout(std::time::Duration::from_millis(20))?;
             let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            conn.busy_timeout(std::time::Duration::from_secs(30))?;
         }
         // Keep the WAL and its shared-memory file between processes: checkpointing
         // and deleting them on every close, then recreating them on the next open,
