@@ -68,8 +68,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         ctx.printer.out("nothing to import\n")?;
     } else {
         ctx.printer.out(&format!(
-            "imported {} atoms onto trail {} ({} .. {})\n",
+            "imported {} atom{} onto trail {} ({} .. {})\n",
             report.imported,
+            if report.imported == 1 { "" } else { "s" },
             report.trail,
             report
                 .first
