@@ -1,16 +1,16 @@
 //! The index: a full rebuild from git, a filtered `log`, a search and the
 //! stats, over a store of signed atoms written through the `Trail` API.
 //!
-//! `ATOM_BENCH_ATOMS` sets the store size (default 2000; each atom is signed
-//! and fsynced, so building the store takes about 10 ms an atom).
+//! `ATOM_BENCH_ATOMS` sets the store size (default 2000; the store is built
+//! with one `Trail::import`).
 
 use std::hint::black_box;
 
 use atom::index::{Filter, StatsBy};
-use atom::{Draft, Trail};
+use atom::Trail;
 use chrono::{DateTime, Duration};
 use criterion::{criterion_group, criterion_main, Criterion};
-use serde_json::{Map, Value};
+use serde_json::json;
 
 const AGENTS: [&str; 4] = ["qwen", "claude-code", "perplexity", "alice"];
 const TYPES: [&str; 4] = ["CFG", "RESEARCH", "DECISION", "TASK"];
@@ -23,20 +23,26 @@ fn store(n: usize) -> (tempfile::TempDir, Trail) {
     let start = DateTime::parse_from_rfc3339("2024-11-27T00:00:00Z")
         .expect("a valid time")
         .to_utc();
+    let mut lines = String::new();
     for i in 0..n {
-        let mut draft = Draft::new(TYPES[i % TYPES.len()], "modify_file");
-        draft.agent = Some(AGENTS[i % AGENTS.len()].to_owned());
-        draft.summary = format!("step {i}: tune frame pacing in config {}", i % 97);
-        let mut meta = Map::new();
-        meta.insert("path".into(), Value::from(format!("conf/{}.env", i % 50)));
-        meta.insert("context_sync_id".into(), Value::from(i as u64));
-        draft.metadata = meta;
-        draft.token_cost = Some((i % 1000) as u64);
-        draft.project = Some(format!("project-{}", i % 5));
         // Spread over days, so per-day sequence numbers stay small.
-        draft.at = Some(start + Duration::minutes(i as i64 * 7));
-        trail.record(draft).expect("record");
+        let at = start + Duration::minutes(i as i64 * 7);
+        let record = json!({
+            "type": TYPES[i % TYPES.len()],
+            "operation": "modify_file",
+            "agent": AGENTS[i % AGENTS.len()],
+            "timestamp": at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "summary": format!("step {i}: tune frame pacing in config {}", i % 97),
+            "metadata": {"path": format!("conf/{}.env", i % 50), "context_sync_id": i},
+            "token_cost": i % 1000,
+            "project": format!("project-{}", i % 5),
+        });
+        lines.push_str(&record.to_string());
+        lines.push('\n');
     }
+    trail
+        .import(&mut lines.as_bytes(), &mut |_| {})
+        .expect("import");
     (dir, trail)
 }
 

@@ -11,6 +11,7 @@
 pub mod branches;
 pub mod canonical;
 pub mod hooks;
+pub mod import;
 pub mod index;
 pub mod mcp;
 pub mod mirror;

@@ -852,7 +852,7 @@ pub(crate) fn set_git_config(git_dir: &Path, key: &str, value: &str) -> Result<(
 }
 
 /// A git-safe email local part for an agent name: `Claude Code` -> `claude-code`.
-fn email_local_part(agent: &str) -> String {
+pub(crate) fn email_local_part(agent: &str) -> String {
     let mut out = String::with_capacity(agent.len());
     for c in agent.chars() {
         if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+') {

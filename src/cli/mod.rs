@@ -81,6 +81,10 @@ enum Command {
     Hook(commands::hook::Args),
     /// Optional Cloudflare D1 mirror: configure, push, status, restore.
     Mirror(commands::mirror::Args),
+    /// Print a trail's records as JSON lines, oldest first.
+    Export(commands::export::Args),
+    /// Append JSON-lines records to the current trail, all or nothing (`-` reads stdin).
+    Import(commands::import::Args),
 }
 
 /// Context every command gets.
@@ -153,6 +157,8 @@ pub fn run() -> ExitCode {
             Ok(())
         }
         Command::Mirror(args) => commands::mirror::run(&ctx, args),
+        Command::Export(args) => commands::export::run(&ctx, args),
+        Command::Import(args) => commands::import::run(&ctx, args),
     };
     ctx.print_notices();
     match result {

@@ -134,6 +134,13 @@ impl Index {
         Ok(n.unwrap_or(0))
     }
 
+    /// Every atom id in the store (once each), for bulk checks.
+    pub fn atom_ids(&self) -> Result<Vec<String>, IndexError> {
+        let mut stmt = self.conn.prepare("SELECT DISTINCT atom_id FROM atoms")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Ids of atoms that list `id` in their `influenced_by`.
     pub fn influenced(&self, id: &AtomId) -> Result<Vec<AtomId>, IndexError> {
         self.linked_ids(

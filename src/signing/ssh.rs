@@ -6,7 +6,7 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey};
+use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, SshSig};
 
 use super::{Signer, SigningError};
 
@@ -16,6 +16,9 @@ pub const SIGNING_NAMESPACE: &str = "git";
 /// An Ed25519 OpenSSH key that signs atom commits.
 pub struct SshSigner {
     key: PrivateKey,
+    /// The expanded secret, checked against the public key once at load:
+    /// `PrivateKey::sign` redoes both on every signature, which doubles its cost.
+    dalek: ed25519_dalek::SigningKey,
 }
 
 impl SshSigner {
@@ -40,7 +43,20 @@ impl SshSigner {
                 algorithm: key.algorithm().to_string(),
             });
         }
-        Ok(SshSigner { key })
+        SshSigner::new(key, path)
+    }
+
+    fn new(key: PrivateKey, path: &Path) -> Result<Self, SigningError> {
+        let pair = key
+            .key_data()
+            .ed25519()
+            .ok_or_else(|| SigningError::Algorithm {
+                path: path.to_owned(),
+                algorithm: key.algorithm().to_string(),
+            })?;
+        let dalek = ed25519_dalek::SigningKey::try_from(pair)
+            .map_err(|e| SigningError::Crypto(e.to_string()))?;
+        Ok(SshSigner { key, dalek })
     }
 
     /// Make a new key pair at `path` (mode 0600) and `path.pub`.
@@ -55,7 +71,7 @@ impl SshSigner {
         write_new(path, private.as_bytes(), 0o600)?;
         let public = format!("{}\n", public_line(&key));
         write_new(&pub_path(path), public.as_bytes(), 0o644)?;
-        Ok(SshSigner { key })
+        SshSigner::new(key, path)
     }
 
     /// `ssh-ed25519 AAAA... comment`.
@@ -74,10 +90,20 @@ impl SshSigner {
 
 impl Signer for SshSigner {
     fn sign(&self, payload: &[u8]) -> Result<String, SigningError> {
-        self.key
-            .sign(SIGNING_NAMESPACE, HashAlg::Sha512, payload)
-            .and_then(|sig| sig.to_pem(LineEnding::LF))
-            .map_err(|e| SigningError::Crypto(e.to_string()))
+        use ed25519_dalek::Signer as _;
+        let crypto = |e: ssh_key::Error| SigningError::Crypto(e.to_string());
+        let signed =
+            SshSig::signed_data(SIGNING_NAMESPACE, HashAlg::Sha512, payload).map_err(crypto)?;
+        let raw = self.dalek.sign(&signed).to_bytes().to_vec();
+        let signature = ssh_key::Signature::new(Algorithm::Ed25519, raw).map_err(crypto)?;
+        SshSig::new(
+            self.key.public_key().key_data().clone(),
+            SIGNING_NAMESPACE,
+            HashAlg::Sha512,
+            signature,
+        )
+        .and_then(|sig| sig.to_pem(LineEnding::LF))
+        .map_err(crypto)
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod durable;
 pub mod lock;
+pub mod pack;
 pub mod raw;
 
 use std::path::{Path, PathBuf};
@@ -93,6 +94,9 @@ pub(crate) fn io_context<T>(
     })
 }
 
+/// Stores one encoded object and returns its id.
+type ObjectSink<'a> = dyn FnMut(gix::objs::Kind, &[u8]) -> Result<ObjectId, StoreError> + 'a;
+
 /// A person or agent in a commit header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -141,7 +145,10 @@ impl GitStore {
 
     /// Open an existing bare repository.
     pub fn open(git_dir: &Path) -> Result<Self, StoreError> {
-        let repo = gix::open(git_dir).git("opening the repository")?;
+        let mut repo = gix::open(git_dir).git("opening the repository")?;
+        // Walks read each commit twice (the walk, then the atom): keep recent
+        // objects, and in packs the bases of deltas, in memory.
+        repo.object_cache_size_if_unset(4 << 20);
         Ok(GitStore {
             repo,
             git_dir: git_dir.to_owned(),
@@ -206,9 +213,9 @@ impl GitStore {
         Ok(self.repo.write_blob(bytes).git("writing a blob")?.detach())
     }
 
-    /// Write the objects of one atom: `atom.json` blob, trees, and a commit
-    /// signed by `signer`. Returns the commit id and every object id written
-    /// (for [`durable::sync_loose_objects`]).
+    /// Write the objects of one atom as loose objects: `atom.json` blob,
+    /// trees, and a commit signed by `signer`. Returns the commit id and
+    /// every object id written (for [`durable::sync_loose_objects`]).
     pub fn write_atom_commit(
         &self,
         record: &Atom,
@@ -218,14 +225,84 @@ impl GitStore {
         committer: &Identity,
         signer: &dyn Signer,
     ) -> Result<(ObjectId, Vec<ObjectId>), StoreError> {
+        use gix::objs::Write as _;
         let mut written = Vec::with_capacity(4 + attachment_blobs.len());
-        let record_blob = self.write_blob(&record.canonical_bytes())?;
-        written.push(record_blob);
+        written.extend(attachment_blobs.iter().map(|(_, oid)| *oid));
+        let commit = self.encode_atom_commit(
+            record,
+            attachment_blobs,
+            parents,
+            author,
+            committer,
+            signer,
+            &mut |kind, data| {
+                let id = self
+                    .repo
+                    .objects
+                    .write_buf(kind, data)
+                    .git("writing an object")?;
+                written.push(id);
+                Ok(id)
+            },
+        )?;
+        Ok((commit, written))
+    }
+
+    /// Write the objects of one atom without attachments into `pack`;
+    /// returns the commit id.
+    pub fn pack_atom_commit(
+        &self,
+        pack: &mut pack::PackWriter,
+        record: &Atom,
+        parents: &[ObjectId],
+        author: &Identity,
+        committer: &Identity,
+        signer: &dyn Signer,
+    ) -> Result<ObjectId, StoreError> {
+        self.encode_atom_commit(
+            record,
+            &[],
+            parents,
+            author,
+            committer,
+            signer,
+            &mut |kind, data| io_context(pack.add(kind, data), || "writing a pack".into()),
+        )
+    }
+
+    /// Start a pack for a bulk write (see [`pack::PackWriter`]).
+    pub fn new_pack(&self) -> Result<pack::PackWriter, StoreError> {
+        io_context(
+            pack::PackWriter::new(&self.git_dir.join("objects"), self.repo.object_hash()),
+            || "starting a pack".into(),
+        )
+    }
+
+    /// Build an atom's `atom.json` blob, trees and signed commit, handing
+    /// each object's bytes to `sink`, which stores it and returns its id.
+    #[allow(clippy::too_many_arguments)]
+    fn encode_atom_commit(
+        &self,
+        record: &Atom,
+        attachment_blobs: &[(String, ObjectId)],
+        parents: &[ObjectId],
+        author: &Identity,
+        committer: &Identity,
+        signer: &dyn Signer,
+        sink: &mut ObjectSink<'_>,
+    ) -> Result<ObjectId, StoreError> {
+        use gix::objs::Kind;
+        let mut buf = Vec::with_capacity(1024);
+        let record_blob = sink(Kind::Blob, &record.canonical_bytes())?;
         let mut entries = vec![Entry {
             mode: EntryKind::Blob.into(),
             filename: RECORD_FILE.into(),
             oid: record_blob,
         }];
+        let encode = |obj: &dyn gix::objs::WriteTo, buf: &mut Vec<u8>| {
+            buf.clear();
+            io_context(obj.write_to(buf), || "serializing an object".into())
+        };
         if !attachment_blobs.is_empty() {
             let mut att: Vec<Entry> = attachment_blobs
                 .iter()
@@ -236,13 +313,8 @@ impl GitStore {
                 })
                 .collect();
             att.sort();
-            written.extend(att.iter().map(|e| e.oid));
-            let att_tree = self
-                .repo
-                .write_object(&gix::objs::Tree { entries: att })
-                .git("writing the attachments tree")?
-                .detach();
-            written.push(att_tree);
+            encode(&gix::objs::Tree { entries: att }, &mut buf)?;
+            let att_tree = sink(Kind::Tree, &buf)?;
             entries.push(Entry {
                 mode: EntryKind::Tree.into(),
                 filename: ATTACHMENTS_DIR.into(),
@@ -250,12 +322,8 @@ impl GitStore {
             });
         }
         entries.sort();
-        let tree = self
-            .repo
-            .write_object(&gix::objs::Tree { entries })
-            .git("writing the atom tree")?
-            .detach();
-        written.push(tree);
+        encode(&gix::objs::Tree { entries }, &mut buf)?;
+        let tree = sink(Kind::Tree, &buf)?;
 
         let time = record.time().map_err(|e| StoreError::NotAnAtom {
             commit: ObjectId::null(self.repo.object_hash()),
@@ -280,13 +348,8 @@ impl GitStore {
             extra_headers: Vec::new(),
         };
         self.sign(&mut commit, signer)?;
-        let id = self
-            .repo
-            .write_object(&commit)
-            .git("writing the commit")?
-            .detach();
-        written.push(id);
-        Ok((id, written))
+        encode(&commit, &mut buf)?;
+        sink(Kind::Commit, &buf)
     }
 
     /// Add the `gpgsig` header to `commit`, as `git commit -S` does: the

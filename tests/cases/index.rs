@@ -662,3 +662,27 @@ fn incremental_index_equals_full_rebuild() {
         prop_assert_eq!(env.atom_ok(&["--json", "log", "--all"]), before);
     });
 }
+
+/// Every process re-reads the whole WAL when it opens the index, and SQLite
+/// never restarted a WAL that was re-read that way: it grew by every append.
+#[test]
+fn the_index_wal_stays_small_across_many_commands() {
+    let env = TestEnv::init();
+    let wal = env.store().join("index.sqlite-wal");
+    let mut largest = 0;
+    for i in 0..80 {
+        env.atom_ok(&[
+            "record",
+            "CFG",
+            "modify_file",
+            "--set",
+            &format!("path=conf/{i}.env"),
+        ]);
+        largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+    }
+    assert!(
+        largest < 2 << 20,
+        "the WAL grew to {largest} bytes over 80 appends"
+    );
+    assert_eq!(env.atom_json(&["log"]).as_array().map(Vec::len), Some(80));
+}

@@ -4,6 +4,7 @@ mod concurrency;
 mod crash;
 mod hooks;
 mod hostile;
+mod import;
 mod index;
 mod mcp;
 mod mirror;

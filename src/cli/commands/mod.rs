@@ -2,9 +2,11 @@
 
 pub mod clone;
 pub mod completions;
+pub mod export;
 pub mod fork;
 pub mod hook;
 pub mod hooks;
+pub mod import;
 pub mod init;
 pub mod log;
 pub mod mcp;

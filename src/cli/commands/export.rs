@@ -1,0 +1,37 @@
+//! `atom export [REV] [--format jsonl]`: the records of a trail as JSON
+//! lines, oldest first, exactly as stored.
+
+use crate::cli::error::CliError;
+use crate::cli::Ctx;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A trail name, an atom id or a commit sha prefix (default: the current trail).
+    rev: Option<String>,
+    /// The output format; JSON lines is the only one.
+    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+    format: Format,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Format {
+    /// One record per line.
+    Jsonl,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
+    let Format::Jsonl = args.format;
+    let trail = ctx.open()?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let result = trail.export(args.rev.as_deref(), &mut out);
+    match result {
+        Err(atom::TrailError::Store(atom::store::StoreError::Io { source, .. }))
+            if source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            std::process::exit(0)
+        }
+        other => other?,
+    };
+    std::io::Write::flush(&mut out)?;
+    Ok(())
+}

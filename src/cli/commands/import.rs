@@ -1,0 +1,88 @@
+//! `atom import FILE|-`: append JSON-lines records to the current trail, all
+//! or nothing, with a progress display on a terminal.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use atom::import::{ImportError, ImportProgress};
+
+use crate::cli::error::{CliError, EXIT_USAGE};
+use crate::cli::Ctx;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A JSON-lines file (`atom export` output, or the seed system's atom_trail rows); `-` reads stdin.
+    file: PathBuf,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
+    let trail = ctx.open()?;
+    let mut input: Box<dyn BufRead> = if args.file.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        match std::fs::File::open(&args.file) {
+            Ok(f) => Box::new(std::io::BufReader::with_capacity(1 << 20, f)),
+            Err(e) => {
+                return Err(CliError::usage(
+                    format!("cannot read {}: {e}", args.file.display()),
+                    "check the file name and its permissions; `-` reads stdin",
+                ))
+            }
+        }
+    };
+    let show = ctx.printer.progress_enabled();
+    let result = trail.import(&mut input, &mut |p| {
+        if show {
+            match p {
+                ImportProgress::Lines(n) => eprint!("\rimporting: {n} atoms signed"),
+                ImportProgress::Indexing(n) => eprint!("\rimporting: {n} atoms signed, indexing"),
+            }
+        }
+    });
+    if show {
+        eprint!("\r\x1b[K");
+    }
+    let report = match result {
+        Ok(r) => r,
+        Err(ImportError::Trail(e)) => return Err(e.into()),
+        Err(e @ ImportError::Line { .. }) => {
+            return Err(CliError {
+                code: EXIT_USAGE,
+                message: format!("{e}; nothing was imported"),
+                hint: Some(
+                    "fix that line and import the file again: fields that are present (ids, timestamps, digests, links) must check out; leave out what atom should compute"
+                        .into(),
+                ),
+            })
+        }
+        Err(e @ ImportError::Read(_)) => {
+            return Err(CliError::usage(
+                format!("{e}; nothing was imported"),
+                "the input must be UTF-8 JSON lines",
+            ))
+        }
+    };
+    if ctx.printer.json {
+        ctx.printer.json(&report)?;
+    } else if report.imported == 0 {
+        ctx.printer.out("nothing to import\n")?;
+    } else {
+        ctx.printer.out(&format!(
+            "imported {} atom{} onto trail {} ({} .. {})\n",
+            report.imported,
+            if report.imported == 1 { "" } else { "s" },
+            report.trail,
+            report
+                .first
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            report
+                .last
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        ))?;
+    }
+    Ok(())
+}

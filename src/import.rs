@@ -1,0 +1,523 @@
+//! `atom import` and `atom export`: trails as JSON lines (SPEC §5).
+//!
+//! Export prints each record's stored canonical bytes, oldest first along
+//! first parents, so an export is itself a verifiable `previous_digest` chain
+//! and a round trip is byte-identical.
+//!
+//! Import is all-or-nothing per input: under the store lock every line is
+//! parsed, completed (missing ids, times and links are computed as `record`
+//! computes them) and checked (present ids, digests and links must agree with
+//! the chain being built), and its objects are signed and streamed into one
+//! new pack. Only after the last line checked out is the pack fsynced and
+//! moved into place and the trail's ref moved once, by compare-and-swap; the
+//! index then catches up in one transaction. A bad line stops the import with
+//! its number and leaves the trail, the index and the object store as they
+//! were (the temporary pack is deleted).
+//!
+//! Lines of the seed system's `atom_trail` table (`{atom_id, operation,
+//! agent, timestamp, signature, previous_atom, metadata}`) are recognised by
+//! their `signature` field; see [`legacy_signature_matches`] for what is
+//! checked.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, Write};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use gix::ObjectId;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::canonical;
+use crate::model::{self, Atom, AtomId};
+use crate::store::{Identity, StoreError, HEADS_PREFIX};
+use crate::trail::{Trail, TrailError};
+
+/// Why an import stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// A line of the input does not check out; nothing was written.
+    #[error("line {line}: {reason}")]
+    Line {
+        /// 1-based line number in the input.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The input could not be read.
+    #[error("reading the input: {0}")]
+    Read(std::io::Error),
+    /// The store failed.
+    #[error(transparent)]
+    Trail(#[from] TrailError),
+}
+
+impl From<StoreError> for ImportError {
+    fn from(e: StoreError) -> Self {
+        ImportError::Trail(e.into())
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    /// The trail the atoms were appended to.
+    pub trail: String,
+    /// How many atoms were imported.
+    pub imported: usize,
+    /// How many of them came in the seed system's format.
+    pub legacy: usize,
+    /// The first imported atom's id.
+    pub first: Option<AtomId>,
+    /// The last imported atom's id (the trail's new head).
+    pub last: Option<AtomId>,
+    /// The trail's new head commit.
+    pub head: Option<String>,
+}
+
+/// Progress of an import, for a progress display.
+#[derive(Debug, Clone, Copy)]
+pub enum ImportProgress {
+    /// This many lines were checked, signed and packed.
+    Lines(usize),
+    /// The pack is written and the ref moved; the index is catching up.
+    Indexing(usize),
+}
+
+/// The last atom of the chain being built.
+struct Link {
+    id: AtomId,
+    digest: String,
+    commit: ObjectId,
+}
+
+/// Everything about the store an import checks against, read once.
+struct Known {
+    ids: HashSet<String>,
+    last_seq: HashMap<NaiveDate, u32>,
+}
+
+impl Trail {
+    /// Print the records of `rev` (default: the current trail) as JSON lines,
+    /// oldest first along first parents; returns how many.
+    pub fn export(&self, rev: Option<&str>, out: &mut dyn Write) -> Result<usize, TrailError> {
+        let tip = match rev {
+            Some(rev) => Some(self.resolve(rev)?),
+            None => {
+                let trail = self.git().current_trail()?;
+                self.git().ref_target(&format!("{HEADS_PREFIX}{trail}"))?
+            }
+        };
+        let mut chain = Vec::new();
+        let mut next = tip;
+        while let Some(c) = next {
+            let stored = self.git().read_atom(c)?;
+            next = stored.parents.first().copied();
+            chain.push(stored.record_bytes);
+        }
+        for bytes in chain.iter().rev() {
+            let written = out.write_all(bytes).and_then(|_| out.write_all(b"\n"));
+            if let Err(e) = written {
+                return Err(TrailError::Store(StoreError::Io {
+                    context: "writing the export".into(),
+                    source: e,
+                }));
+            }
+        }
+        Ok(chain.len())
+    }
+
+    /// Append the JSON-lines records of `input` to the current trail, all or
+    /// nothing (see the module documentation).
+    pub fn import(
+        &self,
+        input: &mut dyn BufRead,
+        progress: &mut dyn FnMut(ImportProgress),
+    ) -> Result<ImportReport, ImportError> {
+        let signer = self.signer()?;
+        let committer = self.committer();
+        let default_agent = self.default_agent();
+        let _lock = self.lock()?;
+        let trail = self.git().current_trail()?;
+        let ref_name = format!("{HEADS_PREFIX}{trail}");
+        let tip = self.git().ref_target(&ref_name)?;
+        let mut known = self.with_index(|ix| {
+            let ids: HashSet<String> = ix.atom_ids()?.into_iter().collect();
+            Ok(Known {
+                ids,
+                last_seq: HashMap::new(),
+            })
+        })?;
+        let mut parent = match tip {
+            Some(c) => {
+                let stored = self.git().read_atom(c)?;
+                Some(Link {
+                    id: stored.record.atom_id,
+                    digest: stored.record.digest,
+                    commit: c,
+                })
+            }
+            None => None,
+        };
+        let mut pack = self.git().new_pack()?;
+        let mut report = ImportReport {
+            trail: trail.clone(),
+            imported: 0,
+            legacy: 0,
+            first: None,
+            last: None,
+            head: None,
+        };
+        let mut line = String::new();
+        let mut number = 0;
+        let now = Utc::now();
+        loop {
+            line.clear();
+            number += 1;
+            if input.read_line(&mut line).map_err(ImportError::Read)? == 0 {
+                break;
+            }
+            if line.trim().is_empty() {
+                continue;
+            }
+            let bad = |reason: String| ImportError::Line {
+                line: number,
+                reason,
+            };
+            let (record, legacy) = self
+                .complete(&line, parent.as_ref(), &mut known, &default_agent, now)
+                .map_err(bad)?;
+            let author = Identity {
+                name: record.agent.clone(),
+                email: format!(
+                    "{}@agents.atom",
+                    crate::trail::email_local_part(&record.agent)
+                ),
+            };
+            let parents: Vec<ObjectId> = parent.as_ref().map(|p| p.commit).into_iter().collect();
+            let commit = self
+                .git()
+                .pack_atom_commit(&mut pack, &record, &parents, &author, &committer, &signer)?;
+            known.ids.insert(record.atom_id.to_string());
+            let day = record.atom_id.date();
+            let stored = self.stored_last_seq(&mut known, day).map_err(bad)?;
+            known.last_seq.insert(day, stored.max(record.atom_id.seq()));
+            report.imported += 1;
+            report.legacy += usize::from(legacy);
+            if report.first.is_none() {
+                report.first = Some(record.atom_id.clone());
+            }
+            parent = Some(Link {
+                id: record.atom_id,
+                digest: record.digest,
+                commit,
+            });
+            if report.imported.is_multiple_of(1000) {
+                progress(ImportProgress::Lines(report.imported));
+            }
+        }
+        let Some(last) = parent.filter(|_| report.imported > 0) else {
+            return Ok(report);
+        };
+        crate::store::io_context(pack.finish(), || "writing the pack".into())?;
+        let msg = format!("atom: import of {} atoms", report.imported);
+        self.git()
+            .compare_and_swap(&ref_name, tip, last.commit, &msg)
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => TrailError::Contention {
+                    trail: trail.clone(),
+                },
+                e => e.into(),
+            })?;
+        progress(ImportProgress::Indexing(report.imported));
+        self.with_index(|_| Ok(()))?;
+        report.last = Some(last.id);
+        report.head = Some(last.commit.to_string());
+        Ok(report)
+    }
+
+    /// Turn one input line into a checked record following `parent`.
+    /// Returns the record and whether the line was in the seed format.
+    fn complete(
+        &self,
+        line: &str,
+        parent: Option<&Link>,
+        known: &mut Known,
+        default_agent: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Atom, bool), String> {
+        let value: Value =
+            serde_json::from_str(line).map_err(|e| format!("not a JSON record: {e}"))?;
+        let Value::Object(mut map) = value else {
+            return Err("not a JSON object".into());
+        };
+        let legacy = map.contains_key("signature") && !map.contains_key("digest");
+        if legacy {
+            map = from_legacy(map, parent)?;
+        }
+        let str_field = |map: &Map<String, Value>, key: &str| -> Result<Option<String>, String> {
+            match map.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(other) => Err(format!("{key} must be a string, not {other}")),
+            }
+        };
+        let given_id = match str_field(&map, "atom_id")? {
+            Some(s) => Some(s.parse::<AtomId>().map_err(|e| e.to_string())?),
+            None => None,
+        };
+        let atom_type = match (str_field(&map, "type")?, &given_id) {
+            (Some(t), _) => t,
+            (None, Some(id)) => id.atom_type().to_owned(),
+            (None, None) => {
+                return Err("type is missing (and there is no atom_id to take it from)".into())
+            }
+        };
+        model::validate_type(&atom_type).map_err(|e| e.to_string())?;
+        if str_field(&map, "operation")?.is_none() {
+            return Err("operation is missing".into());
+        }
+        let time = match str_field(&map, "timestamp")? {
+            Some(t) => model::parse_timestamp(&t).map_err(|e| e.to_string())?,
+            None => now,
+        };
+        let atom_id = match given_id {
+            Some(id) => {
+                if known.ids.contains(&id.to_string()) {
+                    return Err(format!("{id} is already an atom of this store"));
+                }
+                if let Some(p) = parent.filter(|p| p.id.date() == id.date()) {
+                    if id.seq() <= p.id.seq() {
+                        return Err(format!(
+                            "{id} does not follow {}: ids of one day must increase along a trail",
+                            p.id
+                        ));
+                    }
+                }
+                id
+            }
+            None => {
+                let day = time.date_naive();
+                let stored = self.stored_last_seq(known, day)?;
+                let on_trail = parent
+                    .filter(|p| p.id.date() == day)
+                    .map_or(0, |p| p.id.seq());
+                AtomId::new(&atom_type, day, stored.max(on_trail) + 1).map_err(|e| e.to_string())?
+            }
+        };
+        for (key, want) in [
+            ("previous_atom", parent.map(|p| p.id.to_string())),
+            ("previous_digest", parent.map(|p| p.digest.clone())),
+        ] {
+            if let Some(given) = map.get(key) {
+                let given = match given {
+                    Value::Null => None,
+                    Value::String(s) => Some(s.clone()),
+                    other => return Err(format!("{key} must be a string or null, not {other}")),
+                };
+                if given != want {
+                    return Err(format!(
+                        "{key} is {} but the atom before it on this trail is {}",
+                        given.as_deref().unwrap_or("null"),
+                        match (key, parent) {
+                            (_, None) => "none (the trail is empty)".to_owned(),
+                            ("previous_atom", Some(p)) => p.id.to_string(),
+                            (_, Some(p)) => format!("{} with digest {}", p.id, p.digest),
+                        }
+                    ));
+                }
+            }
+        }
+        if map.get("merged").is_some_and(|m| !m.is_null()) {
+            return Err("MERGE atoms cannot be imported: their extra parents are not part of a JSON-lines trail".into());
+        }
+        if map
+            .get("attachments")
+            .is_some_and(|a| a.as_array().is_some_and(|a| !a.is_empty()))
+        {
+            return Err(
+                "atoms with attachments cannot be imported: an export carries no file contents"
+                    .into(),
+            );
+        }
+        let given_digest = str_field(&map, "digest")?;
+        let defaults = [
+            ("atom_id", Value::String(atom_id.to_string())),
+            ("type", Value::String(atom_type)),
+            ("agent", Value::String(default_agent.to_owned())),
+            ("timestamp", Value::String(model::format_timestamp(time))),
+            (
+                "previous_atom",
+                parent.map_or(Value::Null, |p| p.id.to_string().into()),
+            ),
+            (
+                "previous_digest",
+                parent.map_or(Value::Null, |p| p.digest.clone().into()),
+            ),
+            ("influenced_by", Value::Array(Vec::new())),
+            ("project", Value::Null),
+            ("summary", Value::String(String::new())),
+            ("metadata", Value::Object(Map::new())),
+            ("token_cost", Value::Null),
+            ("attachments", Value::Array(Vec::new())),
+        ];
+        for (key, value) in defaults {
+            if map.get(key).is_none_or(Value::is_null) {
+                map.insert(key.to_owned(), value);
+            }
+        }
+        map.insert("digest".into(), Value::String(String::new()));
+        let mut record: Atom = serde_json::from_value(Value::Object(map))
+            .map_err(|e| format!("not an atom record: {e}"))?;
+        for id in &record.influenced_by {
+            if !known.ids.contains(&id.to_string()) {
+                return Err(format!(
+                    "influenced_by: {id} is neither an atom of this store nor an earlier line"
+                ));
+            }
+        }
+        record.digest = record.compute_digest();
+        if let Some(given) = given_digest {
+            if given != record.digest {
+                return Err(format!(
+                    "digest {given} does not match the record's content ({})",
+                    record.digest
+                ));
+            }
+        }
+        record.validate().map_err(|e| e.to_string())?;
+        Ok((record, legacy))
+    }
+
+    /// The store's highest sequence number on `day` (cached).
+    fn stored_last_seq(&self, known: &mut Known, day: NaiveDate) -> Result<u32, String> {
+        if let Some(n) = known.last_seq.get(&day) {
+            return Ok(*n);
+        }
+        let n = self
+            .with_index(|ix| ix.last_seq(&day.format("%Y%m%d").to_string()))
+            .map_err(|e| e.to_string())?;
+        known.last_seq.insert(day, n);
+        Ok(n)
+    }
+}
+
+/// Map a line of the seed system's `atom_trail` table to a record.
+///
+/// `type` comes from the id; `timestamp` may also be SQLite's
+/// `YYYY-MM-DD HH:MM:SS` (UTC); `metadata` may be an object or its JSON text;
+/// `previous_atom` must name the previous line's atom (on the first line:
+/// null or the trail's head) and is then replaced by the chain link;
+/// `signature` must pass [`legacy_signature_matches`] and is kept as
+/// `metadata.legacy_signature`; any other column goes into `metadata` under
+/// its own name.
+fn from_legacy(
+    map: Map<String, Value>,
+    parent: Option<&Link>,
+) -> Result<Map<String, Value>, String> {
+    let mut out = Map::new();
+    let mut extra = Map::new();
+    let mut metadata = None;
+    let mut signature = None;
+    for (key, value) in map {
+        match key.as_str() {
+            "atom_id" | "operation" | "agent" => {
+                out.insert(key, value);
+            }
+            "timestamp" => {
+                let s = value.as_str().ok_or("timestamp must be a string")?;
+                out.insert(key, Value::String(legacy_timestamp(s)?));
+            }
+            "signature" => {
+                signature = Some(
+                    value
+                        .as_str()
+                        .ok_or("signature must be a string")?
+                        .to_owned(),
+                );
+            }
+            "metadata" => metadata = Some(value),
+            "previous_atom" => match (&value, parent) {
+                (Value::Null, _) => {}
+                (Value::String(s), Some(p)) if *s == p.id.to_string() => {}
+                _ => {
+                    return Err(format!(
+                        "previous_atom is {value} but the atom before it is {}",
+                        parent.map_or("none".to_owned(), |p| p.id.to_string())
+                    ))
+                }
+            },
+            _ => {
+                extra.insert(key, value);
+            }
+        }
+    }
+    let id = out
+        .get("atom_id")
+        .and_then(Value::as_str)
+        .ok_or("atom_id is missing (the seed format always has one)")?
+        .to_owned();
+    let (mut meta, text) = match metadata {
+        None | Some(Value::Null) => (Map::new(), None),
+        Some(Value::String(text)) => match serde_json::from_str(&text) {
+            Ok(Value::Object(m)) => (m, Some(text)),
+            _ => return Err("metadata is a string but not a JSON object's text".into()),
+        },
+        Some(Value::Object(m)) => (m, None),
+        Some(other) => return Err(format!("metadata must be an object, not {other}")),
+    };
+    let signature = signature.expect("legacy lines have a signature");
+    if !legacy_signature_matches(&signature, &id, &meta, text.as_deref()) {
+        return Err(format!(
+            "signature {signature} is not sha256(atom_id + metadata) of this line: the record was changed after it was signed"
+        ));
+    }
+    if meta.contains_key("legacy_signature") {
+        return Err("metadata already has a legacy_signature".into());
+    }
+    meta.insert("legacy_signature".into(), Value::String(signature));
+    for (key, value) in extra {
+        meta.entry(key).or_insert(value);
+    }
+    out.insert("metadata".into(), Value::Object(meta));
+    Ok(out)
+}
+
+/// The seed system signed each atom as `sha256:` + hex SHA-256 of the atom
+/// id immediately followed by its metadata's JSON text. The text is the
+/// column's own bytes when `metadata` came as a string; for an object it is
+/// its compact JSON in the order given (what `JSON.stringify` writes); for
+/// no metadata, the empty string or `null`. The `sha256:` prefix is optional
+/// and hex digits may be of either case.
+pub fn legacy_signature_matches(
+    signature: &str,
+    atom_id: &str,
+    metadata: &Map<String, Value>,
+    text: Option<&str>,
+) -> bool {
+    let hex = signature
+        .strip_prefix("sha256:")
+        .unwrap_or(signature)
+        .to_ascii_lowercase();
+    if hex.len() != 64 || !canonical::is_lower_hex(&hex) {
+        return false;
+    }
+    let candidates: Vec<String> = match text {
+        Some(t) => vec![t.to_owned()],
+        None if metadata.is_empty() => vec![String::new(), "null".into(), "{}".into()],
+        None => vec![serde_json::to_string(metadata).expect("a JSON map serializes")],
+    };
+    candidates
+        .iter()
+        .any(|t| canonical::sha256_hex(format!("{atom_id}{t}").as_bytes()) == hex)
+}
+
+/// A seed timestamp as a record timestamp: RFC 3339 (any offset) or
+/// SQLite's `YYYY-MM-DD HH:MM:SS`, taken as UTC.
+fn legacy_timestamp(s: &str) -> Result<String, String> {
+    if let Ok(t) = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S") {
+        return Ok(model::format_timestamp(t.and_utc()));
+    }
+    model::parse_rfc3339("timestamp", s)
+        .map(model::format_timestamp)
+        .map_err(|e| e.to_string())
+}
