@@ -521,3 +521,6 @@ fn legacy_timestamp(s: &str) -> Result<String, String> {
         .map(model::format_timestamp)
         .map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod fuzz;

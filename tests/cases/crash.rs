@@ -329,3 +329,39 @@ fn a_truncated_object_is_named_by_verify_and_repaired_by_pull() {
     );
     env.cross_check();
 }
+
+#[test]
+fn killed_imports_write_all_or_nothing() {
+    const LINES: usize = 600;
+    let env = TestEnv::init();
+    let batch: String = (0..LINES)
+        .map(|i| format!("{{\"type\":\"TASK\",\"operation\":\"bulk\",\"summary\":\"line {i}\"}}\n"))
+        .collect();
+    let file = env.write_file("batch.jsonl", batch.as_bytes());
+    let file = file.to_str().unwrap();
+    let span = calibrate(&env, &["import", file]);
+    let mut rng = Lcg(0x5eed_0004);
+    let (mut rounds, mut killed, mut acknowledged) = (0, 0, 1);
+    for _ in 0..12 {
+        let r = run_and_kill(&env, &["import", file], rng.below(span));
+        rounds += 1;
+        match r.finished {
+            Some((0, _)) => acknowledged += 1,
+            Some(_) => {}
+            None => killed += 1,
+        }
+        // All or nothing: the trail holds whole batches only.
+        let count = env.git(&["rev-list", "--count", "main"]);
+        let count: usize = count.trim().parse().unwrap();
+        assert_eq!(count % LINES, 0, "a partial import: {count} atoms");
+        assert!(
+            count / LINES >= acknowledged,
+            "an acknowledged import is gone"
+        );
+    }
+    eprintln!(
+        "import: {rounds} runs of {LINES} lines, {killed} killed, {acknowledged} imports acknowledged, 0 lost"
+    );
+    assert!(killed > 0, "nothing was killed: the delays are too long");
+    assert_whole(&env);
+}
