@@ -586,7 +586,8 @@ fn restore_into(
     let trail = Trail::open(home)?;
     let git = trail.git();
 
-    // Objects, in (sha, part) order, a page at a time.
+    // Objects, in (sha, part) order, a page at a time, into one pack.
+    let mut pack = git.new_pack()?;
     let mut written: HashSet<ObjectId> = HashSet::new();
     let (mut after_sha, mut after_part) = (String::new(), -1i64);
     let mut current: Option<(String, String, u64, u64, Vec<u8>)> = None; // sha, kind, parts, size, bytes
@@ -641,7 +642,13 @@ fn restore_into(
                         data.len()
                     )));
                 }
-                let id = git.write_raw(&kind, &data)?;
+                let kind = gix::object::Kind::from_bytes(kind.as_bytes()).map_err(|_| {
+                    MirrorError::Damaged(format!("object {sha} has the unknown kind {kind:?}"))
+                })?;
+                let id = crate::store::io_context(pack.add(kind, &data), || {
+                    format!("packing the restored object {sha}")
+                })
+                .map_err(TrailError::from)?;
                 if id != ObjectId::from_hex(sha.as_bytes()).unwrap_or(ObjectId::null(id.kind())) {
                     return Err(MirrorError::Damaged(format!("object {sha} hashes to {id}")));
                 }
@@ -655,8 +662,9 @@ fn restore_into(
     if let Some((sha, ..)) = current {
         return Err(MirrorError::Damaged(format!("object {sha} lacks parts")));
     }
-    let ids: Vec<ObjectId> = written.iter().copied().collect();
-    git.sync_objects(&ids)?;
+    // The pack and its index are fsynced, then moved into place.
+    crate::store::io_context(pack.finish(), || "writing the restored objects' pack".into())
+        .map_err(TrailError::from)?;
 
     // Every atom's objects must be there.
     let mut atoms = 0;

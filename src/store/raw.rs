@@ -4,7 +4,6 @@
 //! An object is its kind and its uncompressed content: writing the same pair
 //! anywhere yields the same id, whatever the compression or packing.
 
-use gix::objs::Write as _;
 use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 use gix::refs::Target;
 use gix::ObjectId;
@@ -66,20 +65,6 @@ impl GitStore {
             kind,
             data: obj.data,
         })
-    }
-
-    /// Write an object given as kind and content; returns the id git gives
-    /// it (the caller compares it with the id it expected). Not yet durable:
-    /// see [`GitStore::sync_objects`].
-    pub fn write_raw(&self, kind: &str, data: &[u8]) -> Result<ObjectId, StoreError> {
-        let kind = gix::object::Kind::from_bytes(kind.as_bytes()).map_err(|_| StoreError::Git {
-            context: "writing an object",
-            message: format!("{kind:?} is not a git object kind"),
-        })?;
-        self.repo
-            .objects
-            .write_buf(kind, data)
-            .git("writing an object")
     }
 
     /// Point `full_name` at `new` whatever it pointed to before (bookkeeping
