@@ -195,35 +195,11 @@ fn sql_cannot_write_or_attach_through_query() {
     assert_eq!(env.atom_json(&["log"]).as_array().unwrap().len(), 1);
 }
 
-/// `git --git-dir REPO ARGS` with `input` on stdin; stdout, trimmed.
-fn git_in(env: &TestEnv, repo: &Path, args: &[&str], input: &[u8]) -> String {
-    use std::io::Write as _;
-    use std::process::Stdio;
-    let mut child = env
-        .command("git")
-        .arg("--git-dir")
-        .arg(repo)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "mallory")
-        .env("GIT_AUTHOR_EMAIL", "m@example.com")
-        .env("GIT_COMMITTER_NAME", "mallory")
-        .env("GIT_COMMITTER_EMAIL", "m@example.com")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run git");
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 #[test]
 fn a_malicious_remote_gets_nothing_in() {
     let a = TestEnv::init();
     let remote = a.bare_remote("shared.git");
-    let git = |args: &[&str]| git_in(&a, &remote, args, b"");
+    let git = |args: &[&str]| a.attacker_git(&remote, args, b"");
     a.record(&["TASK", "one"]);
     let notes = a.write_file("notes.txt", b"hi");
     a.record(&["TASK", "two", "--attach", notes.to_str().unwrap()]);
@@ -251,20 +227,13 @@ fn a_malicious_remote_gets_nothing_in() {
     // The tip again, but its attachment is now a symlink, and the commit is
     // signed by the trusted key itself: the tree check refuses it.
     let record = git(&["rev-parse", &format!("{tip}:atom.json")]);
-    let link = git_in(
-        &a,
-        &remote,
-        &["hash-object", "-w", "--stdin"],
-        b"/etc/passwd",
-    );
-    let att = git_in(
-        &a,
+    let link = a.attacker_git(&remote, &["hash-object", "-w", "--stdin"], b"/etc/passwd");
+    let att = a.attacker_git(
         &remote,
         &["mktree"],
         format!("120000 blob {link}\tnotes.txt\n").as_bytes(),
     );
-    let tree = git_in(
-        &a,
+    let tree = a.attacker_git(
         &remote,
         &["mktree"],
         format!("100644 blob {record}\tatom.json\n040000 tree {att}\tattachments\n").as_bytes(),
@@ -275,8 +244,7 @@ fn a_malicious_remote_gets_nothing_in() {
         "user.signingkey={}",
         a.store().join("keys/atom_ed25519").display()
     );
-    let evil = git_in(
-        &a,
+    let evil = a.attacker_git(
         &remote,
         &[
             "-c",

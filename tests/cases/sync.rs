@@ -177,21 +177,7 @@ fn forged_or_unsigned_atoms_on_the_remote_are_refused() {
 
     // Someone with write access appends a commit with plain git: same tree,
     // no signature.
-    let git_remote = |args: &[&str]| {
-        let out = a
-            .command("git")
-            .arg("--git-dir")
-            .arg(&remote)
-            .args(args)
-            .env("GIT_AUTHOR_NAME", "mallory")
-            .env("GIT_AUTHOR_EMAIL", "m@example.com")
-            .env("GIT_COMMITTER_NAME", "mallory")
-            .env("GIT_COMMITTER_EMAIL", "m@example.com")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
+    let git_remote = |args: &[&str]| a.attacker_git(&remote, args, b"");
     let tip = git_remote(&["rev-parse", "refs/heads/main"]);
     let forged = git_remote(&[
         "commit-tree",

@@ -3,40 +3,15 @@
 //! untrusted key, dropped and reordered atoms, swapped `atom.json`, edited
 //! trailers. Each must be caught, naming the right atom, with exit 1.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use serde_json::Value;
 
 use crate::common::{Output, TestEnv};
 
-/// Run git on the store with `input` on stdin and an attacker's identity;
-/// require success and return stdout, trimmed.
+/// Run git on the store as an attacker would (see [`TestEnv::attacker_git`]).
 fn git_in(env: &TestEnv, args: &[&str], input: &[u8]) -> String {
-    let mut child = env
-        .command("git")
-        .arg("--git-dir")
-        .arg(env.git_dir())
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "mallory")
-        .env("GIT_AUTHOR_EMAIL", "mallory@example.org")
-        .env("GIT_COMMITTER_NAME", "mallory")
-        .env("GIT_COMMITTER_EMAIL", "mallory@example.org")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run git");
-    child
-        .stdin
-        .take()
-        .expect("piped stdin")
-        .write_all(input)
-        .expect("write stdin");
-    let out: Output = child.wait_with_output().expect("wait for git").into();
-    assert_eq!(out.code, 0, "git {args:?} failed:\n{out}");
-    out.stdout.trim().to_owned()
+    env.attacker_git(&env.git_dir(), args, input)
 }
 
 /// The raw commit message (everything after the header's blank line).

@@ -259,6 +259,35 @@ impl TestEnv {
         self.git_output(&["-c", &allowed, "verify-commit", sha])
     }
 
+    /// Run git on the repository `repo` as an attacker would: plain git,
+    /// mallory's identity, `input` on stdin. Requires success; returns
+    /// stdout, trimmed.
+    pub fn attacker_git(&self, repo: &Path, args: &[&str], input: &[u8]) -> String {
+        let mut child = self
+            .command("git")
+            .arg("--git-dir")
+            .arg(repo)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "mallory")
+            .env("GIT_AUTHOR_EMAIL", "mallory@example.org")
+            .env("GIT_COMMITTER_NAME", "mallory")
+            .env("GIT_COMMITTER_EMAIL", "mallory@example.org")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run git");
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(input)
+            .expect("write stdin");
+        let out: Output = child.wait_with_output().expect("wait for git").into();
+        assert_eq!(out.code, 0, "git {args:?} failed:\n{out}");
+        out.stdout.trim().to_owned()
+    }
+
     /// A new bare repository `name` in the temporary directory, to share
     /// trails through.
     pub fn bare_remote(&self, name: &str) -> PathBuf {
