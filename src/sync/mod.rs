@@ -27,7 +27,7 @@ use serde_json::{json, Map};
 use crate::branches::{validate_trail_name, BranchError, ARCHIVE_PREFIX};
 use crate::signing::{key_line, signature_key, AllowedSigners, SignatureStatus};
 use crate::store::{StoreError, HEADS_PREFIX};
-use crate::trail::{Draft, Onto, Trail, TrailError};
+use crate::trail::{set_git_config, Draft, Onto, Trail, TrailError};
 use crate::verify::AtomProblem;
 use git_cli::{GitCli, GitFailure};
 
@@ -272,9 +272,7 @@ impl Trail {
             });
         }
         let url = absolute_if_local(url);
-        self.cli()
-            .output(&["config", &format!("remote.{name}.url"), &url])
-            .map_err(SyncError::transport(name))?;
+        set_git_config(self.git_dir(), &format!("remote.{name}.url"), &url)?;
         Ok(RemoteInfo {
             name: name.to_owned(),
             url,
