@@ -57,6 +57,10 @@ pub struct VerifyReport {
     pub failures: Vec<AtomProblem>,
     /// Suspicious but accepted (an id named by two atoms on two sides of a merge).
     pub warnings: Vec<AtomProblem>,
+    /// Some object on disk did not read back as what its name says (a
+    /// damaged file, not a tampered atom): a fetch can mend it.
+    #[serde(skip)]
+    pub damaged_objects: bool,
 }
 
 /// What was read for one commit.
@@ -87,6 +91,7 @@ impl Trail {
         let mut reasons = check_each(self, &loaded);
         check_links(&loaded, &tips, &mut reasons);
         let warnings = duplicate_ids(&loaded, &reasons);
+        let damaged_objects = loaded.iter().any(|l| !l.objects.corrupt.is_empty());
 
         let failures: Vec<AtomProblem> = loaded
             .iter()
@@ -100,6 +105,7 @@ impl Trail {
             ok: failures.is_empty(),
             failures,
             warnings,
+            damaged_objects,
         })
     }
 }

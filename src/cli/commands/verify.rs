@@ -34,12 +34,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         return Ok(());
     }
     let n = report.failures.len();
-    let damaged = report
-        .failures
-        .iter()
-        .flat_map(|f| &f.reasons)
-        .any(|r| r.contains("cannot be read") || r.contains("is corrupt"));
-    let hint = if damaged {
+    let hint = if report.damaged_objects {
         "objects on disk are damaged: `atom pull --repair [REMOTE]` fetches good copies from a remote you pushed to"
     } else {
         "an atom that fails was changed outside atom, or signed by a key this store does not trust (`atom signers add`)"
