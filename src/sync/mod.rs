@@ -703,7 +703,7 @@ impl Trail {
 fn clone_into(url: &str, home: &Path, progress: bool) -> Result<CloneReport, SyncError> {
     let init = Trail::init(home, None)?;
     let trail = Trail::open(home)?;
-    trail.remote_add(DEFAULT_REMOTE, url)?;
+    let origin = trail.remote_add(DEFAULT_REMOTE, url)?;
     let ns = format!("{INCOMING_PREFIX}{DEFAULT_REMOTE}/");
     let specs = [
         format!("+{SIGNERS_REF}*:{ns}signers*"),
@@ -759,7 +759,7 @@ fn clone_into(url: &str, home: &Path, progress: bool) -> Result<CloneReport, Syn
         trusted,
         pull: PullReport {
             remote: DEFAULT_REMOTE.into(),
-            url: trail.remote_url(DEFAULT_REMOTE)?,
+            url: origin.url,
             verified,
             trails,
             untrusted_keys,
