@@ -717,7 +717,11 @@ impl Trail {
                 status: SignatureStatus::None,
                 signer: None,
             },
-            Some((armored, payload)) => self.allowed_signers().check(armored, payload),
+            Some((armored, payload)) => self.allowed_signers().check(
+                armored,
+                payload,
+                stored.record.time().map_or(0, |t| t.timestamp()),
+            ),
         }
     }
 

@@ -247,7 +247,8 @@ fn check_signature(stored: &StoredAtom, allowed: &AllowedSigners, out: &mut Vec<
         out.push("the commit is not signed".to_owned());
         return;
     };
-    let check = allowed.check(armored, payload);
+    let time = stored.record.time().map_or(0, |t| t.timestamp());
+    let check = allowed.check(armored, payload, time);
     let signer = check.signer.unwrap_or_else(|| "unknown key".into());
     match check.status {
         SignatureStatus::Good => {}

@@ -95,24 +95,22 @@ impl AllowedSigners {
         AllowedSigners { entries }
     }
 
-    /// Check an armored signature over `payload`.
-    pub fn check(&self, armored: &[u8], payload: &[u8]) -> SignatureCheck {
-        let bad = SignatureCheck {
-            status: SignatureStatus::Bad,
-            signer: None,
-        };
-        let Ok(sig) = SshSig::from_pem(armored) else {
-            return bad;
-        };
-        let key = PublicKey::new(sig.public_key().clone(), "");
-        if sig.namespace() != SIGNING_NAMESPACE
-            || key.verify(SIGNING_NAMESPACE, payload, &sig).is_err()
-        {
-            return SignatureCheck {
+    /// Check an armored signature over `payload` made at `time` (the
+    /// commit's time, Unix seconds): [`verify_signature`], then [`Self::judge`].
+    pub fn check(&self, armored: &[u8], payload: &[u8], time: i64) -> SignatureCheck {
+        match verify_signature(armored, payload) {
+            SignatureValidity::Valid(key) => self.judge(&key, time),
+            SignatureValidity::Invalid(key) => SignatureCheck {
                 status: SignatureStatus::Bad,
-                signer: Some(key.fingerprint(HashAlg::Sha256).to_string()),
-            };
+                signer: key.map(|k| k.fingerprint(HashAlg::Sha256).to_string()),
+            },
         }
+    }
+
+    /// Whether this list trusts `key` for a signature made at `time` (Unix
+    /// seconds): `Good` with the principal, else `Untrusted` with the key's
+    /// fingerprint. The key's signature must already be known valid.
+    pub fn judge(&self, key: &PublicKey, _time: i64) -> SignatureCheck {
         match self
             .entries
             .iter()
@@ -128,6 +126,31 @@ impl AllowedSigners {
             },
         }
     }
+}
+
+/// What a signature says by itself, before asking whom the store trusts.
+#[derive(Debug, Clone)]
+pub enum SignatureValidity {
+    /// It verifies over the payload in the `git` namespace, by this key.
+    Valid(PublicKey),
+    /// It does not verify; the key it names, when it names one.
+    Invalid(Option<PublicKey>),
+}
+
+/// Check an armored SSH signature over `payload` cryptographically (and its
+/// namespace), independently of any list of trusted keys. The index keeps
+/// this verdict, so trust can be decided at read time against the current
+/// allowed signers.
+pub fn verify_signature(armored: &[u8], payload: &[u8]) -> SignatureValidity {
+    let Ok(sig) = SshSig::from_pem(armored) else {
+        return SignatureValidity::Invalid(None);
+    };
+    let key = PublicKey::new(sig.public_key().clone(), "");
+    if sig.namespace() != SIGNING_NAMESPACE || key.verify(SIGNING_NAMESPACE, payload, &sig).is_err()
+    {
+        return SignatureValidity::Invalid(Some(key));
+    }
+    SignatureValidity::Valid(key)
 }
 
 fn parse_line(line: &str) -> Option<(String, PublicKey)> {

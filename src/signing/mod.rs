@@ -8,7 +8,10 @@
 mod allowed;
 mod ssh;
 
-pub use allowed::{key_line, signature_key, AllowedSigners, SignatureCheck, SignatureStatus};
+pub use allowed::{
+    key_line, signature_key, verify_signature, AllowedSigners, SignatureCheck, SignatureStatus,
+    SignatureValidity,
+};
 pub use ssh::{SshSigner, SIGNING_NAMESPACE};
 
 /// Errors of key handling and signing.

@@ -411,7 +411,9 @@ impl Trail {
         let (file, signature) = self.git().read_file_commit(commit, SIGNERS_FILE)?;
         let keys = AllowedSigners::parse(&String::from_utf8_lossy(&file.unwrap_or_default()));
         let self_signed = signature.is_some_and(|(armored, payload)| {
-            keys.check(&armored, &payload).status == SignatureStatus::Good
+            keys.check(&armored, &payload, chrono::Utc::now().timestamp())
+                .status
+                == SignatureStatus::Good
         });
         Ok((keys, self_signed))
     }
