@@ -12,8 +12,9 @@ use gix::ObjectId;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use crate::append::{Onto, Transaction};
 use crate::store::{StoreError, HEADS_PREFIX};
-use crate::trail::{AtomView, Draft, Onto, Trail, TrailError};
+use crate::trail::{AtomView, Draft, Trail, TrailError};
 
 /// Where rollback keeps discarded tips: `refs/atom/archive/<trail>/<tip>`.
 pub const ARCHIVE_PREFIX: &str = "refs/atom/archive/";
@@ -179,17 +180,26 @@ impl Trail {
         let current = self.current_trail()?;
         let mut out = Vec::new();
         let mut seen_current = false;
-        for (full, tip) in self.git().refs_under(HEADS_PREFIX)? {
+        let heads = self.git().refs_under(HEADS_PREFIX)?;
+        let sizes = self.with_index(|ix| {
+            heads
+                .iter()
+                .map(|(full, tip)| {
+                    let atoms = ix.trail_len(crate::index::trail_name(full))?;
+                    let head = ix.row(tip)?.map(|r| r.record.atom_id.to_string());
+                    Ok((atoms, head))
+                })
+                .collect::<Result<Vec<_>, crate::index::IndexError>>()
+        })?;
+        for ((full, tip), (atoms, head)) in heads.into_iter().zip(sizes) {
             let name = full.strip_prefix(HEADS_PREFIX).unwrap_or(&full).to_owned();
-            let head = self.git().read_atom(tip)?.record.atom_id.to_string();
-            let atoms = self.git().walk(&[tip], None)?.len();
             seen_current |= name == current;
             out.push(TrailInfo {
                 current: name == current,
                 name,
-                head: Some(head),
+                head,
                 commit: Some(tip.to_string()),
-                atoms,
+                atoms: atoms as usize,
             });
         }
         if !seen_current {
@@ -287,26 +297,25 @@ impl Trail {
             .git()
             .ref_target(&format!("{HEADS_PREFIX}{trail}"))?
             .ok_or_else(not_on_trail)?;
-        let target = self.git().read_atom(target_commit)?.record.atom_id;
+        let target = self.view(target_commit)?.record.atom_id;
         if tip == target_commit {
             return Err(BranchError::NothingToRollBack {
                 rev: rev.to_owned(),
                 trail,
             });
         }
-        let on_trail = self.git().walk(&[tip], None)?;
-        if !on_trail.contains(&target_commit) {
-            return Err(not_on_trail());
-        }
-        let kept: std::collections::HashSet<ObjectId> = self
-            .git()
-            .walk(&[target_commit], None)?
-            .into_iter()
-            .collect();
-        let mut discarded = Vec::new();
-        for c in on_trail.into_iter().filter(|c| !kept.contains(c)) {
-            discarded.push(self.git().read_atom(c)?.record.atom_id.to_string());
-        }
+        let discarded = self.with_index(|ix| {
+            if !ix.is_ancestor(&target_commit, &tip)? {
+                return Ok(None);
+            }
+            let gone = ix.only_in(&target_commit, &tip)?;
+            Ok(Some(
+                gone.into_iter()
+                    .map(|r| r.record.atom_id.to_string())
+                    .collect::<Vec<_>>(),
+            ))
+        })?;
+        let discarded = discarded.ok_or_else(not_on_trail)?;
         Ok(RollbackPlan {
             trail,
             target: target.to_string(),
@@ -320,20 +329,23 @@ impl Trail {
     /// trail to a ROLLBACK atom on top of the target. Fails with
     /// [`BranchError::Moved`] if the trail changed since the plan was made.
     pub fn rollback(&self, plan: RollbackPlan) -> Result<RollbackReport, BranchError> {
-        let _lock = self.lock()?;
         let moved = || BranchError::Moved {
             trail: plan.trail.clone(),
         };
-        if self.current_trail()? != plan.trail {
+        let as_moved = |e: TrailError| match e {
+            TrailError::Contention { .. } => moved(),
+            e => e.into(),
+        };
+        let mut tx = Transaction::begin(self)?;
+        if self.current_trail()? != plan.trail
+            || tx.tip(&format!("{HEADS_PREFIX}{}", plan.trail))? != Some(plan.tip)
+        {
             return Err(moved());
         }
-        let tip = self
-            .git()
-            .ref_target(&format!("{HEADS_PREFIX}{}", plan.trail))?;
-        if tip != Some(plan.tip) {
-            return Err(moved());
+        let archive_ref = archive_name(&tx, &plan.trail, plan.tip)?;
+        if tx.tip(&archive_ref)?.is_none() {
+            tx.move_ref(&archive_ref, None, plan.tip);
         }
-        let archive_ref = self.archive(&plan.trail, plan.tip)?;
         let mut metadata = Map::new();
         metadata.insert("rolled_back_to".into(), json!(plan.target));
         metadata.insert(
@@ -353,51 +365,42 @@ impl Trail {
             ..Draft::new("ROLLBACK", "rollback")
         };
         let prepared = self.prepare(draft)?;
-        let rollback = self
-            .append_locked(
+        let rollback = tx
+            .append(
                 &prepared,
                 Onto::Reset {
                     expected: plan.tip,
                     parent: plan.target_commit,
                 },
             )
-            .map_err(|e| match e {
-                TrailError::Contention { .. } => moved(),
-                e => e.into(),
-            })?;
+            .map_err(as_moved)?;
+        tx.commit().map_err(as_moved)?;
         Ok(RollbackReport {
             plan,
             archive_ref,
             rollback,
         })
     }
+}
 
-    /// Keep `tip` under `refs/atom/archive/<trail>/<first 12 hex digits of
-    /// tip>`. The name comes from the content, so two devices that archive
-    /// different tips never claim the same ref, and archiving a tip twice
-    /// keeps one ref. Should the 12 digits collide, the full id is used.
-    fn archive(&self, trail: &str, tip: ObjectId) -> Result<String, BranchError> {
-        let hex = tip.to_string();
-        for name in [
-            format!("{ARCHIVE_PREFIX}{trail}/{}", &hex[..12]),
-            format!("{ARCHIVE_PREFIX}{trail}/{hex}"),
-        ] {
-            if self.git().ref_target(&name)? == Some(tip) {
-                return Ok(name);
-            }
-            match self
-                .git()
-                .compare_and_swap(&name, None, tip, "atom: rollback archive")
-            {
-                Ok(()) => return Ok(name),
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            }
+/// The ref that keeps `tip`: `refs/atom/archive/<trail>/<first 12 hex digits
+/// of tip>`. The name comes from the content, so two devices that archive
+/// different tips never claim the same ref, and archiving a tip twice keeps
+/// one ref. Should the 12 digits collide, the full id is used.
+fn archive_name(tx: &Transaction<'_>, trail: &str, tip: ObjectId) -> Result<String, BranchError> {
+    let hex = tip.to_string();
+    for name in [
+        format!("{ARCHIVE_PREFIX}{trail}/{}", &hex[..12]),
+        format!("{ARCHIVE_PREFIX}{trail}/{hex}"),
+    ] {
+        match tx.tip(&name)? {
+            Some(t) if t != tip => continue,
+            _ => return Ok(name),
         }
-        Err(BranchError::Moved {
-            trail: trail.to_owned(),
-        })
     }
+    Err(BranchError::Moved {
+        trail: trail.to_owned(),
+    })
 }
 
 #[cfg(test)]

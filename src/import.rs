@@ -19,17 +19,17 @@
 //! their `signature` field; see [`legacy_signature_matches`] for what is
 //! checked.
 
-use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Write};
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use gix::ObjectId;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::append::Transaction;
 use crate::canonical;
 use crate::model::{self, Atom, AtomId};
-use crate::store::{Identity, StoreError, HEADS_PREFIX};
+use crate::store::{StoreError, HEADS_PREFIX};
 use crate::trail::{Trail, TrailError};
 
 /// Why an import stopped.
@@ -90,12 +90,6 @@ struct Link {
     commit: ObjectId,
 }
 
-/// Everything about the store an import checks against, read once.
-struct Known {
-    ids: HashSet<String>,
-    last_seq: HashMap<NaiveDate, u32>,
-}
-
 impl Trail {
     /// Print the records of `rev` (default: the current trail) as JSON lines,
     /// oldest first along first parents; returns how many.
@@ -133,32 +127,22 @@ impl Trail {
         input: &mut dyn BufRead,
         progress: &mut dyn FnMut(ImportProgress),
     ) -> Result<ImportReport, ImportError> {
-        let signer = self.signer()?;
-        let committer = self.committer();
         let default_agent = self.default_agent();
-        let _lock = self.lock()?;
+        let mut tx = Transaction::begin(self)?;
         let trail = self.git().current_trail()?;
         let ref_name = format!("{HEADS_PREFIX}{trail}");
-        let tip = self.git().ref_target(&ref_name)?;
-        let mut known = self.with_index(|ix| {
-            let ids: HashSet<String> = ix.atom_ids()?.into_iter().collect();
-            Ok(Known {
-                ids,
-                last_seq: HashMap::new(),
-            })
-        })?;
+        let tip = tx.tip(&ref_name)?;
         let mut parent = match tip {
             Some(c) => {
-                let stored = self.git().read_atom(c)?;
+                let record = tx.record_of(&c)?;
                 Some(Link {
-                    id: stored.record.atom_id,
-                    digest: stored.record.digest,
+                    id: record.atom_id,
+                    digest: record.digest,
                     commit: c,
                 })
             }
             None => None,
         };
-        let mut pack = self.git().new_pack()?;
         let mut report = ImportReport {
             trail: trail.clone(),
             imported: 0,
@@ -183,24 +167,10 @@ impl Trail {
                 line: number,
                 reason,
             };
-            let (record, legacy) = self
-                .complete(&line, parent.as_ref(), &mut known, &default_agent, now)
-                .map_err(bad)?;
-            let author = Identity {
-                name: record.agent.clone(),
-                email: format!(
-                    "{}@agents.atom",
-                    crate::trail::email_local_part(&record.agent)
-                ),
-            };
+            let (record, legacy) =
+                complete(&tx, &line, parent.as_ref(), &default_agent, now).map_err(bad)?;
             let parents: Vec<ObjectId> = parent.as_ref().map(|p| p.commit).into_iter().collect();
-            let commit = self
-                .git()
-                .pack_atom_commit(&mut pack, &record, &parents, &author, &committer, &signer)?;
-            known.ids.insert(record.atom_id.to_string());
-            let day = record.atom_id.date();
-            let stored = self.stored_last_seq(&mut known, day).map_err(bad)?;
-            known.last_seq.insert(day, stored.max(record.atom_id.seq()));
+            let commit = tx.write(&record, &parents, &[])?;
             report.imported += 1;
             report.legacy += usize::from(legacy);
             if report.first.is_none() {
@@ -218,187 +188,163 @@ impl Trail {
         let Some(last) = parent.filter(|_| report.imported > 0) else {
             return Ok(report);
         };
-        crate::store::io_context(pack.finish(), || "writing the pack".into())?;
-        let msg = format!("atom: import of {} atoms", report.imported);
-        self.git()
-            .compare_and_swap(&ref_name, tip, last.commit, &msg)
-            .map_err(|e| match e {
-                StoreError::Conflict { .. } => TrailError::Contention {
-                    trail: trail.clone(),
-                },
-                e => e.into(),
-            })?;
+        tx.move_ref(&ref_name, tip, last.commit);
         progress(ImportProgress::Indexing(report.imported));
-        self.with_index(|_| Ok(()))?;
+        tx.commit()?;
         report.last = Some(last.id);
         report.head = Some(last.commit.to_string());
         Ok(report)
     }
+}
 
-    /// Turn one input line into a checked record following `parent`.
-    /// Returns the record and whether the line was in the seed format.
-    fn complete(
-        &self,
-        line: &str,
-        parent: Option<&Link>,
-        known: &mut Known,
-        default_agent: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(Atom, bool), String> {
-        let value: Value =
-            serde_json::from_str(line).map_err(|e| format!("not a JSON record: {e}"))?;
-        let Value::Object(mut map) = value else {
-            return Err("not a JSON object".into());
-        };
-        let legacy = map.contains_key("signature") && !map.contains_key("digest");
-        if legacy {
-            map = from_legacy(map, parent)?;
+/// Turn one input line into a checked record following `parent`.
+/// Returns the record and whether the line was in the seed format.
+fn complete(
+    tx: &Transaction<'_>,
+    line: &str,
+    parent: Option<&Link>,
+    default_agent: &str,
+    now: DateTime<Utc>,
+) -> Result<(Atom, bool), String> {
+    let value: Value = serde_json::from_str(line).map_err(|e| format!("not a JSON record: {e}"))?;
+    let Value::Object(mut map) = value else {
+        return Err("not a JSON object".into());
+    };
+    let legacy = map.contains_key("signature") && !map.contains_key("digest");
+    if legacy {
+        map = from_legacy(map, parent)?;
+    }
+    let str_field = |map: &Map<String, Value>, key: &str| -> Result<Option<String>, String> {
+        match map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(format!("{key} must be a string, not {other}")),
         }
-        let str_field = |map: &Map<String, Value>, key: &str| -> Result<Option<String>, String> {
-            match map.get(key) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(other) => Err(format!("{key} must be a string, not {other}")),
-            }
-        };
-        let given_id = match str_field(&map, "atom_id")? {
-            Some(s) => Some(s.parse::<AtomId>().map_err(|e| e.to_string())?),
-            None => None,
-        };
-        let atom_type = match (str_field(&map, "type")?, &given_id) {
-            (Some(t), _) => t,
-            (None, Some(id)) => id.atom_type().to_owned(),
-            (None, None) => {
-                return Err("type is missing (and there is no atom_id to take it from)".into())
-            }
-        };
-        model::validate_type(&atom_type).map_err(|e| e.to_string())?;
-        if str_field(&map, "operation")?.is_none() {
-            return Err("operation is missing".into());
+    };
+    let given_id = match str_field(&map, "atom_id")? {
+        Some(s) => Some(s.parse::<AtomId>().map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let atom_type = match (str_field(&map, "type")?, &given_id) {
+        (Some(t), _) => t,
+        (None, Some(id)) => id.atom_type().to_owned(),
+        (None, None) => {
+            return Err("type is missing (and there is no atom_id to take it from)".into())
         }
-        let time = match str_field(&map, "timestamp")? {
-            Some(t) => model::parse_timestamp(&t).map_err(|e| e.to_string())?,
-            None => now,
-        };
-        let atom_id = match given_id {
-            Some(id) => {
-                if known.ids.contains(&id.to_string()) {
-                    return Err(format!("{id} is already an atom of this store"));
-                }
-                if let Some(p) = parent.filter(|p| p.id.date() == id.date()) {
-                    if id.seq() <= p.id.seq() {
-                        return Err(format!(
-                            "{id} does not follow {}: ids of one day must increase along a trail",
-                            p.id
-                        ));
-                    }
-                }
-                id
+    };
+    model::validate_type(&atom_type).map_err(|e| e.to_string())?;
+    if str_field(&map, "operation")?.is_none() {
+        return Err("operation is missing".into());
+    }
+    let time = match str_field(&map, "timestamp")? {
+        Some(t) => model::parse_timestamp(&t).map_err(|e| e.to_string())?,
+        None => now,
+    };
+    let atom_id = match given_id {
+        Some(id) => {
+            if tx.contains(&id).map_err(|e| e.to_string())? {
+                return Err(format!("{id} is already an atom of this store"));
             }
-            None => {
-                let day = time.date_naive();
-                let stored = self.stored_last_seq(known, day)?;
-                let on_trail = parent
-                    .filter(|p| p.id.date() == day)
-                    .map_or(0, |p| p.id.seq());
-                AtomId::new(&atom_type, day, stored.max(on_trail) + 1).map_err(|e| e.to_string())?
-            }
-        };
-        for (key, want) in [
-            ("previous_atom", parent.map(|p| p.id.to_string())),
-            ("previous_digest", parent.map(|p| p.digest.clone())),
-        ] {
-            if let Some(given) = map.get(key) {
-                let given = match given {
-                    Value::Null => None,
-                    Value::String(s) => Some(s.clone()),
-                    other => return Err(format!("{key} must be a string or null, not {other}")),
-                };
-                if given != want {
+            if let Some(p) = parent.filter(|p| p.id.date() == id.date()) {
+                if id.seq() <= p.id.seq() {
                     return Err(format!(
-                        "{key} is {} but the atom before it on this trail is {}",
-                        given.as_deref().unwrap_or("null"),
-                        match (key, parent) {
-                            (_, None) => "none (the trail is empty)".to_owned(),
-                            ("previous_atom", Some(p)) => p.id.to_string(),
-                            (_, Some(p)) => format!("{} with digest {}", p.id, p.digest),
-                        }
+                        "{id} does not follow {}: ids of one day must increase along a trail",
+                        p.id
                     ));
                 }
             }
+            id
         }
-        if map.get("merged").is_some_and(|m| !m.is_null()) {
-            return Err("MERGE atoms cannot be imported: their extra parents are not part of a JSON-lines trail".into());
+        None => {
+            let day = time.date_naive();
+            let stored = tx.last_seq(day).map_err(|e| e.to_string())?;
+            let on_trail = parent
+                .filter(|p| p.id.date() == day)
+                .map_or(0, |p| p.id.seq());
+            AtomId::new(&atom_type, day, stored.max(on_trail) + 1).map_err(|e| e.to_string())?
         }
-        if map
-            .get("attachments")
-            .is_some_and(|a| a.as_array().is_some_and(|a| !a.is_empty()))
-        {
-            return Err(
-                "atoms with attachments cannot be imported: an export carries no file contents"
-                    .into(),
-            );
-        }
-        let given_digest = str_field(&map, "digest")?;
-        let defaults = [
-            ("atom_id", Value::String(atom_id.to_string())),
-            ("type", Value::String(atom_type)),
-            ("agent", Value::String(default_agent.to_owned())),
-            ("timestamp", Value::String(model::format_timestamp(time))),
-            (
-                "previous_atom",
-                parent.map_or(Value::Null, |p| p.id.to_string().into()),
-            ),
-            (
-                "previous_digest",
-                parent.map_or(Value::Null, |p| p.digest.clone().into()),
-            ),
-            ("influenced_by", Value::Array(Vec::new())),
-            ("project", Value::Null),
-            ("summary", Value::String(String::new())),
-            ("metadata", Value::Object(Map::new())),
-            ("token_cost", Value::Null),
-            ("attachments", Value::Array(Vec::new())),
-        ];
-        for (key, value) in defaults {
-            if map.get(key).is_none_or(Value::is_null) {
-                map.insert(key.to_owned(), value);
-            }
-        }
-        map.insert("digest".into(), Value::String(String::new()));
-        let mut record: Atom = serde_json::from_value(Value::Object(map))
-            .map_err(|e| format!("not an atom record: {e}"))?;
-        for id in &record.influenced_by {
-            if !known.ids.contains(&id.to_string()) {
+    };
+    for (key, want) in [
+        ("previous_atom", parent.map(|p| p.id.to_string())),
+        ("previous_digest", parent.map(|p| p.digest.clone())),
+    ] {
+        if let Some(given) = map.get(key) {
+            let given = match given {
+                Value::Null => None,
+                Value::String(s) => Some(s.clone()),
+                other => return Err(format!("{key} must be a string or null, not {other}")),
+            };
+            if given != want {
                 return Err(format!(
-                    "influenced_by: {id} is neither an atom of this store nor an earlier line"
+                    "{key} is {} but the atom before it on this trail is {}",
+                    given.as_deref().unwrap_or("null"),
+                    match (key, parent) {
+                        (_, None) => "none (the trail is empty)".to_owned(),
+                        ("previous_atom", Some(p)) => p.id.to_string(),
+                        (_, Some(p)) => format!("{} with digest {}", p.id, p.digest),
+                    }
                 ));
             }
         }
-        record.digest = record.compute_digest();
-        if let Some(given) = given_digest {
-            if given != record.digest {
-                return Err(format!(
-                    "digest {given} does not match the record's content ({})",
-                    record.digest
-                ));
-            }
-        }
-        record.validate().map_err(|e| e.to_string())?;
-        Ok((record, legacy))
     }
-
-    /// The store's highest sequence number on `day` (cached).
-    fn stored_last_seq(&self, known: &mut Known, day: NaiveDate) -> Result<u32, String> {
-        if let Some(n) = known.last_seq.get(&day) {
-            return Ok(*n);
-        }
-        let n = self
-            .with_index(|ix| ix.last_seq(&day.format("%Y%m%d").to_string()))
-            .map_err(|e| e.to_string())?;
-        known.last_seq.insert(day, n);
-        Ok(n)
+    if map.get("merged").is_some_and(|m| !m.is_null()) {
+        return Err("MERGE atoms cannot be imported: their extra parents are not part of a JSON-lines trail".into());
     }
+    if map
+        .get("attachments")
+        .is_some_and(|a| a.as_array().is_some_and(|a| !a.is_empty()))
+    {
+        return Err(
+            "atoms with attachments cannot be imported: an export carries no file contents".into(),
+        );
+    }
+    let given_digest = str_field(&map, "digest")?;
+    let defaults = [
+        ("atom_id", Value::String(atom_id.to_string())),
+        ("type", Value::String(atom_type)),
+        ("agent", Value::String(default_agent.to_owned())),
+        ("timestamp", Value::String(model::format_timestamp(time))),
+        (
+            "previous_atom",
+            parent.map_or(Value::Null, |p| p.id.to_string().into()),
+        ),
+        (
+            "previous_digest",
+            parent.map_or(Value::Null, |p| p.digest.clone().into()),
+        ),
+        ("influenced_by", Value::Array(Vec::new())),
+        ("project", Value::Null),
+        ("summary", Value::String(String::new())),
+        ("metadata", Value::Object(Map::new())),
+        ("token_cost", Value::Null),
+        ("attachments", Value::Array(Vec::new())),
+    ];
+    for (key, value) in defaults {
+        if map.get(key).is_none_or(Value::is_null) {
+            map.insert(key.to_owned(), value);
+        }
+    }
+    map.insert("digest".into(), Value::String(String::new()));
+    let mut record: Atom = serde_json::from_value(Value::Object(map))
+        .map_err(|e| format!("not an atom record: {e}"))?;
+    for id in &record.influenced_by {
+        if !tx.contains(id).map_err(|e| e.to_string())? {
+            return Err(format!(
+                "influenced_by: {id} is neither an atom of this store nor an earlier line"
+            ));
+        }
+    }
+    record.digest = record.compute_digest();
+    if let Some(given) = given_digest {
+        if given != record.digest {
+            return Err(format!(
+                "digest {given} does not match the record's content ({})",
+                record.digest
+            ));
+        }
+    }
+    record.validate().map_err(|e| e.to_string())?;
+    Ok((record, legacy))
 }
 
 /// Map a line of the seed system's `atom_trail` table to a record.

@@ -8,6 +8,7 @@
 //! that commands use.
 #![deny(missing_docs)]
 
+mod append;
 pub mod branches;
 pub mod canonical;
 pub mod hooks;

@@ -22,6 +22,7 @@ use gix::ObjectId;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::append::{Onto, Transaction};
 use crate::canonical;
 use crate::index::{self, Filter, Index, IndexError, Scope};
 use crate::model::{self, Atom, AtomId, Attachment, InvalidField};
@@ -176,39 +177,11 @@ fn serialize_oid<S: serde::Serializer>(id: &ObjectId, s: S) -> Result<S::Ok, S::
     s.collect_str(id)
 }
 
-/// A validated draft with its attachment blobs written, ready to append.
+/// A validated draft, ready to append.
 pub(crate) struct Prepared {
-    draft: Draft,
-    agent: String,
-    attachments: Vec<Attachment>,
-    attachment_blobs: Vec<(String, ObjectId)>,
-    author: Identity,
-    committer: Identity,
-    signer: SshSigner,
-}
-
-/// Where [`Trail::append_locked`] puts an atom.
-pub(crate) enum Onto {
-    /// On the current trail's tip, whatever it is when the lock is held.
-    Tip,
-    /// Move the current trail from `expected` to a new atom whose parent is
-    /// `parent` (rollback).
-    Reset {
-        /// The tip the trail must still have.
-        expected: ObjectId,
-        /// The new atom's parent.
-        parent: ObjectId,
-    },
-    /// Join two tips of `trail` with a MERGE atom whose parents are `local`
-    /// (the trail's tip, which it must still have) then `remote`.
-    Merge {
-        /// The trail.
-        trail: String,
-        /// The trail's tip here.
-        local: ObjectId,
-        /// The other device's tip.
-        remote: ObjectId,
-    },
+    pub(crate) draft: Draft,
+    pub(crate) agent: String,
+    pub(crate) attachments: Vec<Attachment>,
 }
 
 /// What `init` did.
@@ -229,7 +202,7 @@ pub struct Trail {
     home: PathBuf,
     git: GitStore,
     allowed: OnceCell<AllowedSigners>,
-    index: RefCell<Option<Index>>,
+    pub(crate) index: RefCell<Option<Index>>,
     notices: RefCell<Vec<String>>,
 }
 
@@ -360,8 +333,7 @@ impl Trail {
     /// Append one atom to the current trail and return it as stored.
     pub fn record(&self, draft: Draft) -> Result<AtomView, TrailError> {
         let prepared = self.prepare(draft)?;
-        let _lock = self.lock()?;
-        self.append_locked(&prepared, Onto::Tip)
+        self.append_retrying(&prepared, || self.lock())
     }
 
     /// [`Trail::record`], waiting at most `max_wait` for the store lock:
@@ -373,17 +345,37 @@ impl Trail {
     ) -> Result<AtomView, TrailError> {
         let prepared = self.prepare(draft)?;
         let path = self.git.git_dir().join("atom.lock");
-        let lock = io_context(StoreLock::acquire_within(&path, max_wait), || {
-            format!("locking {}", path.display())
-        })?;
-        let Some(_lock) = lock else {
-            return Err(TrailError::Locked { waited: max_wait });
-        };
-        self.append_locked(&prepared, Onto::Tip)
+        self.append_retrying(&prepared, || {
+            io_context(StoreLock::acquire_within(&path, max_wait), || {
+                format!("locking {}", path.display())
+            })?
+            .ok_or(TrailError::Locked { waited: max_wait })
+        })
     }
 
-    /// Validate a draft and write its attachment blobs (content-addressed,
-    /// so this needs no lock).
+    /// Append `prepared` on the current trail's tip in a transaction of its
+    /// own; when something other than atom (plain git) moved the trail
+    /// between reading and moving it, start over.
+    fn append_retrying(
+        &self,
+        prepared: &Prepared,
+        lock: impl Fn() -> Result<StoreLock, TrailError>,
+    ) -> Result<AtomView, TrailError> {
+        for _ in 0..APPEND_ATTEMPTS {
+            let mut tx = Transaction::begin_locked(self, Some(lock()?))?;
+            let view = tx.append(prepared, Onto::Tip(None))?;
+            match tx.commit() {
+                Ok(()) => return Ok(view),
+                Err(TrailError::Contention { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(TrailError::Contention {
+            trail: self.current_trail()?,
+        })
+    }
+
+    /// Validate a draft. Nothing is written.
     pub(crate) fn prepare(&self, draft: Draft) -> Result<Prepared, TrailError> {
         let agent = match &draft.agent {
             Some(a) => a.clone(),
@@ -407,12 +399,9 @@ impl Trail {
                 .into());
             }
         }
-        let signer = self.signer()?;
-        let mut attachment_blobs = Vec::with_capacity(draft.attachments.len());
         let mut attachments = Vec::with_capacity(draft.attachments.len());
         for (name, bytes) in &draft.attachments {
             model::validate_attachment_name(name)?;
-            attachment_blobs.push((name.clone(), self.git.write_blob(bytes)?));
             attachments.push(Attachment {
                 name: name.clone(),
                 sha256: canonical::sha256_hex(bytes),
@@ -420,122 +409,16 @@ impl Trail {
             });
         }
         attachments.sort_by(|a, b| a.name.cmp(&b.name));
-        let author = Identity {
-            name: agent.clone(),
-            email: format!("{}@agents.atom", email_local_part(&agent)),
-        };
         Ok(Prepared {
             draft,
             agent,
             attachments,
-            attachment_blobs,
-            author,
-            committer: self.committer(),
-            signer,
         })
-    }
-
-    /// Append a prepared atom; the caller holds the store lock. See [`Onto`]
-    /// for where it goes. Only [`Onto::Tip`] is retried when the trail moves;
-    /// the others are one attempt, and a trail that moved is
-    /// [`TrailError::Contention`].
-    pub(crate) fn append_locked(
-        &self,
-        prepared: &Prepared,
-        onto: Onto,
-    ) -> Result<AtomView, TrailError> {
-        let Prepared {
-            draft,
-            agent,
-            attachments,
-            attachment_blobs,
-            author,
-            committer,
-            signer,
-        } = prepared;
-        let mut trail = self.git.current_trail()?;
-        for _ in 0..APPEND_ATTEMPTS {
-            let (expected, tip, other) = match &onto {
-                Onto::Tip => {
-                    trail = self.git.current_trail()?;
-                    let tip = self.git.ref_target(&format!("{HEADS_PREFIX}{trail}"))?;
-                    (tip, tip, None)
-                }
-                Onto::Reset { expected, parent } => (Some(*expected), Some(*parent), None),
-                Onto::Merge {
-                    trail: name,
-                    local,
-                    remote,
-                } => {
-                    trail = name.clone();
-                    (Some(*local), Some(*local), Some(*remote))
-                }
-            };
-            let ref_name = format!("{HEADS_PREFIX}{trail}");
-            let parent = tip.map(|t| self.git.read_atom(t)).transpose()?;
-            let other = other.map(|t| self.git.read_atom(t)).transpose()?;
-            let time = draft.at.unwrap_or_else(Utc::now);
-            let time = DateTime::from_timestamp(time.timestamp(), 0)
-                .expect("whole seconds of a valid time");
-            let day = time.date_naive();
-            // Above both parents, so the id order holds along either chain.
-            let parent_seq = parent
-                .iter()
-                .chain(other.iter())
-                .map(|p| &p.record.atom_id)
-                .filter(|id| id.date() == day)
-                .map(AtomId::seq)
-                .max()
-                .unwrap_or(0);
-            // Every atom of the store is in the index once it caught up
-            // (under the lock, so no other writer is between it and us).
-            let seq = self
-                .with_index(|ix| ix.last_seq(&day.format("%Y%m%d").to_string()))?
-                .max(parent_seq)
-                + 1;
-            let mut record = Atom {
-                atom_id: AtomId::new(&draft.atom_type, day, seq)?,
-                atom_type: draft.atom_type.clone(),
-                operation: draft.operation.clone(),
-                agent: agent.clone(),
-                timestamp: model::format_timestamp(time),
-                previous_atom: parent.as_ref().map(|p| p.record.atom_id.clone()),
-                previous_digest: parent.as_ref().map(|p| p.record.digest.clone()),
-                merged: other.as_ref().map(|o| vec![o.record.atom_id.clone()]),
-                influenced_by: draft.influenced_by.clone(),
-                project: draft.project.clone(),
-                summary: draft.summary.clone(),
-                metadata: draft.metadata.clone(),
-                token_cost: draft.token_cost,
-                attachments: attachments.clone(),
-                digest: String::new(),
-            };
-            record.digest = record.compute_digest();
-            record.validate()?;
-            let parents: Vec<ObjectId> = tip.into_iter().chain(other.map(|o| o.commit)).collect();
-            let (commit, written) = self.git.write_atom_commit(
-                &record,
-                attachment_blobs,
-                &parents,
-                author,
-                committer,
-                signer,
-            )?;
-            self.git.sync_objects(&written)?;
-            let msg = format!("atom: {}", record.atom_id);
-            match self.git.compare_and_swap(&ref_name, expected, commit, &msg) {
-                Ok(()) => return self.view(commit),
-                Err(StoreError::Conflict { .. }) if matches!(onto, Onto::Tip) => continue,
-                Err(StoreError::Conflict { .. }) => break,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(TrailError::Contention { trail })
     }
 
     /// Atoms matching `filter`, newest first: those of `rev` (a trail, or the
     /// ancestors of an atom id or commit), of every trail and archive with
-    /// `all`, else of the current trail.
+    /// `all`, else of the current trail. Answered from the index alone.
     pub fn log(
         &self,
         rev: Option<&str>,
@@ -547,11 +430,21 @@ impl Trail {
             None => Scope::Trail(self.git.current_trail()?),
             Some(rev) => match self.trail_ref(rev)? {
                 Some(_) => Scope::Trail(index::trail_name(&self.full_trail_ref(rev)).to_owned()),
-                None => Scope::Commits(self.git.walk(&[self.resolve(rev)?], None)?),
+                None => Scope::Ancestors(self.resolve(rev)?),
             },
         };
         let rows = self.with_index(|ix| ix.log(&scope, filter))?;
-        rows.into_iter().map(|(c, _)| self.view(c)).collect()
+        Ok(rows.into_iter().map(|r| self.view_row(r)).collect())
+    }
+
+    /// An indexed atom as shown to users, its signature judged now.
+    pub(crate) fn view_row(&self, row: index::IndexRow) -> AtomView {
+        AtomView {
+            commit: row.commit,
+            signature: self.judge(&row.signature, row.time),
+            record: row.record,
+            parents: row.parents,
+        }
     }
 
     /// Ids of the atoms that list `id` in their `influenced_by`.
@@ -571,9 +464,10 @@ impl Trail {
             return Ok(Vec::new());
         };
         let hits = self.with_index(|ix| ix.search(&fts, limit))?;
-        hits.into_iter()
-            .map(|(c, snippet)| Ok((self.view(c)?, snippet)))
-            .collect()
+        Ok(hits
+            .into_iter()
+            .map(|(row, snippet)| (self.view_row(row), snippet))
+            .collect())
     }
 
     /// Run one read-only SQL statement over the index (SPEC §4), after
@@ -600,6 +494,11 @@ impl Trail {
         let path = self.home.join(INDEX_FILE);
         let mut slot = self.index.borrow_mut();
         *slot = None;
+        // Never delete what is not ours to delete (a newer atom's index,
+        // another program's database).
+        if let Err(e @ IndexError::Foreign { .. }) = Index::open(&path) {
+            return Err(e.into());
+        }
         index::remove_index_files(&path);
         let (mut ix, _) = Index::open(&path)?;
         let report = ix.catch_up(&self.git, progress)?;
@@ -698,8 +597,12 @@ impl Trail {
         Ok(tips)
     }
 
-    /// The atom in `commit` with its signature checked.
+    /// The atom in `commit` with its signature checked: from the index,
+    /// or from git for a commit no ref reaches.
     pub(crate) fn view(&self, commit: ObjectId) -> Result<AtomView, TrailError> {
+        if let Some(row) = self.with_index(|ix| ix.row(&commit))? {
+            return Ok(self.view_row(row));
+        }
         let stored = self.git.read_atom(commit)?;
         let signature = self.check_signature(&stored);
         Ok(AtomView {

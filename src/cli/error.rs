@@ -92,6 +92,10 @@ impl From<TrailError> for CliError {
                 Some("check the key named by `atom.signingKey` in trail.git/config, or keys/atom_ed25519".into()),
             ),
             TrailError::Store(_) => (EXIT_PROBLEM, None),
+            TrailError::Index(atom::index::IndexError::Foreign { .. }) => (
+                EXIT_PROBLEM,
+                Some("the index is only a cache: move index.sqlite out of the store and atom rebuilds its own".into()),
+            ),
             TrailError::Index(_) => (
                 EXIT_PROBLEM,
                 Some("the index is a cache: delete index.sqlite in the store, or run `atom reindex`".into()),

@@ -2,31 +2,45 @@
 //! archive ref, for fast queries (SPEC §4).
 //!
 //! Git is the source of truth. The index records which ref tips it reflects
-//! (`refs_seen`) and catches up incrementally whenever refs moved, however
-//! they moved. An index file that is missing, unreadable, corrupt or of an
-//! unknown schema is deleted and rebuilt from git, with a notice: never an
-//! error, never a wrong answer.
+//! (`ref_tip`) and catches up incrementally whenever refs moved, however
+//! they moved; the append transaction writes its rows directly. The file is
+//! marked as ours (`application_id`) and names the derivation that built it
+//! (`user_version`): an index of an older derivation, or one that is
+//! damaged, is deleted and rebuilt from git with a notice; an index of a newer
+//! derivation, or a file that is not an atom index at all, is refused and
+//! left alone; a busy or unreadable file is an error, never a reason to
+//! delete it.
 
 mod catchup;
 mod query;
 mod sql;
 mod stats;
 mod trace;
+mod write;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
 pub use catchup::{trail_name, CatchUp, ARCHIVE_PREFIX};
-pub use query::{fts_query, Filter, Scope};
+pub use query::{fts_query, Filter, IndexRow, Scope, SigState};
 pub use sql::{read_only_query, QueryError, SqlRows, SqlValue};
 pub use stats::{StatsBy, StatsRow};
 pub use trace::{Trace, TraceNode};
+pub use write::{IndexedAtom, IndexedSignature};
 
 use crate::store::StoreError;
 
-/// The schema migrations, in order; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../schema/001_index.sql")];
+/// The index schema.
+const SCHEMA: &str = include_str!("../../schema/index.sql");
+/// `PRAGMA application_id` of an atom index: "atom".
+const APPLICATION_ID: i64 = 0x6174_6f6d;
+/// The derivation this binary builds (`PRAGMA user_version`). Bump it
+/// whenever the schema or the meaning of a column changes: older indexes
+/// are then rebuilt from git.
+const DERIVATION: i64 = 2;
 
 /// Errors of the index.
 #[derive(Debug, thiserror::Error)]
@@ -40,23 +54,54 @@ pub enum IndexError {
     /// The index file cannot be used even after recreating it.
     #[error("index: {0}")]
     Unusable(String),
+    /// The file belongs to something else (a newer atom, another program):
+    /// it is left as it is.
+    #[error("{path} {reason}")]
+    Foreign {
+        /// The index file.
+        path: PathBuf,
+        /// What it is.
+        reason: String,
+    },
     /// A record in the index does not parse (the index is damaged).
     #[error("index: a stored record does not parse: {0}")]
     Record(#[from] serde_json::Error),
+    /// A trail reaches a commit that is not an atom the index could hold.
+    #[error("index: commit {commit} has a parent {parent} that is not an indexed atom")]
+    MissingParent {
+        /// The commit.
+        commit: gix::ObjectId,
+        /// Its parent.
+        parent: gix::ObjectId,
+    },
 }
 
 /// The opened index.
 pub struct Index {
     conn: Connection,
     path: Option<PathBuf>,
+    /// `signer_key` ids by key text, and key texts by id.
+    keys: RefCell<HashMap<String, i64>>,
 }
 
 impl Index {
-    /// Open (or create) the index at `path`. A file that cannot serve as the
-    /// index is replaced by an empty one; the returned notice says why.
+    /// Open (or create) the index at `path`. A damaged index or one of an
+    /// older derivation is replaced by an empty one; the returned notice
+    /// says why.
     pub fn open(path: &Path) -> Result<(Self, Option<String>), IndexError> {
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(IndexError::Foreign {
+                path: path.to_owned(),
+                reason: "is a symbolic link; atom keeps its index as a plain file".into(),
+            });
+        }
         match Self::try_open(path) {
             Ok(index) => Ok((index, None)),
+            Err(OpenFailure::Foreign(reason)) => Err(IndexError::Foreign {
+                path: path.to_owned(),
+                reason,
+            }),
+            Err(OpenFailure::Sqlite(e)) if !is_damage(&e) => Err(e.into()),
             Err(reason) => {
                 remove_index_files(path);
                 let index = Self::try_open(path)?;
@@ -74,9 +119,17 @@ impl Index {
     /// An empty index in memory (for `reindex --check`).
     pub fn in_memory() -> Result<Self, IndexError> {
         let conn = Connection::open_in_memory()?;
-        let mut index = Index { conn, path: None };
-        index.migrate().map_err(IndexError::from)?;
+        let mut index = Index::with_conn(conn, None);
+        index.prepare_schema()?;
         Ok(index)
+    }
+
+    fn with_conn(conn: Connection, path: Option<PathBuf>) -> Self {
+        Index {
+            conn,
+            path,
+            keys: RefCell::new(HashMap::new()),
+        }
     }
 
     /// Delete the index file and start over (after a corruption was detected mid-query).
@@ -99,6 +152,35 @@ impl Index {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        // Check what the file is before writing anything to it.
+        let (app, version) = identify(&conn)?;
+        let empty: bool =
+            conn.query_row("SELECT count(*) = 0 FROM sqlite_master", [], |r| r.get(0))?;
+        match (app, version) {
+            (APPLICATION_ID, DERIVATION) => {}
+            (APPLICATION_ID, v) if v > DERIVATION => {
+                return Err(OpenFailure::Foreign(format!(
+                    "was written by a newer atom (index derivation {v}, this atom knows {DERIVATION}); use that atom, or move the file away and this one rebuilds it"
+                )))
+            }
+            (APPLICATION_ID, v) => {
+                return Err(OpenFailure::Outdated(format!(
+                    "built by an older atom (derivation {v})"
+                )))
+            }
+            // The first atom indexes carried no application id.
+            (0, 1) if has_table(&conn, "refs_seen")? => {
+                return Err(OpenFailure::Outdated(
+                    "built by an older atom (derivation 1)".into(),
+                ))
+            }
+            (0, 0) if empty => {}
+            (app, _) => {
+                return Err(OpenFailure::Foreign(format!(
+                    "is not an atom index (a SQLite database with application_id {app:#x}); move it away and atom rebuilds its index"
+                )))
+            }
+        }
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         // Up to 64 MiB of pages in memory (SQLite's default is 2 MiB): a large
@@ -107,9 +189,8 @@ impl Index {
         // The first connection of every process reads the whole WAL to rebuild
         // its shared-memory index, and after that rebuild SQLite counts every
         // frame as not yet checkpointed, so the WAL is never restarted and only
-        // grows (4 MiB after ~80 appends: ~3.5 ms more per command, and each
-        // automatic checkpoint copying all of it again). Past 1 MiB, fold it
-        // into the database and truncate it; a busy reader only postpones that.
+        // grows. Past 1 MiB, fold it into the database and truncate it; a busy
+        // reader only postpones that.
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
         if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 1 << 20) {
@@ -120,52 +201,36 @@ impl Index {
         }
         // Keep the WAL and its shared-memory file between processes: checkpointing
         // and deleting them on every close, then recreating them on the next open,
-        // cost more than the rest of a short command. SQLite's automatic
-        // checkpoints still bound the WAL's size.
+        // cost more than the rest of a short command.
         conn.set_db_config(
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
             true,
         )?;
-        let mut index = Index {
-            conn,
-            path: Some(path.to_owned()),
-        };
-        index.migrate()?;
+        let mut index = Index::with_conn(conn, Some(path.to_owned()));
+        index.prepare_schema()?;
         Ok(index)
     }
 
-    fn migrate(&mut self) -> Result<(), OpenFailure> {
-        let version: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let known = MIGRATIONS.len() as i64;
-        if version > known {
-            return Err(OpenFailure::Unusable(format!(
-                "written by a newer atom (schema {version}, this one knows {known})"
-            )));
-        }
-        if version > 0 {
-            // An existing index: make sure its tables are really there.
-            let tables: i64 = self.conn.query_row(
-                "SELECT count(*) FROM sqlite_master WHERE name IN ('atoms','trail_atoms','refs_seen')",
-                [],
-                |r| r.get(0),
-            )?;
-            if tables != 3 {
-                return Err(OpenFailure::Unusable("missing its tables".into()));
-            }
-        }
-        if version == known {
-            return Ok(());
-        }
+    /// Create the schema in an empty database, or check an existing one has its tables.
+    fn prepare_schema(&mut self) -> Result<(), OpenFailure> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        let (app, _) = identify(&tx)?;
+        if app == APPLICATION_ID {
+            let tables: i64 = tx.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name IN ('atom','segment','ref_tip','trail_range','atoms_fts')",
+                [],
+                |r| r.get(0),
+            )?;
+            if tables != 5 {
+                return Err(OpenFailure::Damaged("missing its tables".into()));
+            }
+            return Ok(());
         }
+        tx.execute_batch(SCHEMA)?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+        tx.pragma_update(None, "user_version", DERIVATION)?;
         tx.commit()?;
         Ok(())
     }
@@ -180,7 +245,12 @@ impl Index {
 #[derive(Debug)]
 enum OpenFailure {
     Sqlite(rusqlite::Error),
-    Unusable(String),
+    /// Damaged: rebuild it.
+    Damaged(String),
+    /// Built by an older derivation: rebuild it.
+    Outdated(String),
+    /// Not ours to delete.
+    Foreign(String),
 }
 
 impl From<rusqlite::Error> for OpenFailure {
@@ -193,7 +263,9 @@ impl From<OpenFailure> for IndexError {
     fn from(e: OpenFailure) -> Self {
         match e {
             OpenFailure::Sqlite(e) => IndexError::Sqlite(e),
-            OpenFailure::Unusable(m) => IndexError::Unusable(m),
+            OpenFailure::Damaged(m) | OpenFailure::Outdated(m) | OpenFailure::Foreign(m) => {
+                IndexError::Unusable(m)
+            }
         }
     }
 }
@@ -202,9 +274,35 @@ impl std::fmt::Display for OpenFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             OpenFailure::Sqlite(e) => write!(f, "unreadable ({e})"),
-            OpenFailure::Unusable(m) => f.write_str(m),
+            OpenFailure::Damaged(m) | OpenFailure::Outdated(m) | OpenFailure::Foreign(m) => {
+                f.write_str(m)
+            }
         }
     }
+}
+
+/// The file's `application_id` and `user_version`.
+fn identify(conn: &Connection) -> Result<(i64, i64), rusqlite::Error> {
+    let app = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    let version = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    Ok((app, version))
+}
+
+fn has_table(conn: &Connection, name: &str) -> Result<bool, rusqlite::Error> {
+    conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [name],
+        |r| r.get(0),
+    )
+}
+
+/// Whether SQLite says the file is not a usable database (as opposed to
+/// busy, read-only or missing permissions, which a rebuild would not cure).
+fn is_damage(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(
+        f.code,
+        rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+    ))
 }
 
 /// Whether an error means the index file itself is damaged.

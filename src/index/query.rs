@@ -1,8 +1,14 @@
-//! Reads over the index: log filters, id lookups, links.
+//! Reads over the index: log filters, id lookups, links, full-text search.
+//!
+//! Every read is answered from indexed columns in O(log n + k): a log walks
+//! an index whose order is the log's order (time, newest first) and stops
+//! after k atoms; trail membership is a lookup in the few segment prefixes
+//! the trail reaches (see `schema/index.sql`).
 
 use gix::ObjectId;
 use rusqlite::{params, params_from_iter, OptionalExtension, ToSql};
 
+use super::write::Reach;
 use super::{Index, IndexError};
 use crate::model::{Atom, AtomId};
 
@@ -13,8 +19,8 @@ pub enum Scope {
     Trail(String),
     /// Every atom reachable from any trail or archive ref.
     All,
-    /// Exactly these commits (the ancestors of a revision).
-    Commits(Vec<ObjectId>),
+    /// The commit and its ancestors.
+    Ancestors(ObjectId),
 }
 
 /// `atom log` filters; every set field must match.
@@ -40,32 +46,61 @@ pub struct Filter {
     pub limit: Option<usize>,
 }
 
+/// What the index knows of an atom's signature by itself; whether its key
+/// is trusted is decided when it is shown, against the current allowed
+/// signers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SigState {
+    /// Not signed.
+    None,
+    /// Verifies, by this key (OpenSSH public key text).
+    Valid(String),
+    /// Does not verify; the key it names, if any.
+    Bad(Option<String>),
+}
+
+/// One indexed atom.
+#[derive(Debug, Clone)]
+pub struct IndexRow {
+    /// The order in which the store accepted it (parents before children).
+    pub n: i64,
+    /// The commit.
+    pub commit: ObjectId,
+    /// Its parents, first parent first.
+    pub parents: Vec<ObjectId>,
+    /// The record.
+    pub record: Atom,
+    /// The record's time, Unix seconds.
+    pub time: i64,
+    /// The signature, by itself.
+    pub signature: SigState,
+}
+
+const ROW_COLUMNS: &str = "a.n, a.commit_id, a.record, a.sig, a.key, a.ts, a.seg, a.pos";
+
 impl Index {
-    /// Atoms in `scope` matching `filter`, newest first (children before
-    /// parents, then by time).
-    pub fn log(&self, scope: &Scope, filter: &Filter) -> Result<Vec<(ObjectId, Atom)>, IndexError> {
-        let mut sql = String::from("SELECT a.commit_id, a.record FROM atoms a WHERE 1=1");
+    /// Atoms in `scope` matching `filter`, newest first: along a trail (or
+    /// the ancestors of a commit) children before parents, as `git log`
+    /// lists a chain; across the whole store by time.
+    pub fn log(&self, scope: &Scope, filter: &Filter) -> Result<Vec<IndexRow>, IndexError> {
+        let mut sql = format!("SELECT {ROW_COLUMNS} FROM atom a WHERE 1=1");
         let mut args: Vec<Box<dyn ToSql>> = Vec::new();
-        match scope {
-            Scope::All => {}
-            Scope::Trail(t) => {
-                sql.push_str(
-                    " AND a.commit_id IN (SELECT commit_id FROM trail_atoms WHERE trail = ?)",
-                );
-                args.push(Box::new(t.clone()));
+        let reach = match scope {
+            Scope::All => None,
+            Scope::Trail(t) => Some(self.ref_reach(t)?),
+            Scope::Ancestors(c) => match self.number_of(c)? {
+                Some(n) => Some(self.reach(n)?),
+                None => Some(Reach::new()),
+            },
+        };
+        if let Some(reach) = &reach {
+            if reach.is_empty() {
+                return Ok(Vec::new());
             }
-            Scope::Commits(commits) => {
-                self.conn.execute_batch(
-                    "CREATE TEMP TABLE IF NOT EXISTS scope(commit_id TEXT PRIMARY KEY) WITHOUT ROWID; DELETE FROM scope;",
-                )?;
-                let mut ins = self
-                    .conn
-                    .prepare_cached("INSERT OR IGNORE INTO scope VALUES (?1)")?;
-                for c in commits {
-                    ins.execute([c.to_string()])?;
-                }
-                sql.push_str(" AND a.commit_id IN (SELECT commit_id FROM scope)");
-            }
+            self.load_scope(reach)?;
+            sql.push_str(
+                " AND EXISTS (SELECT 1 FROM temp.scope s WHERE s.seg = a.seg AND s.max_pos >= a.pos)",
+            );
         }
         let mut eq = |column: &str, value: &Option<String>| {
             if let Some(v) = value {
@@ -78,73 +113,195 @@ impl Index {
         eq("operation", &filter.operation);
         eq("project", &filter.project);
         if let Some(p) = &filter.path {
-            sql.push_str(" AND a.commit_id IN (SELECT commit_id FROM paths WHERE path = ?)");
+            sql.push_str(" AND a.n IN (SELECT n FROM path WHERE path = ?)");
             args.push(Box::new(p.clone()));
         }
-        if let Some(s) = &filter.since {
-            sql.push_str(" AND a.timestamp >= ?");
-            args.push(Box::new(s.clone()));
-        }
-        if let Some(u) = &filter.until {
-            sql.push_str(" AND a.timestamp < ?");
-            args.push(Box::new(u.clone()));
+        for (bound, op) in [(&filter.since, ">="), (&filter.until, "<")] {
+            if let Some(t) = bound {
+                let secs = crate::model::parse_timestamp(t)
+                    .map_err(|e| IndexError::Unusable(e.to_string()))?
+                    .timestamp();
+                sql.push_str(&format!(" AND a.ts {op} ?"));
+                args.push(Box::new(secs));
+            }
         }
         if let Some(g) = &filter.grep {
             sql.push_str(
-                " AND (instr(lower(a.summary), lower(?)) OR instr(lower(a.operation), lower(?)) OR instr(lower(a.metadata), lower(?)))",
+                " AND (instr(lower(a.record ->> '$.summary'), lower(?)) OR instr(lower(a.operation), lower(?)) OR instr(lower(a.record -> '$.metadata'), lower(?)))",
             );
             for _ in 0..3 {
                 args.push(Box::new(g.clone()));
             }
         }
-        sql.push_str(" ORDER BY a.generation DESC, a.timestamp DESC, a.rowid DESC");
+        sql.push_str(if reach.is_some() {
+            " ORDER BY a.n DESC"
+        } else {
+            " ORDER BY a.ts DESC, a.n DESC"
+        });
         if let Some(n) = filter.limit {
             sql.push_str(&format!(" LIMIT {n}"));
         }
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map(params_from_iter(args.iter().map(|a| a.as_ref())), |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })?;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args.iter().map(|a| a.as_ref())), raw_row)?;
         let mut out = Vec::new();
         for row in rows {
-            let (commit, record) = row?;
-            out.push((parse_oid(&commit)?, serde_json::from_str(&record)?));
+            out.push(self.finish_row(row?)?);
         }
         Ok(out)
+    }
+
+    /// Fill `temp.scope` with the segment prefixes of `reach`.
+    fn load_scope(&self, reach: &Reach) -> Result<(), IndexError> {
+        self.conn.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS scope(seg INTEGER PRIMARY KEY, max_pos INTEGER NOT NULL);
+             DELETE FROM temp.scope;",
+        )?;
+        let mut ins = self
+            .conn
+            .prepare_cached("INSERT INTO temp.scope(seg, max_pos) VALUES (?1, ?2)")?;
+        for (seg, max) in reach {
+            ins.execute(params![seg, max])?;
+        }
+        Ok(())
+    }
+
+    /// One atom by commit.
+    pub fn row(&self, commit: &ObjectId) -> Result<Option<IndexRow>, IndexError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ROW_COLUMNS} FROM atom a WHERE a.commit_id = ?1"
+        ))?;
+        let raw = stmt.query_row([commit.as_slice()], raw_row).optional()?;
+        raw.map(|r| self.finish_row(r)).transpose()
+    }
+
+    fn finish_row(&self, raw: RawRow) -> Result<IndexRow, IndexError> {
+        let key = |id: Option<i64>| -> Result<Option<String>, IndexError> {
+            id.map(|id| {
+                self.conn
+                    .prepare_cached("SELECT key FROM signer_key WHERE id = ?1")?
+                    .query_row([id], |r| r.get::<_, String>(0))
+                    .map_err(IndexError::from)
+            })
+            .transpose()
+        };
+        let signature = match raw.sig {
+            0 => SigState::None,
+            1 => SigState::Valid(key(raw.key)?.unwrap_or_default()),
+            _ => SigState::Bad(key(raw.key)?),
+        };
+        Ok(IndexRow {
+            n: raw.n,
+            commit: oid(&raw.commit)?,
+            parents: self.parents(raw.seg, raw.pos)?,
+            record: serde_json::from_str(&raw.record)?,
+            time: raw.ts,
+            signature,
+        })
+    }
+
+    /// The parent commits of the atom at (seg, pos), first parent first.
+    fn parents(&self, seg: i64, pos: i64) -> Result<Vec<ObjectId>, IndexError> {
+        let first: Option<Vec<u8>> = if pos > 0 {
+            self.conn
+                .prepare_cached("SELECT commit_id FROM atom WHERE seg = ?1 AND pos = ?2")?
+                .query_row(params![seg, pos - 1], |r| r.get(0))
+                .optional()?
+        } else {
+            self.conn
+                .prepare_cached(
+                    "SELECT a.commit_id FROM segment s JOIN atom a ON a.n = s.parent WHERE s.seg = ?1",
+                )?
+                .query_row([seg], |r| r.get(0))
+                .optional()?
+        };
+        let mut out = Vec::new();
+        if let Some(c) = first {
+            out.push(oid(&c)?);
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT a.commit_id FROM merge_parent m JOIN atom a ON a.n = m.parent
+                 WHERE m.seg = ?1 AND m.pos = ?2 ORDER BY m.idx",
+            )?;
+            let rows = stmt.query_map(params![seg, pos], |r| r.get::<_, Vec<u8>>(0))?;
+            for r in rows {
+                out.push(oid(&r?)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether `ancestor` is `descendant` or one of its ancestors.
+    pub fn is_ancestor(
+        &self,
+        ancestor: &ObjectId,
+        descendant: &ObjectId,
+    ) -> Result<bool, IndexError> {
+        let (Some(a), Some(d)) = (self.number_of(ancestor)?, self.number_of(descendant)?) else {
+            return Ok(false);
+        };
+        let (seg, pos) = self.position(a)?;
+        Ok(self.reach(d)?.get(&seg).is_some_and(|m| *m >= pos))
+    }
+
+    /// The atoms `tip` reaches that `base` does not (both included in the
+    /// count as git's `base..tip`), newest first.
+    pub fn only_in(&self, base: &ObjectId, tip: &ObjectId) -> Result<Vec<IndexRow>, IndexError> {
+        let (Some(b), Some(t)) = (self.number_of(base)?, self.number_of(tip)?) else {
+            return Ok(Vec::new());
+        };
+        let kept = self.reach(b)?;
+        let all = self.reach(t)?;
+        let mut out = Vec::new();
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ROW_COLUMNS} FROM atom a WHERE a.seg = ?1 AND a.pos > ?2 AND a.pos <= ?3"
+        ))?;
+        for (seg, max) in &all {
+            let from = kept.get(seg).copied().unwrap_or(-1);
+            if from >= *max {
+                continue;
+            }
+            let rows = stmt.query_map(params![seg, from, max], raw_row)?;
+            for r in rows {
+                out.push(self.finish_row(r?)?);
+            }
+        }
+        out.sort_by_key(|r| std::cmp::Reverse(r.n));
+        Ok(out)
+    }
+
+    /// How many atoms the trail or archive `trail` reaches.
+    pub fn trail_len(&self, trail: &str) -> Result<u64, IndexError> {
+        Ok(self
+            .ref_reach(trail)?
+            .values()
+            .map(|m| (*m + 1) as u64)
+            .sum())
     }
 
     /// Commits holding an atom with this id (several only after a merge of devices).
     pub fn commits_of(&self, id: &AtomId) -> Result<Vec<ObjectId>, IndexError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT commit_id FROM atoms WHERE atom_id = ?1 ORDER BY rowid")?;
-        let rows = stmt.query_map([id.to_string()], |r| r.get::<_, String>(0))?;
-        rows.map(|r| parse_oid(&r?)).collect()
+            .prepare_cached("SELECT commit_id FROM atom WHERE atom_id = ?1 ORDER BY n")?;
+        let rows = stmt.query_map([id.to_string()], |r| r.get::<_, Vec<u8>>(0))?;
+        rows.map(|r| oid(&r?)).collect()
     }
 
     /// The highest sequence number taken on `day` (`YYYYMMDD`) anywhere in the store.
     pub fn last_seq(&self, day: &str) -> Result<u32, IndexError> {
+        let day: i64 = day.parse().unwrap_or(0);
         let n: Option<u32> = self
             .conn
-            .query_row("SELECT max(seq) FROM atoms WHERE day = ?1", [day], |r| {
-                r.get(0)
-            })
+            .prepare_cached("SELECT max(seq) FROM atom WHERE day = ?1")?
+            .query_row([day], |r| r.get(0))
             .optional()?
             .flatten();
         Ok(n.unwrap_or(0))
     }
 
-    /// Every atom id in the store (once each), for bulk checks.
-    pub fn atom_ids(&self) -> Result<Vec<String>, IndexError> {
-        let mut stmt = self.conn.prepare("SELECT DISTINCT atom_id FROM atoms")?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
     /// Ids of atoms that list `id` in their `influenced_by`.
     pub fn influenced(&self, id: &AtomId) -> Result<Vec<AtomId>, IndexError> {
         self.linked_ids(
-            "SELECT DISTINCT atom_id FROM influences WHERE influenced_by = ?1 ORDER BY atom_id",
+            "SELECT DISTINCT a.atom_id FROM influence i JOIN atom a ON a.n = i.n WHERE i.by = ?1 ORDER BY a.atom_id",
             id,
         )
     }
@@ -152,7 +309,7 @@ impl Index {
     /// The ids an atom lists in `influenced_by`.
     pub fn influences_of(&self, id: &AtomId) -> Result<Vec<AtomId>, IndexError> {
         self.linked_ids(
-            "SELECT DISTINCT influenced_by FROM influences WHERE atom_id = ?1 ORDER BY influenced_by",
+            "SELECT DISTINCT i.by FROM atom a JOIN influence i ON i.n = a.n WHERE a.atom_id = ?1 ORDER BY i.by",
             id,
         )
     }
@@ -174,60 +331,54 @@ impl Index {
     pub fn contains(&self, id: &AtomId) -> Result<bool, IndexError> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT 1 FROM atoms WHERE atom_id = ?1 LIMIT 1",
-                [id.to_string()],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
+            .prepare_cached("SELECT 1 FROM atom WHERE atom_id = ?1 LIMIT 1")?
+            .exists([id.to_string()])?)
     }
 
-    /// Full-text search over summary and metadata: `(commit, snippet)` of
-    /// the best matches first (bm25). `fts` is an FTS5 query, see [`fts_query`].
+    /// Full-text search over summary and metadata: the newest `limit`
+    /// matching atoms with a snippet of where each matched. `fts` is an
+    /// FTS5 query, see [`fts_query`].
     pub fn search(
         &self,
         fts: &str,
         limit: Option<usize>,
-    ) -> Result<Vec<(ObjectId, String)>, IndexError> {
+    ) -> Result<Vec<(IndexRow, String)>, IndexError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT a.commit_id, snippet(atoms_fts, -1, '[', ']', '…', 12)
-             FROM atoms_fts JOIN atoms a ON a.rowid = atoms_fts.rowid
-             WHERE atoms_fts MATCH ?1
-             ORDER BY bm25(atoms_fts), a.timestamp DESC, a.rowid DESC
-             LIMIT ?2",
+            "SELECT rowid, snippet(atoms_fts, -1, '[', ']', '…', 12) FROM atoms_fts
+             WHERE atoms_fts MATCH ?1 ORDER BY rowid DESC LIMIT ?2",
         )?;
         let limit = limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
-        let rows = stmt.query_map(params![fts, limit], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (commit, snippet) = row?;
-            out.push((parse_oid(&commit)?, snippet));
+        let hits = stmt
+            .query_map(params![fts, limit], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut row = self
+            .conn
+            .prepare_cached(&format!("SELECT {ROW_COLUMNS} FROM atom a WHERE a.n = ?1"))?;
+        let mut out = Vec::with_capacity(hits.len());
+        for (n, snippet) in hits {
+            let raw = row.query_row([n], raw_row)?;
+            out.push((self.finish_row(raw)?, snippet));
         }
         Ok(out)
     }
 
-    /// Every table's rows in a stable order, for comparing two indexes.
+    /// Every atom, ref and link in a stable order, for comparing two indexes
+    /// (row numbers and segment numbering left out: they depend on the order
+    /// atoms arrived in).
     pub fn dump(&self) -> Result<Vec<String>, IndexError> {
         let mut out = Vec::new();
-        for (table, order) in [
-            ("atoms", "commit_id"),
-            ("trail_atoms", "trail, commit_id"),
-            ("influences", "commit_id, influenced_by"),
-            ("paths", "commit_id, path"),
-            ("parents", "commit_id, position"),
-            ("refs_seen", "name"),
+        for (table, sql) in [
+            ("atoms", "SELECT * FROM atoms ORDER BY commit_id"),
+            ("signature", "SELECT lower(hex(a.commit_id)), a.sig, k.key FROM atom a LEFT JOIN signer_key k ON k.id = a.key ORDER BY 1"),
+            ("trail_atoms", "SELECT * FROM trail_atoms ORDER BY trail, commit_id"),
+            ("influences", "SELECT * FROM influences ORDER BY commit_id, influenced_by"),
+            ("paths", "SELECT * FROM paths ORDER BY commit_id, path"),
+            ("refs", "SELECT name, lower(hex(commit_id)) FROM ref_tip ORDER BY name"),
+            ("stats", "SELECT dim, quote(key), atoms, tokens FROM stat ORDER BY dim, key"),
         ] {
-            let columns = if table == "atoms" {
-                "commit_id, atom_id, type, operation, agent, timestamp, project, summary, token_cost, digest, previous_atom, metadata, day, seq, generation, record"
-            } else {
-                "*"
-            };
-            let mut stmt = self
-                .conn
-                .prepare(&format!("SELECT {columns} FROM {table} ORDER BY {order}"))?;
+            let mut stmt = self.conn.prepare(sql)?;
             let n = stmt.column_count();
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
@@ -245,11 +396,43 @@ impl Index {
         out.push(format!("atoms_fts: {fts} rows"));
         Ok(out)
     }
+
+    /// How many atoms the index holds.
+    pub fn count(&self) -> Result<u64, IndexError> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM atom", [], |r| r.get::<_, i64>(0))? as u64)
+    }
 }
 
-fn parse_oid(hex: &str) -> Result<ObjectId, IndexError> {
-    ObjectId::from_hex(hex.as_bytes())
-        .map_err(|e| IndexError::Unusable(format!("bad commit id {hex:?} in index: {e}")))
+/// A row as read, before its key and parents are looked up.
+struct RawRow {
+    n: i64,
+    commit: Vec<u8>,
+    record: String,
+    sig: i64,
+    key: Option<i64>,
+    ts: i64,
+    seg: i64,
+    pos: i64,
+}
+
+fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok(RawRow {
+        n: r.get(0)?,
+        commit: r.get(1)?,
+        record: r.get(2)?,
+        sig: r.get(3)?,
+        key: r.get(4)?,
+        ts: r.get(5)?,
+        seg: r.get(6)?,
+        pos: r.get(7)?,
+    })
+}
+
+fn oid(bytes: &[u8]) -> Result<ObjectId, IndexError> {
+    ObjectId::try_from(bytes)
+        .map_err(|e| IndexError::Unusable(format!("bad commit id in index: {e}")))
 }
 
 /// User text as an FTS5 query that cannot be a syntax error: each

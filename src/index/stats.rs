@@ -33,19 +33,19 @@ pub struct StatsRow {
 
 impl Index {
     /// Counts and token cost per group: days oldest first, other keys by
-    /// count, highest first.
+    /// count, highest first. Read from totals kept as atoms come and go.
     pub fn stats(&self, by: StatsBy) -> Result<Vec<StatsRow>, IndexError> {
-        let (key, order) = match by {
-            StatsBy::Agent => ("agent", "n DESC, k"),
-            StatsBy::Type => ("type", "n DESC, k"),
-            StatsBy::Day => ("substr(timestamp, 1, 10)", "k"),
-            StatsBy::Project => ("project", "n DESC, k"),
+        let (dim, order) = match by {
+            StatsBy::Agent => ("agent", "atoms DESC, key"),
+            StatsBy::Type => ("type", "atoms DESC, key"),
+            StatsBy::Day => ("day", "key"),
+            StatsBy::Project => ("project", "atoms DESC, typeof(key) = 'blob' DESC, key"),
         };
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {key} AS k, count(*) AS n, coalesce(sum(token_cost), 0)
-             FROM atoms GROUP BY k ORDER BY {order}"
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT CASE WHEN typeof(key) = 'text' THEN key END, atoms, tokens
+             FROM stat WHERE dim = ?1 ORDER BY {order}"
         ))?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map([dim], |r| {
             Ok(StatsRow {
                 key: r.get(0)?,
                 atoms: r.get::<_, i64>(1)? as u64,

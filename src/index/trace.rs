@@ -141,7 +141,8 @@ impl Index {
 
     fn trace_node(&self, id: &AtomId) -> Result<TraceNode, IndexError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT agent, summary, timestamp FROM atoms WHERE atom_id = ?1 ORDER BY rowid LIMIT 1",
+            "SELECT agent, record ->> '$.summary', record ->> '$.timestamp' FROM atom
+             WHERE atom_id = ?1 ORDER BY n LIMIT 1",
         )?;
         let found = stmt
             .query_row([id.to_string()], |r| {

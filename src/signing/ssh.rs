@@ -79,6 +79,11 @@ impl SshSigner {
         public_line(&self.key)
     }
 
+    /// The public key, without its comment.
+    pub fn public_key(&self) -> ssh_key::PublicKey {
+        ssh_key::PublicKey::new(self.key.public_key().key_data().clone(), "")
+    }
+
     /// The key's fingerprint, `SHA256:...`, as ssh-keygen prints it.
     pub fn fingerprint(&self) -> String {
         self.key

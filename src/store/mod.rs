@@ -248,20 +248,29 @@ impl GitStore {
         Ok((commit, written))
     }
 
-    /// Write the objects of one atom without attachments into `pack`;
-    /// returns the commit id.
+    /// Write the objects of one atom (attachment blobs, `atom.json`, trees
+    /// and the signed commit) into `pack`; returns the commit id.
+    #[allow(clippy::too_many_arguments)]
     pub fn pack_atom_commit(
         &self,
         pack: &mut pack::PackWriter,
         record: &Atom,
+        attachments: &[(String, Vec<u8>)],
         parents: &[ObjectId],
         author: &Identity,
         committer: &Identity,
         signer: &dyn Signer,
     ) -> Result<ObjectId, StoreError> {
+        let mut blobs = Vec::with_capacity(attachments.len());
+        for (name, bytes) in attachments {
+            let id = io_context(pack.add(gix::objs::Kind::Blob, bytes), || {
+                "writing a pack".into()
+            })?;
+            blobs.push((name.clone(), id));
+        }
         self.encode_atom_commit(
             record,
-            &[],
+            &blobs,
             parents,
             author,
             committer,
@@ -671,6 +680,30 @@ impl GitStore {
         walk.take(limit.unwrap_or(usize::MAX))
             .map(|info| info.map(|i| i.id).git("walking history"))
             .collect()
+    }
+
+    /// Commits reachable from `tip` without passing through a commit for
+    /// which `is_known` is true (those, and their ancestors, are skipped),
+    /// children first, each with its parent ids.
+    pub fn walk_new(
+        &self,
+        tip: ObjectId,
+        mut is_known: impl FnMut(&ObjectId) -> bool,
+    ) -> Result<Vec<(ObjectId, Vec<ObjectId>)>, StoreError> {
+        if is_known(&tip) {
+            return Ok(Vec::new());
+        }
+        let walk = self
+            .repo
+            .rev_walk([tip])
+            .sorting(gix::revision::walk::Sorting::BreadthFirst)
+            .selected(move |id| !is_known(&id.to_owned()))
+            .git("walking history")?;
+        walk.map(|info| {
+            info.map(|i| (i.id, i.parent_ids.iter().copied().collect()))
+                .git("walking history")
+        })
+        .collect()
     }
 
     /// Commits reachable from `tip` without passing through a commit for

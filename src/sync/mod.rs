@@ -24,10 +24,11 @@ use gix::ObjectId;
 use serde::Serialize;
 use serde_json::{json, Map};
 
+use crate::append::{Onto, Transaction};
 use crate::branches::{validate_trail_name, BranchError, ARCHIVE_PREFIX};
 use crate::signing::{key_line, signature_key, AllowedSigners, SignatureStatus};
 use crate::store::{StoreError, HEADS_PREFIX};
-use crate::trail::{set_git_config, Draft, Onto, Trail, TrailError};
+use crate::trail::{set_git_config, Draft, Trail, TrailError};
 use crate::verify::AtomProblem;
 use git_cli::{GitCli, GitFailure};
 
@@ -583,7 +584,9 @@ impl Trail {
         metadata.insert("remote_tip".into(), json!(theirs.to_string()));
         draft.metadata = metadata;
         let prepared = self.prepare(draft)?;
-        let merge = self.append_locked(
+        // The caller holds the store lock.
+        let mut tx = Transaction::begin_locked(self, None)?;
+        let merge = tx.append(
             &prepared,
             Onto::Merge {
                 trail: name.to_owned(),
@@ -591,6 +594,7 @@ impl Trail {
                 remote: theirs,
             },
         )?;
+        tx.commit()?;
         Ok(update(
             "merged",
             atoms,

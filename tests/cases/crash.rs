@@ -298,6 +298,20 @@ fn a_truncated_object_is_named_by_verify_and_repaired_by_pull() {
     env.atom_ok(&["remote", "add", "origin", remote.to_str().unwrap()]);
     env.atom_ok(&["push"]);
 
+    // Objects loose, as a fetch below git's unpack limit leaves them.
+    let unpack = "mkdir packed && mv objects/pack/pack-* packed/ && \
+                  for p in packed/*.pack; do git unpack-objects -q < \"$p\"; done && rm -r packed";
+    let out = env
+        .command("sh")
+        .args(["-c", unpack])
+        .current_dir(env.git_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A disk error truncates the newest atom's record blob.
     let blob = env.git(&["rev-parse", "main:atom.json"]);
     let blob = blob.trim();

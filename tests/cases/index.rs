@@ -175,14 +175,14 @@ fn every_log_filter() {
 }
 
 #[test]
-fn search_ranks_quotes_and_refuses_empty_text() {
+fn search_lists_newest_first_quotes_and_refuses_empty_text() {
     let f = Fixture::new();
     let env = &f.env;
     let all = f.ids();
     let [cfg, research] = [1, 2].map(|i| all[i].as_str());
     let hits = env.atom_json(&["search", "gaming.env"]);
-    // cfg names the file in its summary and its metadata: it ranks first.
-    assert_eq!(ids(&hits), [cfg, research]);
+    // Newest match first, like log: research came after cfg.
+    assert_eq!(ids(&hits), [research, cfg]);
     for hit in hits.as_array().unwrap() {
         let keys: BTreeSet<&str> = hit
             .as_object()
@@ -198,14 +198,14 @@ fn search_ranks_quotes_and_refuses_empty_text() {
         assert_eq!(hit["signature"]["status"], "good");
     }
     // The same items as `log --json`, plus the snippet.
-    let logged = env.atom_json(&["show", cfg]);
+    let logged = env.atom_json(&["show", research]);
     assert_eq!(hits[0]["record"], logged["record"]);
     assert_eq!(hits[0]["commit"], logged["commit"]);
     assert_eq!(ids(&env.atom_json(&["search", "a-b"])), [research]);
     assert_eq!(ids(&env.atom_json(&["search", "RAISE", "fps"])), [cfg]);
     assert_eq!(
         ids(&env.atom_json(&["search", "gaming.env", "-n", "1"])),
-        [cfg]
+        [research]
     );
     assert_eq!(ids(&env.atom_json(&["search", "bench*"])), [research]);
     // FTS5 syntax in user text is just text.
@@ -546,8 +546,8 @@ fn damaged_index_is_rebuilt_from_git() {
          c.execute('PRAGMA cache_size = 1')\n\
          c.execute('BEGIN IMMEDIATE')\n\
          for i in range(2000):\n\
-         \x20   c.execute(\"INSERT INTO refs_seen VALUES (?, 'x')\", ('refs/heads/junk%d' % i,))\n\
-         c.execute('DELETE FROM atoms')\n\
+         \x20   c.execute(\"INSERT INTO ref_tip VALUES (?, x'00')\", ('refs/heads/junk%d' % i,))\n\
+         c.execute('DELETE FROM atom')\n\
          os._exit(0)\n",
         index.to_str().unwrap()
     );
@@ -564,14 +564,64 @@ fn damaged_index_is_rebuilt_from_git() {
     assert!(wal.exists(), "the crashed writer left a WAL");
     assert_log_heals(&env, &expected, "WAL of a crashed writer");
 
-    // An index of an unknown, newer schema.
+    // An index of a newer derivation is refused and left alone: an older
+    // binary never deletes what a newer one built.
     let bump = format!(
         "import sqlite3\nc = sqlite3.connect({:?})\nc.execute('PRAGMA user_version = 999')\nc.commit()\n",
         index.to_str().unwrap()
     );
     let out = env.command("python3").args(["-c", &bump]).output().unwrap();
     assert!(out.status.success());
-    assert_log_heals(&env, &expected, "index of a newer schema");
+    for args in [&["log"][..], &["reindex"][..]] {
+        let out = env.atom_err(args, 1);
+        assert!(out.stderr.contains("written by a newer atom"), "{out}");
+        assert!(out.stderr.contains("hint: "), "{out}");
+    }
+    let version = env
+        .command("sqlite3")
+        .arg(&index)
+        .arg("PRAGMA user_version")
+        .output();
+    if let Ok(v) = version {
+        assert_eq!(
+            String::from_utf8_lossy(&v.stdout).trim(),
+            "999",
+            "left as it was"
+        );
+    }
+    std::fs::remove_file(&index).unwrap();
+    assert_log_heals(&env, &expected, "newer index moved away");
+
+    // Another program's database, or a link to one, is never written to.
+    let other = env.path().join("other.sqlite");
+    let make = format!(
+        "import sqlite3\nc = sqlite3.connect({:?})\nc.execute('CREATE TABLE mine(x)')\nc.commit()\n",
+        other.to_str().unwrap()
+    );
+    assert!(env
+        .command("python3")
+        .args(["-c", &make])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let before = std::fs::read(&other).unwrap();
+    std::fs::remove_file(&index).unwrap();
+    let _ = std::fs::remove_file(&wal);
+    std::os::unix::fs::symlink(&other, &index).unwrap();
+    let out = env.atom_err(&["log"], 1);
+    assert!(out.stderr.contains("symbolic link"), "{out}");
+    std::fs::remove_file(&index).unwrap();
+    std::fs::copy(&other, &index).unwrap();
+    let out = env.atom_err(&["log"], 1);
+    assert!(out.stderr.contains("is not an atom index"), "{out}");
+    assert_eq!(
+        std::fs::read(&other).unwrap(),
+        before,
+        "the other database is untouched"
+    );
+    std::fs::remove_file(&index).unwrap();
+    assert_log_heals(&env, &expected, "foreign file moved away");
 }
 
 /// A step of the random history of refs.
