@@ -99,8 +99,11 @@ impl Index {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        // Creating the file (the switch to WAL, the first WAL header, the
+        // schema) runs unsynced: the index is a cache, and one lost in a
+        // crash is rebuilt. Appends then commit with `NORMAL`, unsynced too.
+        conn.pragma_update(None, "synchronous", "OFF")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
         // Up to 64 MiB of pages in memory (SQLite's default is 2 MiB): a large
         // catch-up otherwise spills its transaction to the WAL page by page.
         conn.pragma_update(None, "cache_size", -65536)?;
@@ -131,6 +134,7 @@ impl Index {
             path: Some(path.to_owned()),
         };
         index.migrate()?;
+        index.conn.pragma_update(None, "synchronous", "NORMAL")?;
         Ok(index)
     }
 
