@@ -10,6 +10,7 @@ pub mod durable;
 pub mod lock;
 pub mod pack;
 pub mod raw;
+mod repair;
 
 use std::path::{Path, PathBuf};
 
@@ -560,49 +561,6 @@ impl GitStore {
             .lines()
             .rev()
             .find_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
-    }
-
-    /// Loose objects whose file does not read back as an object hashing to
-    /// its name (truncated, garbled): moved into `trail.git/atom-damaged/`
-    /// so that a fetch can bring good copies. Returns their ids.
-    pub fn quarantine_damaged_loose_objects(&self) -> Result<Vec<ObjectId>, StoreError> {
-        let objects = self.git_dir.join("objects");
-        let aside = self.git_dir.join("atom-damaged");
-        let mut damaged = Vec::new();
-        let dirs = io_context(std::fs::read_dir(&objects), || {
-            format!("reading {}", objects.display())
-        })?;
-        for dir in dirs.flatten() {
-            let fan = dir.file_name().to_string_lossy().into_owned();
-            if fan.len() != 2 || !dir.path().is_dir() {
-                continue;
-            }
-            for file in std::fs::read_dir(dir.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                let name = file.file_name().to_string_lossy().into_owned();
-                let Ok(id) = ObjectId::from_hex(format!("{fan}{name}").as_bytes()) else {
-                    continue;
-                };
-                let sound = self.repo.find_object(id).is_ok_and(|o| {
-                    gix::objs::compute_hash(id.kind(), o.kind, &o.data).is_ok_and(|h| h == id)
-                });
-                if sound {
-                    continue;
-                }
-                io_context(std::fs::create_dir_all(&aside), || {
-                    format!("creating {}", aside.display())
-                })?;
-                io_context(
-                    std::fs::rename(file.path(), aside.join(id.to_string())),
-                    || format!("moving the damaged object {id} aside"),
-                )?;
-                damaged.push(id);
-            }
-        }
-        Ok(damaged)
     }
 
     /// Read the atom stored in `commit`.

@@ -430,9 +430,10 @@ impl Trail {
         self.pull_with(remote, trail, progress, false)
     }
 
-    /// [`Trail::pull`]; with `repair`, damaged loose objects are first moved
-    /// aside (into `trail.git/atom-damaged/`) and every object is fetched
-    /// again, so that good copies replace them.
+    /// [`Trail::pull`]; with `repair`, damaged objects are first moved aside
+    /// (into `trail.git/atom-damaged/`, see
+    /// [`crate::store::GitStore::quarantine_damaged_objects`])
+    /// and every object is fetched again, so that good copies replace them.
     pub fn pull_with(
         &self,
         remote: &str,
@@ -454,7 +455,8 @@ impl Trail {
             }
         }
         let repaired = if repair {
-            self.git().quarantine_damaged_loose_objects()?
+            let _lock = self.lock()?;
+            self.git().quarantine_damaged_objects()?
         } else {
             Vec::new()
         };
