@@ -232,8 +232,7 @@ impl Trail {
                 head: self.git().read_atom(existing)?.record.atom_id.to_string(),
             });
         }
-        self.git()
-            .compare_and_swap(&full, None, commit, &format!("atom: fork from {atom}"))?;
+        self.git().compare_and_swap(&full, None, commit)?;
         if switch {
             self.git().set_head(name)?;
         }
@@ -385,10 +384,7 @@ impl Trail {
             if self.git().ref_target(&name)? == Some(tip) {
                 return Ok(name);
             }
-            match self
-                .git()
-                .compare_and_swap(&name, None, tip, "atom: rollback archive")
-            {
+            match self.git().compare_and_swap(&name, None, tip) {
                 Ok(()) => return Ok(name),
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(e) => return Err(e.into()),

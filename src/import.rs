@@ -219,9 +219,8 @@ impl Trail {
             return Ok(report);
         };
         crate::store::io_context(pack.finish(), || "writing the pack".into())?;
-        let msg = format!("atom: import of {} atoms", report.imported);
         self.git()
-            .compare_and_swap(&ref_name, tip, last.commit, &msg)
+            .compare_and_swap(&ref_name, tip, last.commit)
             .map_err(|e| match e {
                 StoreError::Conflict { .. } => TrailError::Contention {
                     trail: trail.clone(),

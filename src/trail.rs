@@ -522,8 +522,7 @@ impl Trail {
                 signer,
             )?;
             self.git.sync_objects(&written)?;
-            let msg = format!("atom: {}", record.atom_id);
-            match self.git.compare_and_swap(&ref_name, expected, commit, &msg) {
+            match self.git.compare_and_swap(&ref_name, expected, commit) {
                 Ok(()) => return self.view(commit),
                 Err(StoreError::Conflict { .. }) if matches!(onto, Onto::Tip) => continue,
                 Err(StoreError::Conflict { .. }) => break,

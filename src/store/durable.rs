@@ -1,6 +1,6 @@
-//! Durability: gix writes objects and refs without fsync, so we do it, as git
-//! does with `core.fsync=all`. An atom is acknowledged only after its objects,
-//! its ref and the directories holding them are on disk.
+//! Durability: gix writes objects without fsync, so we do it, as git does
+//! with `core.fsync=all`. An atom is acknowledged only after its objects, its
+//! ref and the directories holding them are on disk (refs: see `refs.rs`).
 
 use std::fs::File;
 use std::io;
@@ -24,34 +24,6 @@ pub fn sync_loose_objects(objects_dir: &Path, ids: &[ObjectId]) -> io::Result<()
     }
     // A fan-out directory may have been created for these objects.
     sync_dir(objects_dir)
-}
-
-/// fsync a loose ref file (e.g. `refs/heads/main`) and every directory from
-/// it up to the git dir, so a newly created ref survives a crash too.
-pub fn sync_ref(git_dir: &Path, full_name: &str) -> io::Result<()> {
-    let path = git_dir.join(full_name);
-    match sync_file(&path) {
-        Ok(()) => {}
-        // Deleted refs or refs that live only in packed-refs.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => sync_file(&git_dir.join("packed-refs"))
-            .or_else(|e| {
-                if e.kind() == io::ErrorKind::NotFound {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            })?,
-        Err(e) => return Err(e),
-    }
-    let mut dir = path.parent();
-    while let Some(d) = dir {
-        sync_dir(d)?;
-        if d == git_dir {
-            break;
-        }
-        dir = d.parent();
-    }
-    Ok(())
 }
 
 /// fsync one file's data and metadata.

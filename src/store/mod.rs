@@ -2,22 +2,21 @@
 //!
 //! A commit's tree holds `atom.json` (the canonical record) and
 //! `attachments/<name>`; its parent is the previous atom; its author is the
-//! agent. This module writes and reads those commits and moves trail refs
-//! with compare-and-swap. It knows nothing of ids or trails' meaning: the
+//! agent. This module writes and reads those commits; `refs.rs` moves trail
+//! refs with compare-and-swap. It knows nothing of ids or trails' meaning: the
 //! [`crate::Trail`] façade decides what to write.
 
 pub mod durable;
 pub mod lock;
 pub mod pack;
 pub mod raw;
+pub mod refs;
 mod repair;
 
 use std::path::{Path, PathBuf};
 
 use gix::bstr::{BString, ByteSlice};
 use gix::objs::tree::{Entry, EntryKind};
-use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit};
-use gix::refs::Target;
 use gix::ObjectId;
 
 use crate::model::Atom;
@@ -29,9 +28,6 @@ pub const RECORD_FILE: &str = "atom.json";
 pub const ATTACHMENTS_DIR: &str = "attachments";
 /// Where trails live.
 pub const HEADS_PREFIX: &str = "refs/heads/";
-
-/// How old a ref's `.lock` file must be to count as left by a dead process.
-pub const STALE_LOCK_AGE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Errors of the git layer.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +53,15 @@ pub enum StoreError {
     Conflict {
         /// The ref.
         name: String,
+    },
+    /// Another program (a git command) kept the ref's lock file for
+    /// [`refs::LOCK_WAIT`]; the file is left alone.
+    #[error("{name} is locked: {} exists (another program is updating it, or one that crashed left it)", lock.display())]
+    RefLocked {
+        /// The ref (or `HEAD`, `packed-refs`).
+        name: String,
+        /// Its lock file.
+        lock: PathBuf,
     },
     /// A commit in a trail is not an atom commit.
     #[error("commit {commit} is not an atom: {reason}")]
@@ -458,96 +463,6 @@ impl GitStore {
         })
     }
 
-    /// Move `full_name` from `expected` (`None`: must not exist) to `new`, and
-    /// make the change durable. A ref that moved meanwhile is a
-    /// [`StoreError::Conflict`].
-    pub fn compare_and_swap(
-        &self,
-        full_name: &str,
-        expected: Option<ObjectId>,
-        new: ObjectId,
-        message: &str,
-    ) -> Result<(), StoreError> {
-        let expected = match expected {
-            Some(old) => PreviousValue::MustExistAndMatch(Target::Object(old)),
-            None => PreviousValue::MustNotExist,
-        };
-        let edit = RefEdit {
-            change: Change::Update {
-                log: LogChange {
-                    message: message.into(),
-                    ..Default::default()
-                },
-                expected,
-                new: Target::Object(new),
-            },
-            name: full_name.try_into().git("naming a reference")?,
-            deref: false,
-        };
-        // Name the reflog identity ourselves: letting gix derive it loads the
-        // system time zone database on every append.
-        let who = gix::actor::Signature {
-            name: "atom".into(),
-            email: "atom@localhost".into(),
-            time: gix::date::Time::now_utc(),
-        };
-        let started = std::time::Instant::now();
-        loop {
-            match self.repo.edit_references_as(
-                Some(edit.clone()),
-                Some(who.to_ref(&mut gix::date::parse::TimeBuf::default())),
-            ) {
-                Ok(_) => break,
-                Err(e) if e.is_conflict() => {
-                    return Err(StoreError::Conflict {
-                        name: full_name.to_owned(),
-                    })
-                }
-                Err(e) => {
-                    if !self.clear_stale_ref_lock(full_name, started) {
-                        let lock = self.git_dir.join(format!("{full_name}.lock"));
-                        if lock.exists() {
-                            return Err(StoreError::Git {
-                                context: "updating a reference",
-                                message: format!(
-                                    "{full_name} is locked by another process ({} keeps changing); if no git or atom command is running, delete that file",
-                                    lock.display()
-                                ),
-                            });
-                        }
-                        return Err(e).git("updating a reference");
-                    }
-                }
-            }
-        }
-        io_context(durable::sync_ref(&self.git_dir, full_name), || {
-            format!("syncing {full_name} to disk")
-        })
-    }
-
-    /// After a failed ref edit: whether it is worth retrying because the
-    /// ref's `.lock` file is gone, or was left by a process that died (it
-    /// is [`STALE_LOCK_AGE`] old: git and atom hold a ref lock for
-    /// milliseconds, and atom's writers hold the store lock meanwhile, so no
-    /// live writer keeps one that long). A stale lock is removed. Waits for
-    /// a fresh lock to go or grow stale, up to twice that age in all.
-    fn clear_stale_ref_lock(&self, full_name: &str, started: std::time::Instant) -> bool {
-        let lock = self.git_dir.join(format!("{full_name}.lock"));
-        loop {
-            let age = match std::fs::metadata(&lock).and_then(|m| m.modified()) {
-                Err(_) => return started.elapsed() < 2 * STALE_LOCK_AGE,
-                Ok(modified) => modified.elapsed().unwrap_or_default(),
-            };
-            if age >= STALE_LOCK_AGE {
-                return std::fs::remove_file(&lock).is_ok() || !lock.exists();
-            }
-            if started.elapsed() >= 2 * STALE_LOCK_AGE {
-                return false;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
-
     /// The value of the trailer `key` in `commit`'s message, when the
     /// commit reads.
     pub fn trailer(&self, commit: ObjectId, key: &str) -> Option<String> {
@@ -740,24 +655,6 @@ pub const MODE_TREE: u16 = 0o40000;
 pub const MODE_FILE: u16 = 0o100644;
 
 impl GitStore {
-    /// Point HEAD at the trail `name` (`refs/heads/<name>`), durably.
-    pub fn set_head(&self, name: &str) -> Result<(), StoreError> {
-        let full = format!("{HEADS_PREFIX}{name}");
-        gix::refs::FullName::try_from(full.as_str()).git("naming a reference")?;
-        let head = self.git_dir.join("HEAD");
-        let tmp = self.git_dir.join("HEAD.atom-tmp");
-        io_context(
-            (|| {
-                let mut f = std::fs::File::create(&tmp)?;
-                std::io::Write::write_all(&mut f, format!("ref: {full}\n").as_bytes())?;
-                f.sync_all()?;
-                std::fs::rename(&tmp, &head)?;
-                durable::sync_dir(&self.git_dir)
-            })(),
-            || format!("writing {}", head.display()),
-        )
-    }
-
     /// Read an atom commit's objects (commit, trees, blobs), checking that
     /// each one's content hashes to its id. Trees are read two levels deep
     /// (`attachments/` is the only directory an atom has).

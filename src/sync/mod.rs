@@ -554,8 +554,7 @@ impl Trail {
             };
         let Some(ours) = ours else {
             let atoms = cli.count_between(None, theirs).map_err(transport(remote))?;
-            self.git()
-                .compare_and_swap(&full, None, theirs, &format!("atom: pull {remote}"))?;
+            self.git().compare_and_swap(&full, None, theirs)?;
             return Ok(update("created", atoms, None, theirs));
         };
         if ours == theirs {
@@ -568,12 +567,7 @@ impl Trail {
             .count_between(Some(ours), theirs)
             .map_err(transport(remote))?;
         if cli.is_ancestor(ours, theirs).map_err(transport(remote))? {
-            self.git().compare_and_swap(
-                &full,
-                Some(ours),
-                theirs,
-                &format!("atom: pull {remote}"),
-            )?;
+            self.git().compare_and_swap(&full, Some(ours), theirs)?;
             return Ok(update("fast-forward", atoms, None, theirs));
         }
         let mut draft = Draft::new("MERGE", "merge");
@@ -613,8 +607,7 @@ impl Trail {
                 Some(c) if c == theirs => return Ok(None),
                 Some(_) => continue,
                 None => {
-                    self.git()
-                        .compare_and_swap(&name, None, theirs, "atom: pull archive")?;
+                    self.git().compare_and_swap(&name, None, theirs)?;
                     return Ok(Some(TrailUpdate {
                         trail: name[ARCHIVE_PREFIX.len()..].to_owned(),
                         action: "created".into(),

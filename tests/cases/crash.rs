@@ -241,52 +241,6 @@ fn killed_pulls_change_nothing_or_everything() {
 }
 
 #[test]
-fn a_ref_lock_left_by_a_dead_writer_is_cleared_a_live_one_is_kept() {
-    let env = TestEnv::init();
-    env.record(&["TASK", "one"]);
-    let lock = env.git_dir().join("refs/heads/main.lock");
-    let tip = env.tip().unwrap();
-
-    // What a writer killed between taking the ref's lock and renaming it
-    // leaves behind: an old `.lock` file. The next append clears it.
-    let old = std::time::SystemTime::now() - Duration::from_secs(60);
-    std::fs::write(&lock, format!("{tip}\n")).unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&lock)
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
-    env.atom_ok(&["record", "TASK", "two"]);
-    assert!(!lock.exists(), "the stale lock is still there");
-
-    // A lock its owner keeps fresh is never taken away: the append gives
-    // up with a clear error and leaves the lock alone.
-    let tip = env.tip().unwrap();
-    std::fs::write(&lock, format!("{tip}\n")).unwrap();
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    let out = std::thread::scope(|s| {
-        s.spawn(|| {
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let f = std::fs::File::options().write(true).open(&lock).unwrap();
-                f.set_modified(std::time::SystemTime::now()).unwrap();
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        });
-        let out = env.atom(&["record", "TASK", "three"]);
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        out
-    });
-    assert_eq!(out.code, 1, "{out}");
-    assert!(out.stderr.contains("main.lock"), "names the lock: {out}");
-    assert!(lock.exists(), "a live lock was removed");
-    assert_eq!(env.tip().unwrap(), tip);
-    std::fs::remove_file(&lock).unwrap();
-    env.atom_ok(&["record", "TASK", "three"]);
-    env.cross_check();
-}
-
-#[test]
 fn a_truncated_object_is_named_by_verify_and_repaired_by_pull() {
     let env = TestEnv::init();
     let remote = env.bare_remote("backup.git");
