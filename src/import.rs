@@ -194,9 +194,15 @@ impl Trail {
                 ),
             };
             let parents: Vec<ObjectId> = parent.as_ref().map(|p| p.commit).into_iter().collect();
-            let commit = self
-                .git()
-                .pack_atom_commit(&mut pack, &record, &parents, &author, &committer, &signer)?;
+            let commit = self.git().pack_atom_commit(
+                &mut pack,
+                &record,
+                &[],
+                &parents,
+                &author,
+                &committer,
+                &signer,
+            )?;
             known.ids.insert(record.atom_id.to_string());
             let day = record.atom_id.date();
             let stored = self.stored_last_seq(&mut known, day).map_err(bad)?;
@@ -218,7 +224,7 @@ impl Trail {
         let Some(last) = parent.filter(|_| report.imported > 0) else {
             return Ok(report);
         };
-        crate::store::io_context(pack.finish(), || "writing the pack".into())?;
+        self.git().finish_pack(pack)?;
         self.git()
             .compare_and_swap(&ref_name, tip, last.commit)
             .map_err(|e| match e {

@@ -176,12 +176,11 @@ fn serialize_oid<S: serde::Serializer>(id: &ObjectId, s: S) -> Result<S::Ok, S::
     s.collect_str(id)
 }
 
-/// A validated draft with its attachment blobs written, ready to append.
+/// A validated draft, ready to append.
 pub(crate) struct Prepared {
     draft: Draft,
     agent: String,
     attachments: Vec<Attachment>,
-    attachment_blobs: Vec<(String, ObjectId)>,
     author: Identity,
     committer: Identity,
     signer: SshSigner,
@@ -382,8 +381,7 @@ impl Trail {
         self.append_locked(&prepared, Onto::Tip)
     }
 
-    /// Validate a draft and write its attachment blobs (content-addressed,
-    /// so this needs no lock).
+    /// Validate a draft (this needs no lock).
     pub(crate) fn prepare(&self, draft: Draft) -> Result<Prepared, TrailError> {
         let agent = match &draft.agent {
             Some(a) => a.clone(),
@@ -408,11 +406,9 @@ impl Trail {
             }
         }
         let signer = self.signer()?;
-        let mut attachment_blobs = Vec::with_capacity(draft.attachments.len());
         let mut attachments = Vec::with_capacity(draft.attachments.len());
         for (name, bytes) in &draft.attachments {
             model::validate_attachment_name(name)?;
-            attachment_blobs.push((name.clone(), self.git.write_blob(bytes)?));
             attachments.push(Attachment {
                 name: name.clone(),
                 sha256: canonical::sha256_hex(bytes),
@@ -428,7 +424,6 @@ impl Trail {
             draft,
             agent,
             attachments,
-            attachment_blobs,
             author,
             committer: self.committer(),
             signer,
@@ -448,7 +443,6 @@ impl Trail {
             draft,
             agent,
             attachments,
-            attachment_blobs,
             author,
             committer,
             signer,
@@ -513,15 +507,18 @@ impl Trail {
             record.digest = record.compute_digest();
             record.validate()?;
             let parents: Vec<ObjectId> = tip.into_iter().chain(other.map(|o| o.commit)).collect();
-            let (commit, written) = self.git.write_atom_commit(
+            // Objects durable in one pack, then the ref moved.
+            let mut pack = self.git.new_pack()?;
+            let commit = self.git.pack_atom_commit(
+                &mut pack,
                 &record,
-                attachment_blobs,
+                &draft.attachments,
                 &parents,
                 author,
                 committer,
                 signer,
             )?;
-            self.git.sync_objects(&written)?;
+            self.git.finish_pack(pack)?;
             match self.git.compare_and_swap(&ref_name, expected, commit) {
                 Ok(()) => return self.view(commit),
                 Err(StoreError::Conflict { .. }) if matches!(onto, Onto::Tip) => continue,

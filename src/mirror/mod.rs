@@ -667,10 +667,7 @@ fn restore_into(
         return Err(MirrorError::Damaged(format!("object {sha} lacks parts")));
     }
     // The pack and its index are fsynced, then moved into place.
-    crate::store::io_context(pack.finish(), || {
-        "writing the restored objects' pack".into()
-    })
-    .map_err(TrailError::from)?;
+    git.finish_pack(pack).map_err(TrailError::from)?;
 
     // Every atom's objects must be there.
     let mut atoms = 0;

@@ -2,9 +2,10 @@
 //!
 //! A commit's tree holds `atom.json` (the canonical record) and
 //! `attachments/<name>`; its parent is the previous atom; its author is the
-//! agent. This module writes and reads those commits; `refs.rs` moves trail
-//! refs with compare-and-swap. It knows nothing of ids or trails' meaning: the
-//! [`crate::Trail`] façade decides what to write.
+//! agent. This module reads those commits; `write.rs` writes them into
+//! packs and `refs.rs` moves trail refs with compare-and-swap, each file
+//! fsynced before it is renamed into place. It knows nothing of ids or
+//! trails' meaning: the [`crate::Trail`] façade decides what to write.
 
 pub mod durable;
 pub mod lock;
@@ -12,15 +13,15 @@ pub mod pack;
 pub mod raw;
 pub mod refs;
 mod repair;
+mod write;
 
 use std::path::{Path, PathBuf};
 
-use gix::bstr::{BString, ByteSlice};
-use gix::objs::tree::{Entry, EntryKind};
+use gix::bstr::ByteSlice;
 use gix::ObjectId;
 
 use crate::model::Atom;
-use crate::signing::{Signer, SigningError};
+use crate::signing::SigningError;
 
 /// The file holding the record in every atom tree.
 pub const RECORD_FILE: &str = "atom.json";
@@ -99,9 +100,6 @@ pub(crate) fn io_context<T>(
         source,
     })
 }
-
-/// Stores one encoded object and returns its id.
-type ObjectSink<'a> = dyn FnMut(gix::objs::Kind, &[u8]) -> Result<ObjectId, StoreError> + 'a;
 
 /// A person or agent in a commit header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,216 +212,6 @@ impl GitStore {
         Ok(out)
     }
 
-    /// Write a blob, returning its id.
-    pub fn write_blob(&self, bytes: &[u8]) -> Result<ObjectId, StoreError> {
-        Ok(self.repo.write_blob(bytes).git("writing a blob")?.detach())
-    }
-
-    /// Write the objects of one atom as loose objects: `atom.json` blob,
-    /// trees, and a commit signed by `signer`. Returns the commit id and
-    /// every object id written (for [`durable::sync_loose_objects`]).
-    pub fn write_atom_commit(
-        &self,
-        record: &Atom,
-        attachment_blobs: &[(String, ObjectId)],
-        parents: &[ObjectId],
-        author: &Identity,
-        committer: &Identity,
-        signer: &dyn Signer,
-    ) -> Result<(ObjectId, Vec<ObjectId>), StoreError> {
-        use gix::objs::Write as _;
-        let mut written = Vec::with_capacity(4 + attachment_blobs.len());
-        written.extend(attachment_blobs.iter().map(|(_, oid)| *oid));
-        let commit = self.encode_atom_commit(
-            record,
-            attachment_blobs,
-            parents,
-            author,
-            committer,
-            signer,
-            &mut |kind, data| {
-                let id = self
-                    .repo
-                    .objects
-                    .write_buf(kind, data)
-                    .git("writing an object")?;
-                written.push(id);
-                Ok(id)
-            },
-        )?;
-        Ok((commit, written))
-    }
-
-    /// Write the objects of one atom without attachments into `pack`;
-    /// returns the commit id.
-    pub fn pack_atom_commit(
-        &self,
-        pack: &mut pack::PackWriter,
-        record: &Atom,
-        parents: &[ObjectId],
-        author: &Identity,
-        committer: &Identity,
-        signer: &dyn Signer,
-    ) -> Result<ObjectId, StoreError> {
-        self.encode_atom_commit(
-            record,
-            &[],
-            parents,
-            author,
-            committer,
-            signer,
-            &mut |kind, data| io_context(pack.add(kind, data), || "writing a pack".into()),
-        )
-    }
-
-    /// Start a pack for a bulk write (see [`pack::PackWriter`]).
-    pub fn new_pack(&self) -> Result<pack::PackWriter, StoreError> {
-        io_context(
-            pack::PackWriter::new(&self.git_dir.join("objects"), self.repo.object_hash()),
-            || "starting a pack".into(),
-        )
-    }
-
-    /// Build an atom's `atom.json` blob, trees and signed commit, handing
-    /// each object's bytes to `sink`, which stores it and returns its id.
-    #[allow(clippy::too_many_arguments)]
-    fn encode_atom_commit(
-        &self,
-        record: &Atom,
-        attachment_blobs: &[(String, ObjectId)],
-        parents: &[ObjectId],
-        author: &Identity,
-        committer: &Identity,
-        signer: &dyn Signer,
-        sink: &mut ObjectSink<'_>,
-    ) -> Result<ObjectId, StoreError> {
-        use gix::objs::Kind;
-        let mut buf = Vec::with_capacity(1024);
-        let record_blob = sink(Kind::Blob, &record.canonical_bytes())?;
-        let mut entries = vec![Entry {
-            mode: EntryKind::Blob.into(),
-            filename: RECORD_FILE.into(),
-            oid: record_blob,
-        }];
-        let encode = |obj: &dyn gix::objs::WriteTo, buf: &mut Vec<u8>| {
-            buf.clear();
-            io_context(obj.write_to(buf), || "serializing an object".into())
-        };
-        if !attachment_blobs.is_empty() {
-            let mut att: Vec<Entry> = attachment_blobs
-                .iter()
-                .map(|(name, oid)| Entry {
-                    mode: EntryKind::Blob.into(),
-                    filename: name.as_str().into(),
-                    oid: *oid,
-                })
-                .collect();
-            att.sort();
-            encode(&gix::objs::Tree { entries: att }, &mut buf)?;
-            let att_tree = sink(Kind::Tree, &buf)?;
-            entries.push(Entry {
-                mode: EntryKind::Tree.into(),
-                filename: ATTACHMENTS_DIR.into(),
-                oid: att_tree,
-            });
-        }
-        entries.sort();
-        encode(&gix::objs::Tree { entries }, &mut buf)?;
-        let tree = sink(Kind::Tree, &buf)?;
-
-        let time = record.time().map_err(|e| StoreError::NotAnAtom {
-            commit: ObjectId::null(self.repo.object_hash()),
-            reason: e.to_string(),
-        })?;
-        let time = gix::date::Time {
-            seconds: time.timestamp(),
-            offset: 0,
-        };
-        let sig = |who: &Identity| gix::actor::Signature {
-            name: who.name.as_str().into(),
-            email: who.email.as_str().into(),
-            time,
-        };
-        let mut commit = gix::objs::Commit {
-            tree,
-            parents: parents.iter().copied().collect(),
-            author: sig(author),
-            committer: sig(committer),
-            encoding: None,
-            message: commit_message(record).into(),
-            extra_headers: Vec::new(),
-        };
-        self.sign(&mut commit, signer)?;
-        encode(&commit, &mut buf)?;
-        sink(Kind::Commit, &buf)
-    }
-
-    /// Add the `gpgsig` header to `commit`, as `git commit -S` does: the
-    /// signature covers the commit as serialized without it.
-    fn sign(&self, commit: &mut gix::objs::Commit, signer: &dyn Signer) -> Result<(), StoreError> {
-        let mut payload = Vec::with_capacity(512);
-        gix::objs::WriteTo::write_to(&*commit, &mut payload).map_err(|source| StoreError::Io {
-            context: "serializing a commit".into(),
-            source,
-        })?;
-        let armored = signer.sign(&payload)?;
-        let field = gix::objs::commit::signature_field_name(self.repo.object_hash());
-        commit
-            .extra_headers
-            .push((BString::from(field), BString::from(armored)));
-        Ok(())
-    }
-
-    /// Write a signed commit whose tree holds one file, `name` with
-    /// `content` (the published trusted keys), dated now, made durable.
-    pub fn write_file_commit(
-        &self,
-        name: &str,
-        content: &[u8],
-        parents: &[ObjectId],
-        who: &Identity,
-        message: &str,
-        signer: &dyn Signer,
-    ) -> Result<ObjectId, StoreError> {
-        let blob = self.write_blob(content)?;
-        let tree = self
-            .repo
-            .write_object(&gix::objs::Tree {
-                entries: vec![Entry {
-                    mode: EntryKind::Blob.into(),
-                    filename: name.into(),
-                    oid: blob,
-                }],
-            })
-            .git("writing a tree")?
-            .detach();
-        let sig = gix::actor::Signature {
-            name: who.name.as_str().into(),
-            email: who.email.as_str().into(),
-            time: gix::date::Time {
-                seconds: chrono::Utc::now().timestamp(),
-                offset: 0,
-            },
-        };
-        let mut commit = gix::objs::Commit {
-            tree,
-            parents: parents.iter().copied().collect(),
-            author: sig.clone(),
-            committer: sig,
-            encoding: None,
-            message: message.into(),
-            extra_headers: Vec::new(),
-        };
-        self.sign(&mut commit, signer)?;
-        let id = self
-            .repo
-            .write_object(&commit)
-            .git("writing a commit")?
-            .detach();
-        self.sync_objects(&[blob, tree, id])?;
-        Ok(id)
-    }
-
     /// The file `name` at the top of `commit`'s tree, and the commit's
     /// signature (armored, signed bytes) when it has one.
     pub fn read_file_commit(
@@ -453,14 +241,6 @@ impl GitStore {
             .find(|f| f.path == name && f.mode == MODE_FILE)
             .map(|f| f.data);
         Ok((file, signature))
-    }
-
-    /// Make every object in `ids` durable.
-    pub fn sync_objects(&self, ids: &[ObjectId]) -> Result<(), StoreError> {
-        let objects = self.git_dir.join("objects");
-        io_context(durable::sync_loose_objects(&objects, ids), || {
-            "syncing objects to disk".into()
-        })
     }
 
     /// The value of the trailer `key` in `commit`'s message, when the

@@ -240,8 +240,44 @@ fn killed_pulls_change_nothing_or_everything() {
     assert_whole(&b);
 }
 
+/// The pack holding `id`, and where its entry starts and how long it is
+/// (from `git show-index`).
+fn pack_entry(env: &TestEnv, id: &str) -> (std::path::PathBuf, usize, usize) {
+    let dir = env.git_dir().join("objects/pack");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let idx = entry.unwrap().path();
+        if idx.extension().is_none_or(|e| e != "idx") {
+            continue;
+        }
+        let out = env
+            .command("git")
+            .args(["show-index", "--object-format=sha1"])
+            .stdin(std::fs::File::open(&idx).unwrap())
+            .output()
+            .unwrap();
+        let listing = String::from_utf8(out.stdout).unwrap();
+        let mut offsets: Vec<(usize, &str)> = listing
+            .lines()
+            .map(|l| {
+                let mut f = l.split_whitespace();
+                (f.next().unwrap().parse().unwrap(), f.next().unwrap())
+            })
+            .collect();
+        offsets.sort();
+        let pack = idx.with_extension("pack");
+        let end = std::fs::metadata(&pack).unwrap().len() as usize - 20;
+        for (i, (offset, oid)) in offsets.iter().enumerate() {
+            if *oid == id {
+                let next = offsets.get(i + 1).map_or(end, |n| n.0);
+                return (pack, *offset, next - offset);
+            }
+        }
+    }
+    panic!("{id} is in no pack");
+}
+
 #[test]
-fn a_truncated_object_is_named_by_verify_and_repaired_by_pull() {
+fn a_garbled_object_is_named_by_verify_and_repaired_by_pull() {
     let env = TestEnv::init();
     let remote = env.bare_remote("backup.git");
     env.record(&["TASK", "one"]);
@@ -252,20 +288,19 @@ fn a_truncated_object_is_named_by_verify_and_repaired_by_pull() {
     env.atom_ok(&["remote", "add", "origin", remote.to_str().unwrap()]);
     env.atom_ok(&["push"]);
 
-    // A disk error truncates the newest atom's record blob.
+    // A disk error garbles the newest atom's record blob inside its pack.
     let blob = env.git(&["rev-parse", "main:atom.json"]);
     let blob = blob.trim();
-    let path = env
-        .git_dir()
-        .join("objects")
-        .join(&blob[..2])
-        .join(&blob[2..]);
-    let bytes = std::fs::read(&path).unwrap();
-    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    let (pack, offset, len) = pack_entry(&env, blob);
+    let mut bytes = std::fs::read(&pack).unwrap();
+    for b in &mut bytes[offset + len / 2..offset + len / 2 + 4] {
+        *b ^= 0x5a;
+    }
+    let mut perms = std::fs::metadata(&pack).unwrap().permissions();
     #[allow(clippy::permissions_set_readonly_false)]
     perms.set_readonly(false);
-    std::fs::set_permissions(&path, perms).unwrap();
-    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::set_permissions(&pack, perms).unwrap();
+    std::fs::write(&pack, &bytes).unwrap();
 
     let out = env.atom_err(&["verify"], 1);
     assert!(
