@@ -13,6 +13,7 @@ pub mod pack;
 pub mod raw;
 pub mod refs;
 mod repair;
+pub mod rollup;
 mod write;
 
 use std::path::{Path, PathBuf};

@@ -106,6 +106,18 @@ impl PackWriter {
         Ok(id)
     }
 
+    /// Add the entry of object `id` exactly as another pack holds it (type
+    /// and size header, then the zlib stream; not a delta), whose CRC-32 is
+    /// `crc`. An object already in this pack is not written twice.
+    pub fn add_entry(&mut self, id: ObjectId, entry: &[u8], crc: u32) -> io::Result<()> {
+        if self.seen.insert(id) {
+            self.out.write_all(entry)?;
+            self.entries.push((id, crc, self.offset));
+            self.offset += entry.len() as u64;
+        }
+        Ok(())
+    }
+
     /// How many distinct objects were added.
     pub fn len(&self) -> usize {
         self.entries.len()

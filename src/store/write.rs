@@ -13,7 +13,8 @@ use gix::ObjectId;
 
 use super::pack::PackWriter;
 use super::{
-    commit_message, io_context, GitStore, Identity, StoreError, ATTACHMENTS_DIR, RECORD_FILE,
+    commit_message, io_context, lock, rollup, GitStore, Identity, StoreError, ATTACHMENTS_DIR,
+    RECORD_FILE,
 };
 use crate::model::Atom;
 use crate::signing::Signer;
@@ -30,8 +31,22 @@ impl GitStore {
 
     /// Make `pack` durable and visible: fsync the pack and its index, rename
     /// them into `objects/pack/` and fsync that directory (three fsyncs).
-    pub fn finish_pack(&self, pack: PackWriter) -> Result<(), StoreError> {
-        io_context(pack.finish(), || "writing a pack".into())?;
+    /// When the store has too many packs and the caller holds the store
+    /// lock, the objects of the smallest ones are copied into `pack` first
+    /// and those packs deleted after (see [`rollup`]).
+    pub fn finish_pack(&self, mut pack: PackWriter) -> Result<(), StoreError> {
+        if pack.is_empty() {
+            return Ok(());
+        }
+        let under_lock = lock::held_here(&self.git_dir.join(lock::STORE_LOCK));
+        let retired = match under_lock {
+            true => rollup::fold_small_packs(self, &mut pack)?,
+            false => Vec::new(),
+        };
+        let finished = io_context(pack.finish(), || "writing a pack".into())?;
+        if !retired.is_empty() {
+            rollup::retire(self, &retired, finished.as_deref());
+        }
         Ok(())
     }
 

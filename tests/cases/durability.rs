@@ -1,10 +1,35 @@
 //! Durability (SPEC §3), seen from outside: ref locks of other programs
-//! are never removed, a lock a killed atom writer left is, and refs packed
-//! by `git gc` keep working.
+//! are never removed, a lock a killed atom writer left is, refs packed by
+//! `git gc` keep working, and the packs each append writes stay few.
 
+use std::process::Stdio;
 use std::time::Duration;
 
-use crate::common::TestEnv;
+use atom::store::rollup::PACK_LIMIT;
+
+use crate::common::{Output, TestEnv};
+
+/// Packs in the store.
+fn packs(env: &TestEnv) -> usize {
+    std::fs::read_dir(env.git_dir().join("objects/pack"))
+        .map(|d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".pack"))
+            })
+            .count()
+        })
+        .unwrap_or(0)
+}
+
+/// The names of the store's `.pack` files.
+fn pack_names(env: &TestEnv) -> Vec<String> {
+    std::fs::read_dir(env.git_dir().join("objects/pack"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".pack"))
+        .collect()
+}
 
 #[test]
 fn a_ref_lock_held_by_another_program_is_never_removed() {
@@ -84,5 +109,121 @@ fn records_forks_and_rollbacks_work_on_refs_git_gc_packed() {
     assert_eq!(env.log_ids(&[]).len(), 3, "one, two and the rollback");
     let out = env.atom(&["verify", "--all"]);
     assert_eq!(out.code, 0, "{out}");
+    env.cross_check();
+}
+
+#[test]
+fn packs_stay_few_over_200_records() {
+    let env = TestEnv::init();
+    let mut most = 0;
+    let mut gc_pack = None;
+    for i in 0..200 {
+        env.atom_ok(&["record", "TASK", "step", "--summary", &format!("step {i}")]);
+        most = most.max(packs(&env));
+        if i == 60 {
+            // A pack of deltas (and a bitmap) as git writes it: rolled up too.
+            env.git(&["gc", "--quiet"]);
+            assert_eq!(packs(&env), 1);
+            gc_pack = Some(pack_names(&env).remove(0));
+        }
+    }
+    eprintln!(
+        "200 records: at most {most} packs, {} at the end",
+        packs(&env)
+    );
+    assert!(most <= PACK_LIMIT, "{most} packs");
+    let gc_pack = gc_pack.unwrap();
+    assert!(
+        !pack_names(&env).contains(&gc_pack),
+        "the pack of git gc is still there"
+    );
+    let stem = gc_pack.trim_end_matches(".pack").to_owned();
+    let leftovers: Vec<String> = std::fs::read_dir(env.git_dir().join("objects/pack"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&stem) || n.starts_with("tmp_"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let log = env.cross_check();
+    assert_eq!(log.len(), 200);
+    let tip = env.tip().unwrap();
+    let verified = env.git_verify_commit(&tip);
+    assert_eq!(verified.code, 0, "{verified}");
+    let out = env.atom(&["verify"]);
+    assert_eq!(out.code, 0, "{out}");
+    let count = env.git(&["count-objects", "-v"]);
+    assert!(count.starts_with("count: 0\n"), "loose objects:\n{count}");
+}
+
+#[test]
+fn readers_in_other_processes_survive_rollups() {
+    let env = TestEnv::init();
+    env.record(&["TASK", "first"]);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let failures = std::sync::Mutex::new(Vec::new());
+    let rounds = std::sync::atomic::AtomicUsize::new(0);
+    let readers = [
+        vec!["git", "log", "--format=%H %s"],
+        vec!["git", "rev-list", "--objects", "--all"],
+        vec!["atom", "log"],
+        vec!["atom", "verify"],
+    ];
+    std::thread::scope(|s| {
+        for reader in &readers {
+            let (env, stop, failures, rounds) = (&env, &stop, &failures, &rounds);
+            s.spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let out: Output = match reader[0] {
+                        "git" => env.git_output(&reader[1..]),
+                        _ => env.atom(&reader[1..]),
+                    };
+                    rounds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if out.code != 0 {
+                        failures.lock().unwrap().push(format!("{reader:?}:\n{out}"));
+                    }
+                }
+            });
+        }
+        // A long-lived reader: one `git cat-file` over the whole run, asked
+        // again and again for the first commit, whose pack is rolled up.
+        let first = env.tip().unwrap();
+        let (env, stop, failures) = (&env, &stop, &failures);
+        s.spawn(move || {
+            let mut child = env
+                .command("git")
+                .arg("--git-dir")
+                .arg(env.git_dir())
+                .args(["cat-file", "--batch-check"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("run git cat-file");
+            let mut stdin = child.stdin.take().unwrap();
+            let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                use std::io::{BufRead as _, Write as _};
+                writeln!(stdin, "{first}").unwrap();
+                let mut line = String::new();
+                stdout.read_line(&mut line).unwrap();
+                if !line.contains(" commit ") {
+                    failures.lock().unwrap().push(format!("cat-file: {line}"));
+                }
+            }
+            drop(stdin);
+            let _ = child.wait();
+        });
+        for i in 0..3 * PACK_LIMIT {
+            let out = env.atom(&["record", "TASK", "step", "--summary", &format!("{i}")]);
+            if out.code != 0 {
+                failures.lock().unwrap().push(format!("record {i}:\n{out}"));
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let failures = failures.into_inner().unwrap();
+    eprintln!("{} reader runs", rounds.into_inner());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(packs(&env) <= PACK_LIMIT);
+    assert_eq!(env.log_ids(&[]).len(), 3 * PACK_LIMIT + 1);
     env.cross_check();
 }
