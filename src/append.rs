@@ -285,22 +285,17 @@ impl<'t> Transaction<'t> {
     /// compare-and-swap), then the index rows.
     pub(crate) fn commit(mut self) -> Result<(), TrailError> {
         if let Some(pack) = self.pack.take() {
-            if let Err(e) = pack.finish() {
+            if let Err(e) = self.trail.git().finish_pack(pack) {
                 self.ix().rollback();
-                return Err(StoreError::Io {
-                    context: "writing the pack".into(),
-                    source: e,
-                }
-                .into());
+                return Err(e.into());
             }
         }
         let mut moved: BTreeMap<String, ObjectId> = BTreeMap::new();
         for m in &self.moves {
-            let msg = "atom";
             match self
                 .trail
                 .git()
-                .compare_and_swap(&m.name, m.expected, m.new, msg)
+                .compare_and_swap(&m.name, m.expected, m.new)
             {
                 Ok(()) => {
                     moved.insert(m.name.clone(), m.new);

@@ -242,8 +242,7 @@ impl Trail {
                 head: self.git().read_atom(existing)?.record.atom_id.to_string(),
             });
         }
-        self.git()
-            .compare_and_swap(&full, None, commit, &format!("atom: fork from {atom}"))?;
+        self.git().compare_and_swap(&full, None, commit)?;
         if switch {
             self.git().set_head(name)?;
         }

@@ -91,6 +91,10 @@ impl From<TrailError> for CliError {
                 EXIT_PROBLEM,
                 Some("check the key named by `atom.signingKey` in trail.git/config, or keys/atom_ed25519".into()),
             ),
+            TrailError::Store(atom::store::StoreError::RefLocked { .. }) => (
+                EXIT_PROBLEM,
+                Some("wait for the git command using the store to finish; if none is running, one that crashed left the file: delete it and retry".into()),
+            ),
             TrailError::Store(_) => (EXIT_PROBLEM, None),
             TrailError::Index(atom::index::IndexError::Foreign { .. }) => (
                 EXIT_PROBLEM,

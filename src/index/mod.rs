@@ -181,8 +181,11 @@ impl Index {
                 )))
             }
         }
+        // Creating the file (the switch to WAL, the first WAL header, the
+        // schema) runs unsynced: the index is a cache, and one lost in a
+        // crash is rebuilt. Appends then commit with `NORMAL`, unsynced too.
+        conn.pragma_update(None, "synchronous", "OFF")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
         // Up to 64 MiB of pages in memory (SQLite's default is 2 MiB): a large
         // catch-up otherwise spills its transaction to the WAL page by page.
         conn.pragma_update(None, "cache_size", -65536)?;
@@ -208,6 +211,7 @@ impl Index {
         )?;
         let mut index = Index::with_conn(conn, Some(path.to_owned()));
         index.prepare_schema()?;
+        index.conn.pragma_update(None, "synchronous", "NORMAL")?;
         Ok(index)
     }
 

@@ -212,6 +212,7 @@ impl Trail {
         set_git_config(&git_dir, KEY_API_BASE, &settings.api_base)?;
         let same = old.is_some_and(|o| o.target() == settings.target());
         if !same {
+            let _lock = self.lock()?;
             self.git().delete_refs_under(MIRROR_PREFIX)?;
             unset_git_config(&git_dir, KEY_LAST_PUSH)?;
             unset_git_config(&git_dir, KEY_LAST_PUSH_ATOMS)?;
@@ -451,6 +452,7 @@ impl Trail {
 
     /// Point the mirror refs at `refs`, dropping marks of refs that are gone.
     fn mark_mirrored(&self, refs: &[(String, ObjectId)]) -> Result<(), MirrorError> {
+        let _lock = self.lock()?;
         let wanted: HashMap<String, ObjectId> =
             refs.iter().map(|(n, id)| (mirror_ref(n), *id)).collect();
         let marks: HashMap<String, ObjectId> =
@@ -460,7 +462,7 @@ impl Trail {
         }
         for (name, id) in &wanted {
             if marks.get(name) != Some(id) {
-                self.git().force_ref(name, *id, "atom mirror push")?;
+                self.git().force_ref(name, *id)?;
             }
         }
         Ok(())
@@ -585,6 +587,8 @@ fn restore_into(
     Trail::init(home, None)?;
     let trail = Trail::open(home)?;
     let git = trail.git();
+    // Writers of packs and refs hold the store lock.
+    let lock = trail.lock()?;
 
     // Objects, in (sha, part) order, a page at a time, into one pack.
     let mut pack = git.new_pack()?;
@@ -663,10 +667,7 @@ fn restore_into(
         return Err(MirrorError::Damaged(format!("object {sha} lacks parts")));
     }
     // The pack and its index are fsynced, then moved into place.
-    crate::store::io_context(pack.finish(), || {
-        "writing the restored objects' pack".into()
-    })
-    .map_err(TrailError::from)?;
+    git.finish_pack(pack).map_err(TrailError::from)?;
 
     // Every atom's objects must be there.
     let mut atoms = 0;
@@ -716,7 +717,7 @@ fn restore_into(
             .ok_or_else(|| {
                 MirrorError::Damaged(format!("{name} points to {target}, which the mirror lacks"))
             })?;
-        git.compare_and_swap(&name, None, id, "atom mirror restore")?;
+        git.compare_and_swap(&name, None, id)?;
         marks.push((name.clone(), id));
         refs.push(name);
     }
@@ -727,6 +728,7 @@ fn restore_into(
     {
         git.set_head(trail_name)?;
     }
+    drop(lock);
 
     let mut trusted = 0;
     for row in &signers {

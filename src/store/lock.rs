@@ -4,16 +4,47 @@
 //! lock (`flock`) on `trail.git/atom.lock`. The kernel drops the lock when the
 //! holder exits, however it exits, so a killed writer never leaves a stale
 //! lock behind and no lock file ever needs deleting.
+//!
+//! The process also remembers which store locks it holds ([`held_here`]):
+//! the ref writer only treats a ref's `.lock` file as left by a dead atom
+//! writer when it holds the store lock itself (see `refs.rs`).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// The store lock's file name inside the git dir.
+pub const STORE_LOCK: &str = "atom.lock";
+
+/// The lock files this process holds the lock of.
+static HELD: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Whether this process holds the store lock `path`.
+pub fn held_here(path: &Path) -> bool {
+    HELD.lock()
+        .map(|held| held.iter().any(|p| p == path))
+        .unwrap_or(false)
+}
 
 /// Held while writing; released on drop.
 #[derive(Debug)]
 pub struct StoreLock {
     file: File,
+    path: PathBuf,
+}
+
+impl StoreLock {
+    fn held(file: File, path: &Path) -> Self {
+        if let Ok(mut held) = HELD.lock() {
+            held.push(path.to_owned());
+        }
+        StoreLock {
+            file,
+            path: path.to_owned(),
+        }
+    }
 }
 
 impl StoreLock {
@@ -21,7 +52,7 @@ impl StoreLock {
     pub fn acquire(path: &Path) -> io::Result<Self> {
         let file = open(path)?;
         file.lock()?;
-        Ok(StoreLock { file })
+        Ok(StoreLock::held(file, path))
     }
 
     /// Take the lock on `path` if it becomes free within `max_wait`;
@@ -31,7 +62,7 @@ impl StoreLock {
         let deadline = Instant::now() + max_wait;
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(Some(StoreLock { file })),
+                Ok(()) => return Ok(Some(StoreLock::held(file, path))),
                 Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(5));
                 }
@@ -54,6 +85,11 @@ fn open(path: &Path) -> io::Result<File> {
 
 impl Drop for StoreLock {
     fn drop(&mut self) {
+        if let Ok(mut held) = HELD.lock() {
+            if let Some(i) = held.iter().position(|p| *p == self.path) {
+                held.swap_remove(i);
+            }
+        }
         let _ = self.file.unlock();
     }
 }

@@ -2,25 +2,27 @@
 //!
 //! A commit's tree holds `atom.json` (the canonical record) and
 //! `attachments/<name>`; its parent is the previous atom; its author is the
-//! agent. This module writes and reads those commits and moves trail refs
-//! with compare-and-swap. It knows nothing of ids or trails' meaning: the
-//! [`crate::Trail`] façade decides what to write.
+//! agent. This module reads those commits; `write.rs` writes them into
+//! packs and `refs.rs` moves trail refs with compare-and-swap, each file
+//! fsynced before it is renamed into place. It knows nothing of ids or
+//! trails' meaning: the [`crate::Trail`] façade decides what to write.
 
 pub mod durable;
 pub mod lock;
 pub mod pack;
 pub mod raw;
+pub mod refs;
+mod repair;
+pub mod rollup;
+mod write;
 
 use std::path::{Path, PathBuf};
 
-use gix::bstr::{BString, ByteSlice};
-use gix::objs::tree::{Entry, EntryKind};
-use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit};
-use gix::refs::Target;
+use gix::bstr::ByteSlice;
 use gix::ObjectId;
 
 use crate::model::Atom;
-use crate::signing::{Signer, SigningError};
+use crate::signing::SigningError;
 
 /// The file holding the record in every atom tree.
 pub const RECORD_FILE: &str = "atom.json";
@@ -28,9 +30,6 @@ pub const RECORD_FILE: &str = "atom.json";
 pub const ATTACHMENTS_DIR: &str = "attachments";
 /// Where trails live.
 pub const HEADS_PREFIX: &str = "refs/heads/";
-
-/// How old a ref's `.lock` file must be to count as left by a dead process.
-pub const STALE_LOCK_AGE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Errors of the git layer.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +55,15 @@ pub enum StoreError {
     Conflict {
         /// The ref.
         name: String,
+    },
+    /// Another program (a git command) kept the ref's lock file for
+    /// [`refs::LOCK_WAIT`]; the file is left alone.
+    #[error("{name} is locked: {} exists (another program is updating it, or one that crashed left it)", lock.display())]
+    RefLocked {
+        /// The ref (or `HEAD`, `packed-refs`).
+        name: String,
+        /// Its lock file.
+        lock: PathBuf,
     },
     /// A commit in a trail is not an atom commit.
     #[error("commit {commit} is not an atom: {reason}")]
@@ -93,9 +101,6 @@ pub(crate) fn io_context<T>(
         source,
     })
 }
-
-/// Stores one encoded object and returns its id.
-type ObjectSink<'a> = dyn FnMut(gix::objs::Kind, &[u8]) -> Result<ObjectId, StoreError> + 'a;
 
 /// A person or agent in a commit header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,225 +213,6 @@ impl GitStore {
         Ok(out)
     }
 
-    /// Write a blob, returning its id.
-    pub fn write_blob(&self, bytes: &[u8]) -> Result<ObjectId, StoreError> {
-        Ok(self.repo.write_blob(bytes).git("writing a blob")?.detach())
-    }
-
-    /// Write the objects of one atom as loose objects: `atom.json` blob,
-    /// trees, and a commit signed by `signer`. Returns the commit id and
-    /// every object id written (for [`durable::sync_loose_objects`]).
-    pub fn write_atom_commit(
-        &self,
-        record: &Atom,
-        attachment_blobs: &[(String, ObjectId)],
-        parents: &[ObjectId],
-        author: &Identity,
-        committer: &Identity,
-        signer: &dyn Signer,
-    ) -> Result<(ObjectId, Vec<ObjectId>), StoreError> {
-        use gix::objs::Write as _;
-        let mut written = Vec::with_capacity(4 + attachment_blobs.len());
-        written.extend(attachment_blobs.iter().map(|(_, oid)| *oid));
-        let commit = self.encode_atom_commit(
-            record,
-            attachment_blobs,
-            parents,
-            author,
-            committer,
-            signer,
-            &mut |kind, data| {
-                let id = self
-                    .repo
-                    .objects
-                    .write_buf(kind, data)
-                    .git("writing an object")?;
-                written.push(id);
-                Ok(id)
-            },
-        )?;
-        Ok((commit, written))
-    }
-
-    /// Write the objects of one atom (attachment blobs, `atom.json`, trees
-    /// and the signed commit) into `pack`; returns the commit id.
-    #[allow(clippy::too_many_arguments)]
-    pub fn pack_atom_commit(
-        &self,
-        pack: &mut pack::PackWriter,
-        record: &Atom,
-        attachments: &[(String, Vec<u8>)],
-        parents: &[ObjectId],
-        author: &Identity,
-        committer: &Identity,
-        signer: &dyn Signer,
-    ) -> Result<ObjectId, StoreError> {
-        let mut blobs = Vec::with_capacity(attachments.len());
-        for (name, bytes) in attachments {
-            let id = io_context(pack.add(gix::objs::Kind::Blob, bytes), || {
-                "writing a pack".into()
-            })?;
-            blobs.push((name.clone(), id));
-        }
-        self.encode_atom_commit(
-            record,
-            &blobs,
-            parents,
-            author,
-            committer,
-            signer,
-            &mut |kind, data| io_context(pack.add(kind, data), || "writing a pack".into()),
-        )
-    }
-
-    /// Start a pack for a bulk write (see [`pack::PackWriter`]).
-    pub fn new_pack(&self) -> Result<pack::PackWriter, StoreError> {
-        io_context(
-            pack::PackWriter::new(&self.git_dir.join("objects"), self.repo.object_hash()),
-            || "starting a pack".into(),
-        )
-    }
-
-    /// Build an atom's `atom.json` blob, trees and signed commit, handing
-    /// each object's bytes to `sink`, which stores it and returns its id.
-    #[allow(clippy::too_many_arguments)]
-    fn encode_atom_commit(
-        &self,
-        record: &Atom,
-        attachment_blobs: &[(String, ObjectId)],
-        parents: &[ObjectId],
-        author: &Identity,
-        committer: &Identity,
-        signer: &dyn Signer,
-        sink: &mut ObjectSink<'_>,
-    ) -> Result<ObjectId, StoreError> {
-        use gix::objs::Kind;
-        let mut buf = Vec::with_capacity(1024);
-        let record_blob = sink(Kind::Blob, &record.canonical_bytes())?;
-        let mut entries = vec![Entry {
-            mode: EntryKind::Blob.into(),
-            filename: RECORD_FILE.into(),
-            oid: record_blob,
-        }];
-        let encode = |obj: &dyn gix::objs::WriteTo, buf: &mut Vec<u8>| {
-            buf.clear();
-            io_context(obj.write_to(buf), || "serializing an object".into())
-        };
-        if !attachment_blobs.is_empty() {
-            let mut att: Vec<Entry> = attachment_blobs
-                .iter()
-                .map(|(name, oid)| Entry {
-                    mode: EntryKind::Blob.into(),
-                    filename: name.as_str().into(),
-                    oid: *oid,
-                })
-                .collect();
-            att.sort();
-            encode(&gix::objs::Tree { entries: att }, &mut buf)?;
-            let att_tree = sink(Kind::Tree, &buf)?;
-            entries.push(Entry {
-                mode: EntryKind::Tree.into(),
-                filename: ATTACHMENTS_DIR.into(),
-                oid: att_tree,
-            });
-        }
-        entries.sort();
-        encode(&gix::objs::Tree { entries }, &mut buf)?;
-        let tree = sink(Kind::Tree, &buf)?;
-
-        let time = record.time().map_err(|e| StoreError::NotAnAtom {
-            commit: ObjectId::null(self.repo.object_hash()),
-            reason: e.to_string(),
-        })?;
-        let time = gix::date::Time {
-            seconds: time.timestamp(),
-            offset: 0,
-        };
-        let sig = |who: &Identity| gix::actor::Signature {
-            name: who.name.as_str().into(),
-            email: who.email.as_str().into(),
-            time,
-        };
-        let mut commit = gix::objs::Commit {
-            tree,
-            parents: parents.iter().copied().collect(),
-            author: sig(author),
-            committer: sig(committer),
-            encoding: None,
-            message: commit_message(record).into(),
-            extra_headers: Vec::new(),
-        };
-        self.sign(&mut commit, signer)?;
-        encode(&commit, &mut buf)?;
-        sink(Kind::Commit, &buf)
-    }
-
-    /// Add the `gpgsig` header to `commit`, as `git commit -S` does: the
-    /// signature covers the commit as serialized without it.
-    fn sign(&self, commit: &mut gix::objs::Commit, signer: &dyn Signer) -> Result<(), StoreError> {
-        let mut payload = Vec::with_capacity(512);
-        gix::objs::WriteTo::write_to(&*commit, &mut payload).map_err(|source| StoreError::Io {
-            context: "serializing a commit".into(),
-            source,
-        })?;
-        let armored = signer.sign(&payload)?;
-        let field = gix::objs::commit::signature_field_name(self.repo.object_hash());
-        commit
-            .extra_headers
-            .push((BString::from(field), BString::from(armored)));
-        Ok(())
-    }
-
-    /// Write a signed commit whose tree holds one file, `name` with
-    /// `content` (the published trusted keys), dated now, made durable.
-    pub fn write_file_commit(
-        &self,
-        name: &str,
-        content: &[u8],
-        parents: &[ObjectId],
-        who: &Identity,
-        message: &str,
-        signer: &dyn Signer,
-    ) -> Result<ObjectId, StoreError> {
-        let blob = self.write_blob(content)?;
-        let tree = self
-            .repo
-            .write_object(&gix::objs::Tree {
-                entries: vec![Entry {
-                    mode: EntryKind::Blob.into(),
-                    filename: name.into(),
-                    oid: blob,
-                }],
-            })
-            .git("writing a tree")?
-            .detach();
-        let sig = gix::actor::Signature {
-            name: who.name.as_str().into(),
-            email: who.email.as_str().into(),
-            time: gix::date::Time {
-                seconds: chrono::Utc::now().timestamp(),
-                offset: 0,
-            },
-        };
-        let mut commit = gix::objs::Commit {
-            tree,
-            parents: parents.iter().copied().collect(),
-            author: sig.clone(),
-            committer: sig,
-            encoding: None,
-            message: message.into(),
-            extra_headers: Vec::new(),
-        };
-        self.sign(&mut commit, signer)?;
-        let id = self
-            .repo
-            .write_object(&commit)
-            .git("writing a commit")?
-            .detach();
-        self.sync_objects(&[blob, tree, id])?;
-        Ok(id)
-    }
-
     /// The file `name` at the top of `commit`'s tree, and the commit's
     /// signature (armored, signed bytes) when it has one.
     pub fn read_file_commit(
@@ -458,104 +244,6 @@ impl GitStore {
         Ok((file, signature))
     }
 
-    /// Make every object in `ids` durable.
-    pub fn sync_objects(&self, ids: &[ObjectId]) -> Result<(), StoreError> {
-        let objects = self.git_dir.join("objects");
-        io_context(durable::sync_loose_objects(&objects, ids), || {
-            "syncing objects to disk".into()
-        })
-    }
-
-    /// Move `full_name` from `expected` (`None`: must not exist) to `new`, and
-    /// make the change durable. A ref that moved meanwhile is a
-    /// [`StoreError::Conflict`].
-    pub fn compare_and_swap(
-        &self,
-        full_name: &str,
-        expected: Option<ObjectId>,
-        new: ObjectId,
-        message: &str,
-    ) -> Result<(), StoreError> {
-        let expected = match expected {
-            Some(old) => PreviousValue::MustExistAndMatch(Target::Object(old)),
-            None => PreviousValue::MustNotExist,
-        };
-        let edit = RefEdit {
-            change: Change::Update {
-                log: LogChange {
-                    message: message.into(),
-                    ..Default::default()
-                },
-                expected,
-                new: Target::Object(new),
-            },
-            name: full_name.try_into().git("naming a reference")?,
-            deref: false,
-        };
-        // Name the reflog identity ourselves: letting gix derive it loads the
-        // system time zone database on every append.
-        let who = gix::actor::Signature {
-            name: "atom".into(),
-            email: "atom@localhost".into(),
-            time: gix::date::Time::now_utc(),
-        };
-        let started = std::time::Instant::now();
-        loop {
-            match self.repo.edit_references_as(
-                Some(edit.clone()),
-                Some(who.to_ref(&mut gix::date::parse::TimeBuf::default())),
-            ) {
-                Ok(_) => break,
-                Err(e) if e.is_conflict() => {
-                    return Err(StoreError::Conflict {
-                        name: full_name.to_owned(),
-                    })
-                }
-                Err(e) => {
-                    if !self.clear_stale_ref_lock(full_name, started) {
-                        let lock = self.git_dir.join(format!("{full_name}.lock"));
-                        if lock.exists() {
-                            return Err(StoreError::Git {
-                                context: "updating a reference",
-                                message: format!(
-                                    "{full_name} is locked by another process ({} keeps changing); if no git or atom command is running, delete that file",
-                                    lock.display()
-                                ),
-                            });
-                        }
-                        return Err(e).git("updating a reference");
-                    }
-                }
-            }
-        }
-        io_context(durable::sync_ref(&self.git_dir, full_name), || {
-            format!("syncing {full_name} to disk")
-        })
-    }
-
-    /// After a failed ref edit: whether it is worth retrying because the
-    /// ref's `.lock` file is gone, or was left by a process that died (it
-    /// is [`STALE_LOCK_AGE`] old: git and atom hold a ref lock for
-    /// milliseconds, and atom's writers hold the store lock meanwhile, so no
-    /// live writer keeps one that long). A stale lock is removed. Waits for
-    /// a fresh lock to go or grow stale, up to twice that age in all.
-    fn clear_stale_ref_lock(&self, full_name: &str, started: std::time::Instant) -> bool {
-        let lock = self.git_dir.join(format!("{full_name}.lock"));
-        loop {
-            let age = match std::fs::metadata(&lock).and_then(|m| m.modified()) {
-                Err(_) => return started.elapsed() < 2 * STALE_LOCK_AGE,
-                Ok(modified) => modified.elapsed().unwrap_or_default(),
-            };
-            if age >= STALE_LOCK_AGE {
-                return std::fs::remove_file(&lock).is_ok() || !lock.exists();
-            }
-            if started.elapsed() >= 2 * STALE_LOCK_AGE {
-                return false;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
-
     /// The value of the trailer `key` in `commit`'s message, when the
     /// commit reads.
     pub fn trailer(&self, commit: ObjectId, key: &str) -> Option<String> {
@@ -569,49 +257,6 @@ impl GitStore {
             .lines()
             .rev()
             .find_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
-    }
-
-    /// Loose objects whose file does not read back as an object hashing to
-    /// its name (truncated, garbled): moved into `trail.git/atom-damaged/`
-    /// so that a fetch can bring good copies. Returns their ids.
-    pub fn quarantine_damaged_loose_objects(&self) -> Result<Vec<ObjectId>, StoreError> {
-        let objects = self.git_dir.join("objects");
-        let aside = self.git_dir.join("atom-damaged");
-        let mut damaged = Vec::new();
-        let dirs = io_context(std::fs::read_dir(&objects), || {
-            format!("reading {}", objects.display())
-        })?;
-        for dir in dirs.flatten() {
-            let fan = dir.file_name().to_string_lossy().into_owned();
-            if fan.len() != 2 || !dir.path().is_dir() {
-                continue;
-            }
-            for file in std::fs::read_dir(dir.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                let name = file.file_name().to_string_lossy().into_owned();
-                let Ok(id) = ObjectId::from_hex(format!("{fan}{name}").as_bytes()) else {
-                    continue;
-                };
-                let sound = self.repo.find_object(id).is_ok_and(|o| {
-                    gix::objs::compute_hash(id.kind(), o.kind, &o.data).is_ok_and(|h| h == id)
-                });
-                if sound {
-                    continue;
-                }
-                io_context(std::fs::create_dir_all(&aside), || {
-                    format!("creating {}", aside.display())
-                })?;
-                io_context(
-                    std::fs::rename(file.path(), aside.join(id.to_string())),
-                    || format!("moving the damaged object {id} aside"),
-                )?;
-                damaged.push(id);
-            }
-        }
-        Ok(damaged)
     }
 
     /// Read the atom stored in `commit`.
@@ -815,24 +460,6 @@ pub const MODE_TREE: u16 = 0o40000;
 pub const MODE_FILE: u16 = 0o100644;
 
 impl GitStore {
-    /// Point HEAD at the trail `name` (`refs/heads/<name>`), durably.
-    pub fn set_head(&self, name: &str) -> Result<(), StoreError> {
-        let full = format!("{HEADS_PREFIX}{name}");
-        gix::refs::FullName::try_from(full.as_str()).git("naming a reference")?;
-        let head = self.git_dir.join("HEAD");
-        let tmp = self.git_dir.join("HEAD.atom-tmp");
-        io_context(
-            (|| {
-                let mut f = std::fs::File::create(&tmp)?;
-                std::io::Write::write_all(&mut f, format!("ref: {full}\n").as_bytes())?;
-                f.sync_all()?;
-                std::fs::rename(&tmp, &head)?;
-                durable::sync_dir(&self.git_dir)
-            })(),
-            || format!("writing {}", head.display()),
-        )
-    }
-
     /// Read an atom commit's objects (commit, trees, blobs), checking that
     /// each one's content hashes to its id. Trees are read two levels deep
     /// (`attachments/` is the only directory an atom has).

@@ -39,7 +39,14 @@ impl PackWriter {
     /// Start a pack in `objects_dir/pack/` for objects hashed with `hash`.
     pub fn new(objects_dir: &Path, hash: gix::hash::Kind) -> io::Result<Self> {
         let pack_dir = objects_dir.join("pack");
-        std::fs::create_dir_all(&pack_dir)?;
+        if !pack_dir.is_dir() {
+            match std::fs::create_dir(&pack_dir) {
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+                // The new entry in `objects/` must be on disk before the
+                // pack is: a crash could otherwise lose the whole directory.
+                _ => durable::sync_dir(objects_dir)?,
+            }
+        }
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -99,6 +106,18 @@ impl PackWriter {
         Ok(id)
     }
 
+    /// Add the entry of object `id` exactly as another pack holds it (type
+    /// and size header, then the zlib stream; not a delta), whose CRC-32 is
+    /// `crc`. An object already in this pack is not written twice.
+    pub fn add_entry(&mut self, id: ObjectId, entry: &[u8], crc: u32) -> io::Result<()> {
+        if self.seen.insert(id) {
+            self.out.write_all(entry)?;
+            self.entries.push((id, crc, self.offset));
+            self.offset += entry.len() as u64;
+        }
+        Ok(())
+    }
+
     /// How many distinct objects were added.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -109,7 +128,9 @@ impl PackWriter {
         self.entries.is_empty()
     }
 
-    /// Complete the pack and its index, fsync both, and move them into place.
+    /// Complete the pack and its index and make them durable, in this order:
+    /// fsync the pack, fsync the index, rename the pack, rename the index
+    /// (git finds packs by their index), fsync `objects/pack/`.
     /// Returns the path of the `.pack` (`None` when no object was added, in
     /// which case nothing is left behind).
     pub fn finish(mut self) -> io::Result<Option<PathBuf>> {
@@ -138,7 +159,15 @@ impl PackWriter {
         file.sync_all()?;
 
         let idx = build_index(&mut self.entries, &checksum, self.hash)?;
-        let tmp_idx = self.tmp_pack.with_extension("idx");
+        // Not `*.idx`: readers scanning the directory must not see it.
+        let tmp_idx = self.tmp_pack.with_file_name(format!(
+            "tmp_idx_atom_{}",
+            self.tmp_pack
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix("tmp_pack_atom_"))
+                .unwrap_or("x")
+        ));
         let written = (|| {
             let mut f = File::create(&tmp_idx)?;
             f.write_all(&idx)?;

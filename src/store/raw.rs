@@ -4,8 +4,6 @@
 //! An object is its kind and its uncompressed content: writing the same pair
 //! anywhere yields the same id, whatever the compression or packing.
 
-use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
-use gix::refs::Target;
 use gix::ObjectId;
 
 use super::{GitContext as _, GitStore, StoreError, MODE_TREE};
@@ -67,66 +65,11 @@ impl GitStore {
         })
     }
 
-    /// Point `full_name` at `new` whatever it pointed to before (bookkeeping
-    /// refs only: trails move with [`GitStore::compare_and_swap`]).
-    pub fn force_ref(
-        &self,
-        full_name: &str,
-        new: ObjectId,
-        message: &str,
-    ) -> Result<(), StoreError> {
-        let edit = RefEdit {
-            change: Change::Update {
-                log: LogChange {
-                    mode: RefLog::AndReference,
-                    force_create_reflog: false,
-                    message: message.into(),
-                },
-                expected: PreviousValue::Any,
-                new: Target::Object(new),
-            },
-            name: full_name.try_into().git("naming a reference")?,
-            deref: false,
-        };
-        self.edit_as_atom(edit)?;
-        super::io_context(super::durable::sync_ref(&self.git_dir, full_name), || {
-            format!("syncing {full_name} to disk")
-        })
-    }
-
     /// Delete every ref under `prefix`.
     pub fn delete_refs_under(&self, prefix: &str) -> Result<(), StoreError> {
         for (name, _) in self.refs_under(prefix)? {
             self.delete_ref(&name)?;
         }
-        Ok(())
-    }
-
-    /// Delete the ref `full_name` (bookkeeping refs only).
-    pub fn delete_ref(&self, full_name: &str) -> Result<(), StoreError> {
-        let edit = RefEdit {
-            change: Change::Delete {
-                expected: PreviousValue::Any,
-                log: RefLog::AndReference,
-            },
-            name: full_name.try_into().git("naming a reference")?,
-            deref: false,
-        };
-        self.edit_as_atom(edit)
-    }
-
-    fn edit_as_atom(&self, edit: RefEdit) -> Result<(), StoreError> {
-        let who = gix::actor::Signature {
-            name: "atom".into(),
-            email: "atom@localhost".into(),
-            time: gix::date::Time::now_utc(),
-        };
-        self.repo
-            .edit_references_as(
-                Some(edit),
-                Some(who.to_ref(&mut gix::date::parse::TimeBuf::default())),
-            )
-            .git("updating a reference")?;
         Ok(())
     }
 }

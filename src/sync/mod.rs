@@ -431,9 +431,10 @@ impl Trail {
         self.pull_with(remote, trail, progress, false)
     }
 
-    /// [`Trail::pull`]; with `repair`, damaged loose objects are first moved
-    /// aside (into `trail.git/atom-damaged/`) and every object is fetched
-    /// again, so that good copies replace them.
+    /// [`Trail::pull`]; with `repair`, damaged objects are first moved aside
+    /// (into `trail.git/atom-damaged/`, see
+    /// [`crate::store::GitStore::quarantine_damaged_objects`])
+    /// and every object is fetched again, so that good copies replace them.
     pub fn pull_with(
         &self,
         remote: &str,
@@ -455,7 +456,8 @@ impl Trail {
             }
         }
         let repaired = if repair {
-            self.git().quarantine_damaged_loose_objects()?
+            let _lock = self.lock()?;
+            self.git().quarantine_damaged_objects()?
         } else {
             Vec::new()
         };
@@ -553,8 +555,7 @@ impl Trail {
             };
         let Some(ours) = ours else {
             let atoms = cli.count_between(None, theirs).map_err(transport(remote))?;
-            self.git()
-                .compare_and_swap(&full, None, theirs, &format!("atom: pull {remote}"))?;
+            self.git().compare_and_swap(&full, None, theirs)?;
             return Ok(update("created", atoms, None, theirs));
         };
         if ours == theirs {
@@ -567,12 +568,7 @@ impl Trail {
             .count_between(Some(ours), theirs)
             .map_err(transport(remote))?;
         if cli.is_ancestor(ours, theirs).map_err(transport(remote))? {
-            self.git().compare_and_swap(
-                &full,
-                Some(ours),
-                theirs,
-                &format!("atom: pull {remote}"),
-            )?;
+            self.git().compare_and_swap(&full, Some(ours), theirs)?;
             return Ok(update("fast-forward", atoms, None, theirs));
         }
         let mut draft = Draft::new("MERGE", "merge");
@@ -615,8 +611,7 @@ impl Trail {
                 Some(c) if c == theirs => return Ok(None),
                 Some(_) => continue,
                 None => {
-                    self.git()
-                        .compare_and_swap(&name, None, theirs, "atom: pull archive")?;
+                    self.git().compare_and_swap(&name, None, theirs)?;
                     return Ok(Some(TrailUpdate {
                         trail: name[ARCHIVE_PREFIX.len()..].to_owned(),
                         action: "created".into(),
