@@ -157,13 +157,13 @@ impl Trail {
         Ok(crate::signing::AllowedSigners::parse(&text)
             .entries()
             .iter()
-            .map(|(name, key)| {
-                let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+            .map(|e| {
+                let fingerprint = e.key.fingerprint(HashAlg::Sha256).to_string();
                 SignerInfo {
-                    name: name.clone(),
+                    name: e.principals.clone(),
                     own: own.as_deref() == Some(fingerprint.as_str()),
                     fingerprint,
-                    key: crate::signing::key_line(key),
+                    key: crate::signing::key_line(&e.key),
                 }
             })
             .collect())

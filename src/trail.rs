@@ -717,11 +717,10 @@ impl Trail {
                 status: SignatureStatus::None,
                 signer: None,
             },
-            Some((armored, payload)) => self.allowed_signers().check(
-                armored,
-                payload,
-                stored.record.time().map_or(0, |t| t.timestamp()),
-            ),
+            Some((armored, payload)) => {
+                self.allowed_signers()
+                    .check(armored, payload, stored.signature_time())
+            }
         }
     }
 

@@ -25,7 +25,7 @@ use serde::Serialize;
 use serde_json::{json, Map};
 
 use crate::branches::{validate_trail_name, BranchError, ARCHIVE_PREFIX};
-use crate::signing::{key_line, signature_key, AllowedSigners, SignatureStatus};
+use crate::signing::{committer_time, key_line, signature_key, AllowedSigners, SignatureStatus};
 use crate::store::{StoreError, HEADS_PREFIX};
 use crate::trail::{set_git_config, Draft, Onto, Trail, TrailError};
 use crate::verify::AtomProblem;
@@ -411,9 +411,8 @@ impl Trail {
         let (file, signature) = self.git().read_file_commit(commit, SIGNERS_FILE)?;
         let keys = AllowedSigners::parse(&String::from_utf8_lossy(&file.unwrap_or_default()));
         let self_signed = signature.is_some_and(|(armored, payload)| {
-            keys.check(&armored, &payload, chrono::Utc::now().timestamp())
-                .status
-                == SignatureStatus::Good
+            let time = committer_time(&payload).unwrap_or(0);
+            keys.check(&armored, &payload, time).status == SignatureStatus::Good
         });
         Ok((keys, self_signed))
     }
@@ -776,11 +775,11 @@ fn untrusted(published: &AllowedSigners, ours: &AllowedSigners) -> Vec<Untrusted
     published
         .entries()
         .iter()
-        .filter(|(_, k)| ours.principal_of(k).is_none())
-        .map(|(name, k)| UntrustedKey {
-            name: name.clone(),
-            fingerprint: k.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
-            key: key_line(k),
+        .filter(|e| ours.principal_of(&e.key).is_none())
+        .map(|e| UntrustedKey {
+            name: e.principals.clone(),
+            fingerprint: e.key.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
+            key: key_line(&e.key),
         })
         .collect()
 }
