@@ -11,4 +11,5 @@ mod mirror;
 mod store;
 mod sync;
 mod trails;
+mod trust;
 mod verify;
