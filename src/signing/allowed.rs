@@ -262,6 +262,24 @@ impl AllowedSigners {
             .map(|e| e.principals.as_str())
     }
 
+    /// The first line that gives `name` (as its principals field or one of
+    /// its comma-separated principals) to a key other than `key`.
+    pub fn name_taken(&self, name: &str, key: &PublicKey) -> Option<&AllowedSigner> {
+        self.entries.iter().find(|e| {
+            e.key.key_data() != key.key_data()
+                && (e.principals == name || e.principals.split(',').any(|p| p == name))
+        })
+    }
+
+    /// `name`, or the first of `name-2`, `name-3`, ... that no line gives
+    /// to a key other than `key`.
+    pub fn free_name(&self, name: &str, key: &PublicKey) -> String {
+        std::iter::once(name.to_owned())
+            .chain((2..).map(|n| format!("{name}-{n}")))
+            .find(|n| self.name_taken(n, key).is_none())
+            .expect("some suffix is free")
+    }
+
     /// The list in the file format, one line per entry, options kept.
     pub fn to_text(&self) -> String {
         self.entries
@@ -492,6 +510,8 @@ mod tests {
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOuvGRj0ghh3wqFMwMvfVIMhj4N6ceJEPXffUc3y7xX7";
     const OTHER: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO0zWeOg5cPy+jxLncJJsKdWatn23uDPmli+5Ja/pfDp";
+    const THIRD: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICQrd+tqra3Q3BqYYxx734KqRHKlZkDQTFbKqHvx/YZa";
 
     fn key() -> PublicKey {
         PublicKey::from_openssh(KEY).unwrap()
@@ -665,6 +685,27 @@ mod tests {
         for (text, want) in rows {
             assert_eq!(verdict(&text, T), want, "{text}");
         }
+    }
+
+    #[test]
+    fn free_names_skip_those_of_other_keys() {
+        let other = PublicKey::from_openssh(OTHER).unwrap();
+        let a = AllowedSigners::parse(&format!(
+            "alice {KEY}\nbob,carol {OTHER}\nalice-2 {OTHER}\n"
+        ));
+        assert_eq!(a.free_name("alice", &key()), "alice");
+        assert_eq!(
+            a.free_name("alice", &other),
+            "alice-2",
+            "its own name already"
+        );
+        assert_eq!(
+            a.free_name("alice", &PublicKey::from_openssh(THIRD).unwrap()),
+            "alice-3"
+        );
+        assert_eq!(a.free_name("carol", &key()), "carol-2");
+        assert_eq!(a.free_name("dave", &key()), "dave");
+        assert!(a.name_taken("bob", &other).is_none());
     }
 
     #[test]

@@ -653,6 +653,7 @@ impl Trail {
                     .principal_of(&key)
                     .map(str::to_owned)
                     .unwrap_or_else(|| s.record.agent.clone());
+                let name = self.allowed_signers().free_name(&name, &key);
                 Some((name, key_line(&key)))
             });
         let hint = match (unknown_key, key) {
@@ -727,15 +728,33 @@ fn clone_into(url: &str, home: &Path, progress: bool) -> Result<CloneReport, Syn
                 hint: "ask the remote's owner to run `atom push`, or trust keys yourself with `atom init`, `atom signers add` and `atom pull`".into(),
             });
         }
-        trusted = untrusted(&keys, trail.allowed_signers());
-        for k in &trusted {
-            trail
-                .add_signer(&k.name, &k.key)
-                .map_err(|e| SyncError::Refused {
-                    remote: DEFAULT_REMOTE.into(),
-                    reason: format!("cannot trust the published key of {:?}: {e}", k.name),
-                    hint: "ask the remote's owner to check their keys/allowed_signers".into(),
-                })?;
+        // Each published line as it is (a retired key stays retired), under
+        // a name that is free here.
+        let ours = trail.allowed_signers();
+        for line in keys
+            .entries()
+            .iter()
+            .filter(|e| ours.principal_of(&e.key).is_none())
+        {
+            let added = trail.adopt_signer(line).map_err(|e| SyncError::Refused {
+                remote: DEFAULT_REMOTE.into(),
+                reason: format!(
+                    "cannot trust the published key of {:?}: {e}",
+                    line.principals
+                ),
+                hint: "ask the remote's owner to check their keys/allowed_signers".into(),
+            })?;
+            if added.added
+                && !trusted
+                    .iter()
+                    .any(|k: &UntrustedKey| k.key == added.signer.key)
+            {
+                trusted.push(UntrustedKey {
+                    name: added.signer.name,
+                    fingerprint: added.signer.fingerprint,
+                    key: added.signer.key,
+                });
+            }
         }
     }
     // A fresh handle reads the keys just trusted.
@@ -770,18 +789,21 @@ fn clone_into(url: &str, home: &Path, progress: bool) -> Result<CloneReport, Syn
     })
 }
 
-/// The keys of `published` that `ours` does not trust.
+/// The keys of `published` that `ours` does not list, each under a name
+/// `ours` has free for it.
 fn untrusted(published: &AllowedSigners, ours: &AllowedSigners) -> Vec<UntrustedKey> {
-    published
-        .entries()
-        .iter()
-        .filter(|e| ours.principal_of(&e.key).is_none())
-        .map(|e| UntrustedKey {
-            name: e.principals.clone(),
-            fingerprint: e.key.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
-            key: key_line(&e.key),
-        })
-        .collect()
+    let mut keys: Vec<UntrustedKey> = Vec::new();
+    for e in published.entries() {
+        let key = key_line(&e.key);
+        if ours.principal_of(&e.key).is_none() && !keys.iter().any(|k| k.key == key) {
+            keys.push(UntrustedKey {
+                name: ours.free_name(&e.principals, &e.key),
+                fingerprint: e.key.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
+                key,
+            });
+        }
+    }
+    keys
 }
 
 /// Remote names as git accepts them in `remote.<name>.url` and in a ref

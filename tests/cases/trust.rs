@@ -331,3 +331,205 @@ fn verify_says_why_a_listed_key_is_not_trusted() {
         );
     }
 }
+
+/// The ids of the atoms `atom --json verify ARGS` reports as failing.
+fn failing(env: &TestEnv, args: &[&str]) -> Vec<String> {
+    let (_, report, _) = verify(env, args);
+    report["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["atom_id"].as_str().unwrap_or("?").to_owned())
+        .collect()
+}
+
+fn own_name(env: &TestEnv) -> String {
+    let list = env.atom_json(&["signers", "list"]);
+    list["signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["own"] == true)
+        .expect("the store's own key is listed")["name"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A new ed25519 key pair `name`, `name.pub` in the test directory.
+fn new_key(env: &TestEnv, name: &str) -> std::path::PathBuf {
+    let path = env.path().join(name);
+    let out: Output = env
+        .command("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&path)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(out.code, 0, "{out}");
+    path
+}
+
+#[test]
+fn a_retired_key_keeps_the_atoms_it_signed_before_valid() {
+    let env = TestEnv::init();
+    let me = own_name(&env);
+    let (t1, t1_sha) = record_at(&env, "2024-01-01T00:00:00Z", "before");
+
+    // The store's own key: refused without --force, as remove is.
+    let out = env.atom_err(
+        &["signers", "retire", &me, "--at", "2024-06-01T00:00:00Z"],
+        2,
+    );
+    assert!(out.stderr.contains("own signing key"), "{out}");
+    let retired = env.atom_json(&[
+        "signers",
+        "retire",
+        &me,
+        "--at",
+        "2024-06-01T00:00:00Z",
+        "--force",
+    ]);
+    let line = &retired["retired"][0];
+    assert_eq!(line["valid_before"], "20240601000000Z", "{retired:#}");
+    assert_eq!(line["changed"], true);
+    assert_eq!(line["namespaces"], "git");
+
+    let (t3, t3_sha) = record_at(&env, "2024-12-01T00:00:00Z", "after");
+    assert_eq!(failing(&env, &[]), std::slice::from_ref(&t3));
+    let (_, report, human) = verify(&env, &[]);
+    assert!(human.stdout.contains("a retired key"), "{human}");
+    assert_eq!(report["failures"][0]["atom_id"], t3.as_str());
+    assert_eq!(env.git_verify_commit(&t1_sha).code, 0);
+    assert_eq!(env.git_verify_commit(&t3_sha).code, 1);
+
+    let list = env.atom_ok(&["signers", "list"]);
+    assert!(list.contains("valid-before=20240601000000Z"), "{list}");
+    let file = std::fs::read_to_string(env.store().join("keys/allowed_signers")).unwrap();
+    assert!(
+        file.contains(&format!(
+            "{me} namespaces=\"git\",valid-before=\"20240601000000Z\" {}",
+            own_key(&env)
+        )),
+        "{file}"
+    );
+
+    // A later retirement never extends trust; an earlier one moves it back.
+    let later = env.atom_json(&[
+        "signers",
+        "retire",
+        &me,
+        "--at",
+        "2025-01-01T00:00:00Z",
+        "--force",
+    ]);
+    assert_eq!(later["retired"][0]["changed"], false);
+    assert_eq!(later["retired"][0]["valid_before"], "20240601000000Z");
+    env.atom_json(&[
+        "signers",
+        "retire",
+        &me,
+        "--at",
+        "2023-12-31T23:59:59Z",
+        "--force",
+    ]);
+    let mut both = failing(&env, &[]);
+    both.sort();
+    let mut want = vec![t1, t3];
+    want.sort();
+    assert_eq!(both, want);
+    assert_eq!(env.git_verify_commit(&t1_sha).code, 1);
+
+    env.atom_err(&["signers", "retire", "nobody"], 1);
+    env.atom_err(&["signers", "retire", &me, "--at", "yesterday"], 2);
+}
+
+#[test]
+fn rotating_keys_retire_the_old_one_and_a_clone_keeps_the_retirement() {
+    let a = TestEnv::init();
+    let old_name = own_name(&a);
+    let (_, old_sha) = record_at(&a, "2024-01-01T00:00:00Z", "signed by the old key");
+    let new = new_key(&a, "newkey");
+    a.atom_ok(&["init", "--key", new.to_str().unwrap()]);
+    let new_name = own_name(&a);
+    assert_ne!(
+        new_name, old_name,
+        "names are unique: the new key gets another"
+    );
+    let retired = a.atom_json(&[
+        "signers",
+        "retire",
+        &old_name,
+        "--at",
+        "2024-06-01T00:00:00Z",
+    ]);
+    assert_eq!(retired["retired"][0]["own"], false);
+    let (_, new_sha) = record_at(&a, "2024-12-01T00:00:00Z", "signed by the new key");
+    a.atom_ok(&["verify"]);
+    assert_eq!(a.git_verify_commit(&old_sha).code, 0);
+    assert_eq!(a.git_verify_commit(&new_sha).code, 0);
+
+    // The old key signing now (git commit-tree -S dates the commit now) is refused.
+    let tree = a.git(&["rev-parse", &format!("{new_sha}^{{tree}}")]);
+    let message = crate::cases::verify::message_of(&a, &new_sha);
+    let forged = crate::cases::verify::commit_tree(
+        &a,
+        tree.trim(),
+        Some(&new_sha),
+        &message,
+        Some(&a.store().join("keys/atom_ed25519")),
+    );
+    assert_eq!(a.git_verify_commit(&forged).code, 1);
+
+    // A clone trusts the published lines as they are: the old key stays retired.
+    let remote = a.bare_remote("shared.git");
+    a.atom_ok(&["remote", "add", "origin", remote.to_str().unwrap()]);
+    a.atom_ok(&["push"]);
+    let b = TestEnv::new();
+    b.atom_ok(&["clone", remote.to_str().unwrap()]);
+    let list = b.atom_json(&["signers", "list"]);
+    let signers = list["signers"].as_array().unwrap();
+    let names: Vec<&str> = signers
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "{list:#}");
+    let old_fpr = a.atom_json(&["signers", "list"])["signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == old_name.as_str())
+        .unwrap()["fingerprint"]
+        .clone();
+    let old_in_b = signers
+        .iter()
+        .find(|s| s["fingerprint"] == old_fpr)
+        .unwrap();
+    assert_eq!(old_in_b["valid_before"], "20240601000000Z", "{list:#}");
+    b.atom_ok(&["verify"]);
+}
+
+#[test]
+fn signer_names_are_unique() {
+    let env = TestEnv::init();
+    let alice = new_key(&env, "alice");
+    let other = new_key(&env, "other");
+    let pub_of = |k: &std::path::Path| format!("{}.pub", k.display());
+    env.atom_ok(&["signers", "add", "alice", &pub_of(&alice)]);
+    let out = env.atom_err(&["signers", "add", "alice", &pub_of(&other)], 2);
+    assert!(out.stderr.contains("the name alice is taken"), "{out}");
+    assert!(out.stderr.contains("alice-2"), "{out}");
+    // The same key again is not an error: it is trusted already.
+    let again = env.atom_json(&["signers", "add", "alice", &pub_of(&alice)]);
+    assert_eq!(again["added"], false);
+    // Names are literal: no allowed_signers patterns.
+    for bad in ["a,b", "al*", "a?", "!x"] {
+        env.atom_err(&["signers", "add", bad, &pub_of(&other)], 2);
+    }
+    env.atom_ok(&["signers", "add", "alice-2", &pub_of(&other)]);
+    let list = env.atom_json(&["signers", "list"]);
+    assert_eq!(list["signers"].as_array().unwrap().len(), 3, "{list:#}");
+}
