@@ -4,13 +4,17 @@
 //! The design decision a reader must know: the file is edited as text, line
 //! by line, so comments and lines atom does not understand survive; it is
 //! rewritten atomically (temporary file, fsync, rename) under the store lock.
+//! A signer name belongs to one key; a key is retired, not deleted, by
+//! giving its line `valid-before`, so the atoms it signed until then stay
+//! valid (for git too).
 
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use ssh_key::{Algorithm, HashAlg, PublicKey};
 
-use crate::signing::SIGNING_NAMESPACE;
+use crate::signing::{AllowedSigner, AllowedSigners, SshTime};
 use crate::store::{durable, io_context, StoreError};
 use crate::trail::{Trail, TrailError, ALLOWED_SIGNERS, KEYS_DIR};
 
@@ -41,6 +45,16 @@ pub enum SignersError {
         /// The names there are.
         known: Vec<String>,
     },
+    /// The name is another key's already.
+    #[error("the name {name} is taken: it is the signer of {fingerprint}")]
+    NameTaken {
+        /// The name given.
+        name: String,
+        /// The key that has it.
+        fingerprint: String,
+        /// A name that is free.
+        free: String,
+    },
     /// Removing the name would stop trusting the store's own key.
     #[error(
         "{name} is this store's own signing key; without it its atoms would fail verification"
@@ -48,6 +62,26 @@ pub enum SignersError {
     OwnKey {
         /// The name given.
         name: String,
+    },
+    /// Retiring the name would stop trusting the atoms the store signs from now on.
+    #[error(
+        "{name} is this store's own signing key; retired, the atoms it signs after {at} would fail verification"
+    )]
+    RetireOwnKey {
+        /// The name given.
+        name: String,
+        /// The retirement time asked for.
+        at: String,
+    },
+    /// The retirement time is not after the line's `valid-after`.
+    #[error("{name} is trusted only from {valid_after} (valid-after); it cannot retire at {at}, before it starts")]
+    RetireBeforeStart {
+        /// The name given.
+        name: String,
+        /// The line's `valid-after`, as written.
+        valid_after: String,
+        /// The retirement time asked for.
+        at: String,
     },
     /// Reading or writing the file failed.
     #[error(transparent)]
@@ -60,10 +94,10 @@ impl From<StoreError> for SignersError {
     }
 }
 
-/// One trusted key.
+/// One line of the allowed signers: a key, its name and its options.
 #[derive(Debug, Clone, Serialize)]
 pub struct SignerInfo {
-    /// The principal name.
+    /// The principal name (or the line's comma-separated patterns).
     pub name: String,
     /// `SHA256:...`, as `ssh-keygen -l` prints it.
     pub fingerprint: String,
@@ -71,6 +105,40 @@ pub struct SignerInfo {
     pub key: String,
     /// Whether it is the store's own signing key.
     pub own: bool,
+    /// The `namespaces` option (atom writes `git`), if any.
+    pub namespaces: Option<String>,
+    /// The `valid-after` option as written (`YYYYMMDD[HHMM[SS]][Z]`), if any.
+    pub valid_after: Option<String>,
+    /// The `valid-before` option as written, if any: the key is retired
+    /// for signatures made after it.
+    pub valid_before: Option<String>,
+    /// The `cert-authority` option: the line trusts certificates the key
+    /// signs, not the key's own signatures.
+    pub cert_authority: bool,
+}
+
+impl SignerInfo {
+    fn of(e: &AllowedSigner, own: Option<&str>) -> Self {
+        let fingerprint = e.key.fingerprint(HashAlg::Sha256).to_string();
+        SignerInfo {
+            name: e.principals.clone(),
+            own: own == Some(fingerprint.as_str()),
+            fingerprint,
+            key: crate::signing::key_line(&e.key),
+            namespaces: e.options.namespaces.clone(),
+            valid_after: e
+                .options
+                .valid_after
+                .as_ref()
+                .map(|t| t.as_str().to_owned()),
+            valid_before: e
+                .options
+                .valid_before
+                .as_ref()
+                .map(|t| t.as_str().to_owned()),
+            cert_authority: e.options.cert_authority,
+        }
+    }
 }
 
 /// What `signers add` did.
@@ -81,6 +149,16 @@ pub struct SignerAdded {
     pub signer: SignerInfo,
     /// False when the key was trusted already (under `signer.name`).
     pub added: bool,
+}
+
+/// What `signers retire` did to one line of the name.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignerRetired {
+    /// The line as it is now.
+    #[serde(flatten)]
+    pub signer: SignerInfo,
+    /// False when the line had an earlier `valid-before` already, which it keeps.
+    pub changed: bool,
 }
 
 /// Parse a KEY argument: an `ssh-ed25519 AAAA... [comment]` line, or the
@@ -140,70 +218,175 @@ fn validate_name(name: &str) -> Result<(), SignersError> {
     if name.starts_with('#') {
         return bad("a name cannot start with '#'");
     }
+    if name.contains([',', '*', '?']) || name.starts_with('!') {
+        return bad("a name has no ',', '*' or '?' and does not start with '!' (allowed_signers reads those as patterns)");
+    }
     Ok(())
 }
 
-/// `ssh-ed25519 AAAA...` without a comment.
 impl Trail {
     fn allowed_signers_path(&self) -> PathBuf {
         self.home().join(KEYS_DIR).join(ALLOWED_SIGNERS)
     }
 
-    /// The trusted keys, in file order.
+    /// The lines of the allowed signers that ssh-keygen accepts, in file order.
     pub fn signers(&self) -> Result<Vec<SignerInfo>, SignersError> {
-        let path = self.allowed_signers_path();
-        let text = read_or_empty(&path)?;
         let own = self.signer().ok().map(|s| s.fingerprint());
-        Ok(crate::signing::AllowedSigners::parse(&text)
+        Ok(self
+            .current_signers()?
             .entries()
             .iter()
-            .map(|(name, key)| {
-                let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
-                SignerInfo {
-                    name: name.clone(),
-                    own: own.as_deref() == Some(fingerprint.as_str()),
-                    fingerprint,
-                    key: crate::signing::key_line(key),
-                }
-            })
+            .map(|e| SignerInfo::of(e, own.as_deref()))
             .collect())
     }
 
-    /// Trust `key` (see [`parse_key`]) for signatures by `name`.
+    /// The file as it is now (not the list this handle loaded when it opened).
+    fn current_signers(&self) -> Result<AllowedSigners, SignersError> {
+        Ok(AllowedSigners::parse(&read_or_empty(
+            &self.allowed_signers_path(),
+        )?))
+    }
+
+    /// Trust `key` (see [`parse_key`]) for signatures by `name`, in the
+    /// `git` namespace. A key trusted already is left as it is; a name is
+    /// one key's only.
     pub fn add_signer(&self, name: &str, key: &str) -> Result<SignerAdded, SignersError> {
         validate_name(name)?;
-        let key = parse_key(key)?;
-        let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+        let mut key = parse_key(key)?;
+        key.set_comment("");
         let _lock = self.lock()?;
-        if let Some(existing) = self
-            .signers()?
-            .into_iter()
-            .find(|s| s.fingerprint == fingerprint)
+        let current = self.current_signers()?;
+        let own = self.signer().ok().map(|s| s.fingerprint());
+        if let Some(existing) = current
+            .entries()
+            .iter()
+            .find(|e| e.key.key_data() == key.key_data())
         {
             return Ok(SignerAdded {
-                signer: existing,
+                signer: SignerInfo::of(existing, own.as_deref()),
                 added: false,
             });
         }
+        if let Some(other) = current.name_taken(name, &key) {
+            return Err(SignersError::NameTaken {
+                name: name.to_owned(),
+                fingerprint: other.key.fingerprint(HashAlg::Sha256).to_string(),
+                free: current.free_name(name, &key),
+            });
+        }
+        let line = AllowedSigner::new(name, key);
+        self.append_line(&line)?;
+        Ok(SignerAdded {
+            signer: SignerInfo::of(&line, own.as_deref()),
+            added: true,
+        })
+    }
+
+    /// Trust a line another store trusts (clone, mirror restore), options
+    /// kept, under its name or, when another key has that name here, under
+    /// the first free `NAME-2`, `NAME-3`, ... A line present already is left.
+    pub fn adopt_signer(&self, line: &AllowedSigner) -> Result<SignerAdded, SignersError> {
+        let _lock = self.lock()?;
+        let current = self.current_signers()?;
+        let own = self.signer().ok().map(|s| s.fingerprint());
+        let mut line = line.clone();
+        line.principals = current.free_name(&line.principals, &line.key);
+        if current.entries().contains(&line) {
+            return Ok(SignerAdded {
+                signer: SignerInfo::of(&line, own.as_deref()),
+                added: false,
+            });
+        }
+        self.append_line(&line)?;
+        Ok(SignerAdded {
+            signer: SignerInfo::of(&line, own.as_deref()),
+            added: true,
+        })
+    }
+
+    fn append_line(&self, line: &AllowedSigner) -> Result<(), SignersError> {
         let path = self.allowed_signers_path();
         let mut text = read_or_empty(&path)?;
         if !text.is_empty() && !text.ends_with('\n') {
             text.push('\n');
         }
-        let line = crate::signing::key_line(&key);
-        text.push_str(&format!(
-            "{name} namespaces=\"{SIGNING_NAMESPACE}\" {line}\n"
-        ));
-        write_atomically(&path, &text)?;
-        let own = self.signer().ok().map(|s| s.fingerprint()) == Some(fingerprint.clone());
-        Ok(SignerAdded {
-            signer: SignerInfo {
-                name: name.to_owned(),
-                fingerprint,
-                key: line,
-                own,
-            },
-            added: true,
+        text.push_str(&line.to_line());
+        text.push('\n');
+        Ok(write_atomically(&path, &text)?)
+    }
+
+    /// Retire every key of `name` at `at` (default now): its lines get
+    /// `valid-before`, so signatures made until then (inclusive) stay
+    /// trusted and later ones are not. A line retired earlier keeps its
+    /// time. Refuses the store's own key unless `force`.
+    pub fn retire_signer(
+        &self,
+        name: &str,
+        at: Option<DateTime<Utc>>,
+        force: bool,
+    ) -> Result<Vec<SignerRetired>, SignersError> {
+        let at = at.unwrap_or_else(|| {
+            DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("now is a valid time")
+        });
+        let when = SshTime::utc(at);
+        let _lock = self.lock()?;
+        let own = self.signer().ok().map(|s| s.fingerprint());
+        let path = self.allowed_signers_path();
+        let text = read_or_empty(&path)?;
+        let mut retired = Vec::new();
+        let mut out = String::with_capacity(text.len() + 64);
+        for raw in text.lines() {
+            let Some(mut line) = AllowedSigner::parse(raw).filter(|l| l.principals == name) else {
+                out.push_str(raw);
+                out.push('\n');
+                continue;
+            };
+            let info = SignerInfo::of(&line, own.as_deref());
+            if info.own && !force {
+                return Err(SignersError::RetireOwnKey {
+                    name: name.to_owned(),
+                    at: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                });
+            }
+            if let Some(after) = &line.options.valid_after {
+                if after.seconds() >= when.seconds() {
+                    return Err(SignersError::RetireBeforeStart {
+                        name: name.to_owned(),
+                        valid_after: after.as_str().to_owned(),
+                        at: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    });
+                }
+            }
+            let changed = line
+                .options
+                .valid_before
+                .as_ref()
+                .is_none_or(|b| b.seconds() > when.seconds());
+            if changed {
+                line.options.valid_before = Some(when.clone());
+            }
+            out.push_str(&line.to_line());
+            out.push('\n');
+            retired.push(SignerRetired {
+                signer: SignerInfo::of(&line, own.as_deref()),
+                changed,
+            });
+        }
+        if retired.is_empty() {
+            return Err(self.not_found(name)?);
+        }
+        if retired.iter().any(|r| r.changed) {
+            write_atomically(&path, &out)?;
+        }
+        Ok(retired)
+    }
+
+    fn not_found(&self, name: &str) -> Result<SignersError, SignersError> {
+        let mut known: Vec<String> = self.signers()?.into_iter().map(|s| s.name).collect();
+        known.dedup();
+        Ok(SignersError::NotFound {
+            name: name.to_owned(),
+            known,
         })
     }
 
@@ -214,12 +397,7 @@ impl Trail {
         let signers = self.signers()?;
         let removed: Vec<SignerInfo> = signers.iter().filter(|s| s.name == name).cloned().collect();
         if removed.is_empty() {
-            let mut known: Vec<String> = signers.into_iter().map(|s| s.name).collect();
-            known.dedup();
-            return Err(SignersError::NotFound {
-                name: name.to_owned(),
-                known,
-            });
+            return Err(self.not_found(name)?);
         }
         if !force && removed.iter().any(|s| s.own) {
             return Err(SignersError::OwnKey {
@@ -280,7 +458,7 @@ mod tests {
     #[test]
     fn names() {
         assert!(validate_name("alice@example.org").is_ok());
-        for bad in ["", "a b", "#x", "a\"b"] {
+        for bad in ["", "a b", "#x", "a\"b", "a,b", "a*", "a?", "!a"] {
             assert!(validate_name(bad).is_err(), "{bad:?}");
         }
     }

@@ -620,11 +620,10 @@ impl Trail {
                 status: SignatureStatus::None,
                 signer: None,
             },
-            Some((armored, payload)) => self.allowed_signers().check(
-                armored,
-                payload,
-                stored.record.time().map_or(0, |t| t.timestamp()),
-            ),
+            Some((armored, payload)) => {
+                self.allowed_signers()
+                    .check(armored, payload, stored.signature_time())
+            }
         }
     }
 
@@ -702,7 +701,8 @@ fn principal(git: &GitStore) -> String {
     format!("{user}@{host}")
 }
 
-/// Add `principal namespaces="git" key` to the allowed signers unless the key is there.
+/// Add `principal namespaces="git" key` to the allowed signers unless the
+/// key is there (as `principal-2`, ... when another key has that name).
 fn trust_key(home: &Path, principal: &str, key_line: &str) -> Result<(), TrailError> {
     let path = home.join(KEYS_DIR).join(ALLOWED_SIGNERS);
     let existing = match std::fs::read_to_string(&path) {
@@ -724,6 +724,11 @@ fn trust_key(home: &Path, principal: &str, key_line: &str) -> Result<(), TrailEr
     if existing.lines().any(|l| l.contains(&key_part)) {
         return Ok(());
     }
+    // Signer names are unique: another key may have the principal already.
+    let principal = match ssh_key::PublicKey::from_openssh(&key_part) {
+        Ok(key) => AllowedSigners::parse(&existing).free_name(principal, &key),
+        Err(_) => principal.to_owned(),
+    };
     let mut text = existing;
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');

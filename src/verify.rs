@@ -14,7 +14,7 @@ use gix::ObjectId;
 use serde::Serialize;
 
 use crate::model::AtomId;
-use crate::signing::{AllowedSigners, SignatureStatus};
+use crate::signing::{signature_key, AllowedSigners, Refusal, SignatureStatus};
 use crate::store::{
     commit_message, AtomObjects, StoredAtom, ATTACHMENTS_DIR, HEADS_PREFIX, MODE_FILE, MODE_TREE,
     RECORD_FILE,
@@ -247,14 +247,21 @@ fn check_signature(stored: &StoredAtom, allowed: &AllowedSigners, out: &mut Vec<
         out.push("the commit is not signed".to_owned());
         return;
     };
-    let time = stored.record.time().map_or(0, |t| t.timestamp());
+    let time = stored.signature_time();
     let check = allowed.check(armored, payload, time);
     let signer = check.signer.unwrap_or_else(|| "unknown key".into());
     match check.status {
         SignatureStatus::Good => {}
-        SignatureStatus::Untrusted => out.push(format!(
-            "signed by {signer}, a key not in keys/allowed_signers"
-        )),
+        SignatureStatus::Untrusted => {
+            match signature_key(armored).and_then(|k| allowed.refusal(&k, time)) {
+                Some(Refusal::NotListed) | None => out.push(format!(
+                    "signed by {signer}, a key not in keys/allowed_signers"
+                )),
+                Some(why) => out.push(format!(
+                    "signed by {signer}, which keys/allowed_signers does not trust for this commit: {why}"
+                )),
+            }
+        }
         SignatureStatus::Bad => out.push(format!(
             "the signature does not match the commit (key {signer})"
         )),

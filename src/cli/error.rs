@@ -177,9 +177,21 @@ impl From<atom::signers::SignersError> for CliError {
                 "give an `ssh-ed25519 AAAA...` line or the path of its .pub file (ssh-keygen -t ed25519 makes one)".to_owned(),
             ),
             E::NotFound { .. } => (EXIT_PROBLEM, "`atom signers list` shows the trusted keys".to_owned()),
+            E::NameTaken { free, .. } => (
+                EXIT_USAGE,
+                format!("a signer name belongs to one key; give this key another, e.g. {free} (`atom signers list` shows the names)"),
+            ),
             E::OwnKey { name } => (
                 EXIT_USAGE,
                 format!("if you really mean it: `atom signers remove {name} --force`"),
+            ),
+            E::RetireOwnKey { name, .. } => (
+                EXIT_USAGE,
+                format!("sign with another key first (atom.signingKey), or if you really mean it: `atom signers retire {name} --force`"),
+            ),
+            E::RetireBeforeStart { name, .. } => (
+                EXIT_USAGE,
+                format!("retire it later, or stop trusting it altogether with `atom signers remove {name}`"),
             ),
         };
         CliError {

@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::signers::SignersError;
+use crate::signing::AllowedSigner;
 use crate::store::{StoreError, HEADS_PREFIX};
 use crate::trail::{set_git_config, Trail, TrailError};
 use crate::verify::{VerifyReport, VerifyScope};
@@ -732,10 +733,10 @@ fn restore_into(
 
     let mut trusted = 0;
     for row in &signers {
-        if trail
-            .add_signer(&text(row, "principal")?, &text(row, "key")?)?
-            .added
-        {
+        // Under a name free here: the new store's own key may have it.
+        let key = crate::signers::parse_key(&text(row, "key")?)?;
+        let line = AllowedSigner::new(&text(row, "principal")?, key);
+        if trail.adopt_signer(&line)?.added {
             trusted += 1;
         }
     }

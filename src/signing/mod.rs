@@ -2,16 +2,21 @@
 //!
 //! A [`Signer`] produces the armored signature that goes into a commit's
 //! `gpgsig` header; [`AllowedSigners`] decides whether a signature is good and
-//! whose it is. Contract: `AllowedSigners::check` accepts what `Signer::sign`
-//! produced for a key listed in the allowed signers file, for the same payload.
+//! whose it is, with git's semantics (`openssh` ports the parts of ssh-keygen
+//! that define them). Contract: `AllowedSigners::check` accepts what
+//! `Signer::sign` produced for a key listed in the allowed signers file, for
+//! the same payload, when the line's options allow the `git` namespace at the
+//! commit's time.
 
 mod allowed;
+mod openssh;
 mod ssh;
 
 pub use allowed::{
-    key_line, signature_key, verify_signature, AllowedSigners, SignatureCheck, SignatureStatus,
-    SignatureValidity,
+    committer_time, key_line, signature_key, verify_signature, AllowedSigner, AllowedSigners,
+    Refusal, SignatureCheck, SignatureStatus, SignatureValidity,
 };
+pub use openssh::{SignerOptions, SshTime};
 pub use ssh::{SshSigner, SIGNING_NAMESPACE};
 
 /// Errors of key handling and signing.

@@ -131,6 +131,18 @@ pub struct StoredAtom {
     pub signature: Option<SignedPayload>,
 }
 
+impl StoredAtom {
+    /// The time git checks the signature's key at: the committer's
+    /// timestamp in the signed bytes (atom writes the record's time there),
+    /// else the record's time.
+    pub fn signature_time(&self) -> i64 {
+        self.signature
+            .as_ref()
+            .and_then(|(_, payload)| crate::signing::committer_time(payload))
+            .unwrap_or_else(|| self.record.time().map_or(0, |t| t.timestamp()))
+    }
+}
+
 /// The git repository of a store.
 pub struct GitStore {
     repo: gix::Repository,

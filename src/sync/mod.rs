@@ -26,7 +26,7 @@ use serde_json::{json, Map};
 
 use crate::append::{Onto, Transaction};
 use crate::branches::{validate_trail_name, BranchError, ARCHIVE_PREFIX};
-use crate::signing::{key_line, signature_key, AllowedSigners, SignatureStatus};
+use crate::signing::{committer_time, key_line, signature_key, AllowedSigners, SignatureStatus};
 use crate::store::{StoreError, HEADS_PREFIX};
 use crate::trail::{set_git_config, Draft, Trail, TrailError};
 use crate::verify::AtomProblem;
@@ -412,9 +412,8 @@ impl Trail {
         let (file, signature) = self.git().read_file_commit(commit, SIGNERS_FILE)?;
         let keys = AllowedSigners::parse(&String::from_utf8_lossy(&file.unwrap_or_default()));
         let self_signed = signature.is_some_and(|(armored, payload)| {
-            keys.check(&armored, &payload, chrono::Utc::now().timestamp())
-                .status
-                == SignatureStatus::Good
+            let time = committer_time(&payload).unwrap_or(0);
+            keys.check(&armored, &payload, time).status == SignatureStatus::Good
         });
         Ok((keys, self_signed))
     }
@@ -653,6 +652,7 @@ impl Trail {
                     .principal_of(&key)
                     .map(str::to_owned)
                     .unwrap_or_else(|| s.record.agent.clone());
+                let name = self.allowed_signers().free_name(&name, &key);
                 Some((name, key_line(&key)))
             });
         let hint = match (unknown_key, key) {
@@ -727,15 +727,33 @@ fn clone_into(url: &str, home: &Path, progress: bool) -> Result<CloneReport, Syn
                 hint: "ask the remote's owner to run `atom push`, or trust keys yourself with `atom init`, `atom signers add` and `atom pull`".into(),
             });
         }
-        trusted = untrusted(&keys, trail.allowed_signers());
-        for k in &trusted {
-            trail
-                .add_signer(&k.name, &k.key)
-                .map_err(|e| SyncError::Refused {
-                    remote: DEFAULT_REMOTE.into(),
-                    reason: format!("cannot trust the published key of {:?}: {e}", k.name),
-                    hint: "ask the remote's owner to check their keys/allowed_signers".into(),
-                })?;
+        // Each published line as it is (a retired key stays retired), under
+        // a name that is free here.
+        let ours = trail.allowed_signers();
+        for line in keys
+            .entries()
+            .iter()
+            .filter(|e| ours.principal_of(&e.key).is_none())
+        {
+            let added = trail.adopt_signer(line).map_err(|e| SyncError::Refused {
+                remote: DEFAULT_REMOTE.into(),
+                reason: format!(
+                    "cannot trust the published key of {:?}: {e}",
+                    line.principals
+                ),
+                hint: "ask the remote's owner to check their keys/allowed_signers".into(),
+            })?;
+            if added.added
+                && !trusted
+                    .iter()
+                    .any(|k: &UntrustedKey| k.key == added.signer.key)
+            {
+                trusted.push(UntrustedKey {
+                    name: added.signer.name,
+                    fingerprint: added.signer.fingerprint,
+                    key: added.signer.key,
+                });
+            }
         }
     }
     // A fresh handle reads the keys just trusted.
@@ -770,18 +788,21 @@ fn clone_into(url: &str, home: &Path, progress: bool) -> Result<CloneReport, Syn
     })
 }
 
-/// The keys of `published` that `ours` does not trust.
+/// The keys of `published` that `ours` does not list, each under a name
+/// `ours` has free for it.
 fn untrusted(published: &AllowedSigners, ours: &AllowedSigners) -> Vec<UntrustedKey> {
-    published
-        .entries()
-        .iter()
-        .filter(|(_, k)| ours.principal_of(k).is_none())
-        .map(|(name, k)| UntrustedKey {
-            name: name.clone(),
-            fingerprint: k.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
-            key: key_line(k),
-        })
-        .collect()
+    let mut keys: Vec<UntrustedKey> = Vec::new();
+    for e in published.entries() {
+        let key = key_line(&e.key);
+        if ours.principal_of(&e.key).is_none() && !keys.iter().any(|k| k.key == key) {
+            keys.push(UntrustedKey {
+                name: ours.free_name(&e.principals, &e.key),
+                fingerprint: e.key.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
+                key,
+            });
+        }
+    }
+    keys
 }
 
 /// Remote names as git accepts them in `remote.<name>.url` and in a ref

@@ -12,4 +12,5 @@ mod mirror;
 mod store;
 mod sync;
 mod trails;
+mod trust;
 mod verify;

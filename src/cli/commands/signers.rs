@@ -1,7 +1,9 @@
-//! `atom signers add NAME KEY | list | remove NAME`: whose signatures this
-//! store trusts (keys/allowed_signers).
+//! `atom signers add NAME KEY | list | retire NAME | remove NAME`: whose
+//! signatures this store trusts (keys/allowed_signers).
 
-use atom::signers::SignerInfo;
+use atom::model::parse_rfc3339;
+use atom::signers::{SignerInfo, SignerRetired};
+use atom::signing::SshTime;
 use serde::Serialize;
 
 use crate::cli::error::CliError;
@@ -23,8 +25,19 @@ enum Action {
         /// An `ssh-ed25519 AAAA...` public key line, or the path of a .pub file.
         key: String,
     },
-    /// List the trusted keys.
+    /// List the trusted keys, with the options of their lines.
     List,
+    /// Retire the key(s) of NAME: atoms signed up to TIME stay valid, later ones do not.
+    Retire {
+        /// The signer's name.
+        name: String,
+        /// The last time the key may sign, RFC 3339 (default: now).
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<String>,
+        /// Retire it even if it is this store's own signing key.
+        #[arg(long)]
+        force: bool,
+    },
     /// Stop trusting every key of NAME.
     Remove {
         /// The signer's name.
@@ -38,6 +51,11 @@ enum Action {
 #[derive(Serialize)]
 struct ListOut<'a> {
     signers: &'a [SignerInfo],
+}
+
+#[derive(Serialize)]
+struct RetireOut<'a> {
+    retired: &'a [SignerRetired],
 }
 
 #[derive(Serialize)]
@@ -72,12 +90,40 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
                 let width = signers.iter().map(|s| s.name.len()).max().unwrap_or(0);
                 let mut text = String::new();
                 for s in &signers {
-                    let own = if s.own {
-                        ctx.printer.paint(DIM, "  (this store's key)")
+                    let mut notes = options(s);
+                    if s.own {
+                        notes.push_str(&ctx.printer.paint(DIM, "  (this store's key)"));
+                    }
+                    text.push_str(&format!("{:<width$}  {}{notes}\n", s.name, s.fingerprint));
+                }
+                ctx.printer.out(&text)?;
+            }
+        }
+        Action::Retire { name, at, force } => {
+            let at = at
+                .as_deref()
+                .map(|s| parse_rfc3339("--at", s))
+                .transpose()
+                .map_err(|e| CliError::usage(e.to_string(), "e.g. --at 2024-11-27T10:23:45Z"))?;
+            let retired = trail.retire_signer(&name, at, force)?;
+            if ctx.printer.json {
+                ctx.printer.json(&RetireOut { retired: &retired })?;
+            } else {
+                let mut text = String::new();
+                for r in &retired {
+                    let s = &r.signer;
+                    let before = s.valid_before.as_deref().map_or("?".to_owned(), readable);
+                    if r.changed {
+                        text.push_str(&format!(
+                            "retired {} ({}): its signatures up to {before} stay valid\n",
+                            s.name, s.fingerprint
+                        ));
                     } else {
-                        String::new()
-                    };
-                    text.push_str(&format!("{:<width$}  {}{own}\n", s.name, s.fingerprint));
+                        text.push_str(&format!(
+                            "{} ({}) was retired already, at {before}; unchanged\n",
+                            s.name, s.fingerprint
+                        ));
+                    }
                 }
                 ctx.printer.out(&text)?;
             }
@@ -99,4 +145,35 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// The options of a line worth showing: all but the `namespaces="git"` atom writes.
+fn options(s: &SignerInfo) -> String {
+    let mut out = String::new();
+    if s.cert_authority {
+        out.push_str("  cert-authority");
+    }
+    match s.namespaces.as_deref() {
+        Some("git") | None => {}
+        Some(n) => out.push_str(&format!("  namespaces={n:?}")),
+    }
+    if let Some(t) = &s.valid_after {
+        out.push_str(&format!("  valid-after={t}"));
+    }
+    if let Some(t) = &s.valid_before {
+        out.push_str(&format!("  valid-before={t}"));
+    }
+    out
+}
+
+/// A `valid-before`/`valid-after` value as RFC 3339 when it is UTC, as written otherwise.
+fn readable(t: &str) -> String {
+    match SshTime::parse(t) {
+        Some(parsed) if t.ends_with(['Z', 'z']) => {
+            chrono::DateTime::from_timestamp(parsed.seconds(), 0).map_or(t.to_owned(), |d| {
+                d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            })
+        }
+        _ => t.to_owned(),
+    }
 }
