@@ -24,15 +24,79 @@ use super::durable;
 pub struct PackWriter {
     pack_dir: PathBuf,
     tmp_pack: PathBuf,
+    sink: Option<Sink>,
+    worker: Option<Worker>,
+    seen: HashSet<ObjectId>,
+    hash: gix::hash::Kind,
+    finished: bool,
+}
+
+/// How many objects a pack takes on the caller's thread before compression
+/// moves to a thread of its own: one atom's few objects never pay for a
+/// thread, a bulk write compresses on the other core while the caller signs.
+const OBJECTS_BEFORE_WORKER: usize = 256;
+
+/// Where entries are compressed and written, in order.
+struct Sink {
     out: BufWriter<File>,
     offset: u64,
     entries: Vec<(ObjectId, u32, u64)>,
-    seen: HashSet<ObjectId>,
-    hash: gix::hash::Kind,
     compress: Compress,
     entry: Vec<u8>,
     scratch: Vec<u8>,
-    finished: bool,
+}
+
+/// One object for the sink: raw content, or a ready entry with its CRC.
+enum Job {
+    Object(ObjectId, Kind, Vec<u8>),
+    Entry(ObjectId, Vec<u8>, u32),
+}
+
+/// The sink on a thread of its own.
+struct Worker {
+    jobs: std::sync::mpsc::SyncSender<Job>,
+    done: std::thread::JoinHandle<io::Result<Sink>>,
+}
+
+impl Sink {
+    fn run(&mut self, job: Job) -> io::Result<()> {
+        match job {
+            Job::Object(id, kind, data) => self.object(id, kind, &data),
+            Job::Entry(id, entry, crc) => self.raw_entry(id, &entry, crc),
+        }
+    }
+
+    fn object(&mut self, id: ObjectId, kind: Kind, data: &[u8]) -> io::Result<()> {
+        self.entry.clear();
+        let type_bits: u8 = match kind {
+            Kind::Commit => 1,
+            Kind::Tree => 2,
+            Kind::Blob => 3,
+            Kind::Tag => 4,
+        };
+        let mut size = data.len() as u64;
+        let mut byte = (type_bits << 4) | (size & 0x0f) as u8;
+        size >>= 4;
+        while size != 0 {
+            self.entry.push(byte | 0x80);
+            byte = (size & 0x7f) as u8;
+            size >>= 7;
+        }
+        self.entry.push(byte);
+        deflate(&mut self.compress, data, &mut self.entry, &mut self.scratch)?;
+        let crc = crc32fast::hash(&self.entry);
+        self.out.write_all(&self.entry)?;
+        self.entries.push((id, crc, self.offset));
+        self.offset += self.entry.len() as u64;
+        Ok(())
+    }
+
+    fn raw_entry(&mut self, id: ObjectId, entry: &[u8], crc: u32) -> io::Result<()> {
+        self.out.write_all(entry)?;
+        self.entries.push((id, crc, self.offset));
+        self.offset += entry.len() as u64;
+        Ok(())
+    }
 }
 
 impl PackWriter {
@@ -63,14 +127,17 @@ impl PackWriter {
         Ok(PackWriter {
             pack_dir,
             tmp_pack,
-            out,
-            offset: 12,
-            entries: Vec::new(),
+            sink: Some(Sink {
+                out,
+                offset: 12,
+                entries: Vec::new(),
+                compress: Compress::new(Compression::DEFAULT),
+                entry: Vec::with_capacity(4096),
+                scratch: vec![0; 64 * 1024],
+            }),
+            worker: None,
             seen: HashSet::new(),
             hash,
-            compress: Compress::new(Compression::DEFAULT),
-            entry: Vec::with_capacity(4096),
-            scratch: vec![0; 64 * 1024],
             finished: false,
         })
     }
@@ -82,27 +149,12 @@ impl PackWriter {
         if !self.seen.insert(id) {
             return Ok(id);
         }
-        self.entry.clear();
-        let type_bits: u8 = match kind {
-            Kind::Commit => 1,
-            Kind::Tree => 2,
-            Kind::Blob => 3,
-            Kind::Tag => 4,
-        };
-        let mut size = data.len() as u64;
-        let mut byte = (type_bits << 4) | (size & 0x0f) as u8;
-        size >>= 4;
-        while size != 0 {
-            self.entry.push(byte | 0x80);
-            byte = (size & 0x7f) as u8;
-            size >>= 7;
+        match &mut self.sink {
+            Some(sink) if self.seen.len() <= OBJECTS_BEFORE_WORKER => {
+                sink.object(id, kind, data)?
+            }
+            _ => self.send(Job::Object(id, kind, data.to_vec()))?,
         }
-        self.entry.push(byte);
-        deflate(&mut self.compress, data, &mut self.entry, &mut self.scratch)?;
-        let crc = crc32fast::hash(&self.entry);
-        self.out.write_all(&self.entry)?;
-        self.entries.push((id, crc, self.offset));
-        self.offset += self.entry.len() as u64;
         Ok(id)
     }
 
@@ -111,21 +163,65 @@ impl PackWriter {
     /// `crc`. An object already in this pack is not written twice.
     pub fn add_entry(&mut self, id: ObjectId, entry: &[u8], crc: u32) -> io::Result<()> {
         if self.seen.insert(id) {
-            self.out.write_all(entry)?;
-            self.entries.push((id, crc, self.offset));
-            self.offset += entry.len() as u64;
+            match &mut self.sink {
+                Some(sink) if self.seen.len() <= OBJECTS_BEFORE_WORKER => {
+                    sink.raw_entry(id, entry, crc)?
+                }
+                _ => self.send(Job::Entry(id, entry.to_vec(), crc))?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Hand a job to the worker thread, starting it on first use.
+    fn send(&mut self, job: Job) -> io::Result<()> {
+        if self.worker.is_none() {
+            let mut sink = self
+                .sink
+                .take()
+                .expect("the sink is here until the worker starts");
+            let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(1024);
+            let done = std::thread::Builder::new()
+                .name("atom-pack".into())
+                .spawn(move || {
+                    for job in queue {
+                        sink.run(job)?;
+                    }
+                    Ok(sink)
+                })?;
+            self.worker = Some(Worker { jobs, done });
+        }
+        let worker = self.worker.as_ref().expect("started above");
+        if worker.jobs.send(job).is_err() {
+            // The worker stopped on an error: collect it.
+            return Err(self
+                .join_worker()
+                .err()
+                .unwrap_or_else(|| io::Error::other("the pack writer thread stopped")));
+        }
+        Ok(())
+    }
+
+    /// Wait for the worker to write everything sent, and take the sink back.
+    fn join_worker(&mut self) -> io::Result<()> {
+        if let Some(Worker { jobs, done }) = self.worker.take() {
+            drop(jobs);
+            let sink = done
+                .join()
+                .map_err(|_| io::Error::other("the pack writer thread panicked"))??;
+            self.sink = Some(sink);
         }
         Ok(())
     }
 
     /// How many distinct objects were added.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.seen.len()
     }
 
     /// Whether nothing was added.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.seen.is_empty()
     }
 
     /// Complete the pack and its index and make them durable, in this order:
@@ -134,13 +230,15 @@ impl PackWriter {
     /// Returns the path of the `.pack` (`None` when no object was added, in
     /// which case nothing is left behind).
     pub fn finish(mut self) -> io::Result<Option<PathBuf>> {
-        if self.entries.is_empty() {
+        self.join_worker()?;
+        let sink = self.sink.as_mut().expect("the sink is back");
+        if sink.entries.is_empty() {
             return Ok(None);
         }
-        let count = u32::try_from(self.entries.len())
+        let count = u32::try_from(sink.entries.len())
             .map_err(|_| io::Error::other("too many objects for one pack"))?;
-        self.out.flush()?;
-        let file = self.out.get_mut();
+        sink.out.flush()?;
+        let file = sink.out.get_mut();
         file.seek(SeekFrom::Start(8))?;
         file.write_all(&count.to_be_bytes())?;
         file.seek(SeekFrom::Start(0))?;
@@ -158,7 +256,7 @@ impl PackWriter {
         file.write_all(checksum.as_bytes())?;
         file.sync_all()?;
 
-        let idx = build_index(&mut self.entries, &checksum, self.hash)?;
+        let idx = build_index(&mut sink.entries, &checksum, self.hash)?;
         // Not `*.idx`: readers scanning the directory must not see it.
         let tmp_idx = self.tmp_pack.with_file_name(format!(
             "tmp_idx_atom_{}",
