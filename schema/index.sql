@@ -6,8 +6,9 @@
 -- Stable query surface (SPEC §4), as views: atoms, trail_atoms, influences,
 -- paths. Everything else is internal.
 --
--- One copy of each record: `atom.record` holds the canonical JSON, and
--- summary, metadata, digest and links are read out of it. Rows are numbered
+-- One copy of each field: the columns of `atom` hold id, type, operation,
+-- agent, project and token cost; `atom.record` holds the record's other
+-- fields as JSON, and summary, metadata, digest and links are read out of it. Rows are numbered
 -- (`n`) in the order this store accepted them; parents always come before
 -- their children.
 --
@@ -32,7 +33,7 @@ CREATE TABLE atom (
     pos        INTEGER NOT NULL,
     sig        INTEGER NOT NULL,       -- 0 unsigned, 1 valid by key, 2 bad
     key        INTEGER,                -- signer_key.id of the key the signature names
-    record     TEXT NOT NULL           -- canonical JSON, as stored in git
+    record     TEXT NOT NULL           -- the record's other fields, as JSON
 );
 CREATE INDEX atom_atom_id ON atom(atom_id);
 CREATE INDEX atom_ts ON atom(ts);

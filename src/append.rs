@@ -267,7 +267,6 @@ impl<'t> Transaction<'t> {
             &self.committer,
             &self.signer,
         )?;
-        let json = String::from_utf8(record.canonical_bytes()).expect("canonical JSON is UTF-8");
         self.index
             .as_ref()
             .expect("begin opened the index")
@@ -275,7 +274,6 @@ impl<'t> Transaction<'t> {
                 commit,
                 parents,
                 record,
-                record_json: &json,
                 signature: &self.signer_key,
             })?;
         Ok(commit)

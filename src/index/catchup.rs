@@ -119,7 +119,6 @@ impl Index {
                 commit,
                 parents: &stored.parents,
                 record: &stored.record,
-                record_json: &String::from_utf8_lossy(&stored.record_bytes),
                 signature: &signature_of(&stored),
             })?;
             report.added += 1;

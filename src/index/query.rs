@@ -76,7 +76,8 @@ pub struct IndexRow {
     pub signature: SigState,
 }
 
-const ROW_COLUMNS: &str = "a.n, a.commit_id, a.record, a.sig, a.key, a.ts, a.seg, a.pos";
+const ROW_COLUMNS: &str = "a.n, a.commit_id, a.record, a.sig, a.key, a.ts, a.seg, a.pos, \
+     a.atom_id, a.type, a.operation, a.agent, a.project, a.token_cost";
 
 impl Index {
     /// Atoms in `scope` matching `filter`, newest first: along a trail (or
@@ -193,7 +194,7 @@ impl Index {
             n: raw.n,
             commit: oid(&raw.commit)?,
             parents: self.parents(raw.seg, raw.pos)?,
-            record: serde_json::from_str(&raw.record)?,
+            record: raw.record()?,
             time: raw.ts,
             signature,
         })
@@ -415,6 +416,22 @@ struct RawRow {
     ts: i64,
     seg: i64,
     pos: i64,
+    /// The record's fields held as columns, in `COLUMN_FIELDS` order.
+    columns: [serde_json::Value; 6],
+}
+
+impl RawRow {
+    /// The whole record: the stored rest of it plus the column fields.
+    fn record(&self) -> Result<Atom, IndexError> {
+        let mut value: serde_json::Value = serde_json::from_str(&self.record)?;
+        let map = value
+            .as_object_mut()
+            .ok_or_else(|| IndexError::Unusable("a stored record is not a JSON object".into()))?;
+        for (key, v) in super::write::COLUMN_FIELDS.iter().zip(&self.columns) {
+            map.insert((*key).to_owned(), v.clone());
+        }
+        Ok(serde_json::from_value(value)?)
+    }
 }
 
 fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
@@ -427,6 +444,14 @@ fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
         ts: r.get(5)?,
         seg: r.get(6)?,
         pos: r.get(7)?,
+        columns: [
+            r.get::<_, String>(8)?.into(),
+            r.get::<_, String>(9)?.into(),
+            r.get::<_, String>(10)?.into(),
+            r.get::<_, String>(11)?.into(),
+            r.get::<_, Option<String>>(12)?.into(),
+            r.get::<_, Option<i64>>(13)?.into(),
+        ],
     })
 }
 

@@ -33,11 +33,36 @@ pub struct IndexedAtom<'a> {
     pub parents: &'a [ObjectId],
     /// The record.
     pub record: &'a Atom,
-    /// The record's bytes as stored in git (`atom.json`).
-    pub record_json: &'a str,
     /// The signature's own verdict.
     pub signature: &'a IndexedSignature,
 }
+
+/// The fields of a record that have no column of their own, as JSON: the
+/// index keeps each field once.
+fn rest_of_record(r: &Atom) -> Result<String, IndexError> {
+    // From the canonical bytes, so keys are in one order whoever built the record.
+    let mut value: serde_json::Value = serde_json::from_slice(&r.canonical_bytes())?;
+    if let Some(map) = value.as_object_mut() {
+        for key in COLUMN_FIELDS {
+            map.remove(key);
+        }
+    }
+    Ok(serde_json::to_string(&value)?)
+}
+
+/// Record fields the `atom` table holds as columns of the same name.
+pub(crate) const COLUMN_FIELDS: [&str; 6] = [
+    "atom_id",
+    "type",
+    "operation",
+    "agent",
+    "project",
+    "token_cost",
+];
+
+/// A write-ahead log larger than this is folded into the database when a
+/// transaction ends.
+const LARGE_WAL: u64 = 32 << 20;
 
 /// Which prefix of which segment a ref reaches: segment -> highest position.
 pub(crate) type Reach = BTreeMap<i64, i64>;
@@ -49,9 +74,24 @@ impl Index {
         Ok(())
     }
 
-    /// Commit the transaction [`Index::begin`] started.
+    /// Commit the transaction [`Index::begin`] started. After a large one
+    /// (an import, a rebuild), fold the write-ahead log into the database
+    /// now, rather than leave every later command to read it.
     pub fn commit(&self) -> Result<(), IndexError> {
         self.conn.execute_batch("COMMIT")?;
+        if let Some(path) = &self.path {
+            let mut wal = path.as_os_str().to_owned();
+            wal.push("-wal");
+            if std::fs::metadata(&wal).is_ok_and(|m| m.len() > LARGE_WAL) {
+                // Readers only postpone it: give them a moment, no more.
+                self.conn
+                    .busy_timeout(std::time::Duration::from_millis(50))?;
+                let _ = self
+                    .conn
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+                self.conn.busy_timeout(std::time::Duration::from_secs(30))?;
+            }
+        }
         Ok(())
     }
 
@@ -122,7 +162,7 @@ impl Index {
                 pos,
                 sig,
                 key,
-                atom.record_json,
+                rest_of_record(r)?,
             ])?;
         let n = self.conn.last_insert_rowid();
         for (i, p) in parents.iter().enumerate().skip(1) {
