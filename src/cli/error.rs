@@ -19,6 +19,16 @@ pub struct CliError {
 }
 
 impl CliError {
+    /// The reader of our output went away (`atom log | head`): not a
+    /// failure; nothing to print, exit 0.
+    pub fn output_closed() -> Self {
+        CliError {
+            code: 0,
+            message: String::new(),
+            hint: None,
+        }
+    }
+
     /// Bad usage or input (exit 2).
     pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
         CliError {
@@ -39,6 +49,9 @@ impl CliError {
 
     /// Print to stderr as one `error:` line and an optional `hint:` line.
     pub fn print(&self) {
+        if self.code == 0 {
+            return;
+        }
         eprintln!("error: {}", one_line(&self.message));
         if let Some(h) = &self.hint {
             eprintln!("hint: {}", one_line(h));

@@ -222,8 +222,7 @@ fn print_parse_error(e: &clap::Error) {
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
-            // `atom log | head`: the reader is gone; that is not a failure.
-            std::process::exit(0);
+            return CliError::output_closed();
         }
         CliError::problem(format!("writing output: {e}"), None)
     }

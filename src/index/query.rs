@@ -269,6 +269,48 @@ impl Index {
         Ok(out)
     }
 
+    /// The atoms some of `tips` reach and none of `known` does, parents
+    /// first (commits the index does not hold are skipped). Linear in the
+    /// segments reached and the atoms returned.
+    pub fn reached_beyond(
+        &self,
+        known: &[ObjectId],
+        tips: &[ObjectId],
+    ) -> Result<Vec<ObjectId>, IndexError> {
+        let union = |commits: &[ObjectId]| -> Result<Reach, IndexError> {
+            let mut all = Reach::new();
+            for c in commits {
+                if let Some(n) = self.number_of(c)? {
+                    for (seg, max) in self.reach(n)? {
+                        let e = all.entry(seg).or_insert(max);
+                        *e = (*e).max(max);
+                    }
+                }
+            }
+            Ok(all)
+        };
+        let (base, wanted) = (union(known)?, union(tips)?);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT n, commit_id FROM atom WHERE seg = ?1 AND pos > ?2 AND pos <= ?3",
+        )?;
+        let mut out: Vec<(i64, ObjectId)> = Vec::new();
+        for (seg, max) in &wanted {
+            let from = base.get(seg).copied().unwrap_or(-1);
+            if from >= *max {
+                continue;
+            }
+            let rows = stmt.query_map(params![seg, from, max], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?;
+            for r in rows {
+                let (n, c) = r?;
+                out.push((n, oid(&c)?));
+            }
+        }
+        out.sort_by_key(|(n, _)| *n);
+        Ok(out.into_iter().map(|(_, c)| c).collect())
+    }
+
     /// How many atoms the trail or archive `trail` reaches.
     pub fn trail_len(&self, trail: &str) -> Result<u64, IndexError> {
         Ok(self

@@ -243,7 +243,8 @@ impl Trail {
         Ok(refs)
     }
 
-    /// Commits reachable from `refs` that no mirror ref reaches, oldest first.
+    /// Commits reachable from `refs` that no mirror ref reaches, parents
+    /// first: asked of the index, not walked in git.
     fn mirror_pending(&self, refs: &[(String, ObjectId)]) -> Result<Vec<ObjectId>, MirrorError> {
         let marks: Vec<ObjectId> = self
             .git()
@@ -251,19 +252,8 @@ impl Trail {
             .into_iter()
             .map(|(_, id)| id)
             .collect();
-        let mut known: HashSet<ObjectId> = self.git().walk(&marks, None)?.into_iter().collect();
-        let mut pending = Vec::new();
-        for (_, tip) in refs {
-            let (new, _) = self.git().walk_until_known(*tip, |c| known.contains(c))?;
-            for c in new {
-                if known.insert(c) {
-                    pending.push(c);
-                }
-            }
-        }
-        // Walks give children first; D1 gets parents first.
-        pending.reverse();
-        Ok(pending)
+        let tips: Vec<ObjectId> = refs.iter().map(|(_, id)| *id).collect();
+        Ok(self.with_index(|ix| ix.reached_beyond(&marks, &tips))?)
     }
 
     /// Send D1 what it lacks: objects and atom rows of pending atoms, ref

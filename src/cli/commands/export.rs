@@ -28,7 +28,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         Err(atom::TrailError::Store(atom::store::StoreError::Io { source, .. }))
             if source.kind() == std::io::ErrorKind::BrokenPipe =>
         {
-            std::process::exit(0)
+            return Err(CliError::output_closed())
         }
         other => other?,
     };
