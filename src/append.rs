@@ -225,7 +225,7 @@ impl<'t> Transaction<'t> {
             digest: String::new(),
         };
         record.digest = record.compute_digest();
-        record.validate()?;
+        record.validate_fields()?;
         let parents: Vec<ObjectId> = tip.into_iter().chain(other).collect();
         let commit = self.write(&record, &parents, &prepared.draft.attachments)?;
         self.move_ref(&ref_name, expected, commit);
@@ -258,9 +258,11 @@ impl<'t> Transaction<'t> {
             email: format!("{}@agents.atom", email_local_part(&record.agent)),
         };
         let pack = self.pack.as_mut().expect("made above");
+        let bytes = record.canonical_bytes();
         let commit = self.trail.git().pack_atom_commit(
             pack,
             record,
+            &bytes,
             attachments,
             parents,
             &author,
@@ -274,6 +276,7 @@ impl<'t> Transaction<'t> {
                 commit,
                 parents,
                 record,
+                record_bytes: &bytes,
                 signature: &self.signer_key,
             })?;
         Ok(commit)

@@ -343,7 +343,7 @@ fn complete(
             ));
         }
     }
-    record.validate().map_err(|e| e.to_string())?;
+    record.validate_fields().map_err(|e| e.to_string())?;
     Ok((record, legacy))
 }
 

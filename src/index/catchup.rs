@@ -119,6 +119,7 @@ impl Index {
                 commit,
                 parents: &stored.parents,
                 record: &stored.record,
+                record_bytes: &stored.record_bytes,
                 signature: &signature_of(&stored),
             })?;
             report.added += 1;

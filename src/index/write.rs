@@ -33,15 +33,17 @@ pub struct IndexedAtom<'a> {
     pub parents: &'a [ObjectId],
     /// The record.
     pub record: &'a Atom,
+    /// Its canonical bytes (`atom.json` as atom writes it).
+    pub record_bytes: &'a [u8],
     /// The signature's own verdict.
     pub signature: &'a IndexedSignature,
 }
 
 /// The fields of a record that have no column of their own, as JSON: the
 /// index keeps each field once.
-fn rest_of_record(r: &Atom) -> Result<String, IndexError> {
+fn rest_of_record(canonical: &[u8]) -> Result<String, IndexError> {
     // From the canonical bytes, so keys are in one order whoever built the record.
-    let mut value: serde_json::Value = serde_json::from_slice(&r.canonical_bytes())?;
+    let mut value: serde_json::Value = serde_json::from_slice(canonical)?;
     if let Some(map) = value.as_object_mut() {
         for key in COLUMN_FIELDS {
             map.remove(key);
@@ -162,7 +164,7 @@ impl Index {
                 pos,
                 sig,
                 key,
-                rest_of_record(r)?,
+                rest_of_record(atom.record_bytes)?,
             ])?;
         let n = self.conn.last_insert_rowid();
         for (i, p) in parents.iter().enumerate().skip(1) {

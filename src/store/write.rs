@@ -51,13 +51,15 @@ impl GitStore {
     }
 
     /// Write the objects of one atom into `pack`: each attachment's blob
-    /// (`attachments`: name and content), `atom.json`, the trees, and the
+    /// (`attachments`: name and content), `atom.json` (`record_bytes`, the
+    /// record's canonical bytes), the trees, and the
     /// commit signed by `signer`. Returns the commit id.
     #[allow(clippy::too_many_arguments)]
     pub fn pack_atom_commit(
         &self,
         pack: &mut PackWriter,
         record: &Atom,
+        record_bytes: &[u8],
         attachments: &[(String, Vec<u8>)],
         parents: &[ObjectId],
         author: &Identity,
@@ -70,7 +72,7 @@ impl GitStore {
         let mut entries = vec![Entry {
             mode: EntryKind::Blob.into(),
             filename: RECORD_FILE.into(),
-            oid: add(Kind::Blob, &record.canonical_bytes())?,
+            oid: add(Kind::Blob, record_bytes)?,
         }];
         if !attachments.is_empty() {
             let mut att = Vec::with_capacity(attachments.len());
