@@ -497,7 +497,7 @@ with Phase("read commands"):
         ("trails", ["trails"]),
         ("stats", ["stats"]),
         ("stats --by day", ["stats", "--by", "day"]),
-        (f"search {picks['word']} ({picks['word_hits']:,} atoms have it)", ["search", picks["word"]]),
+        (f"search {picks['word']} -n 20 ({picks['word_hits']:,} atoms have it)", ["search", picks["word"], "-n", "20"]),
         (f"trace {trace_id} ({picks.get('trace_depth', 0)} links deep)", ["trace", trace_id]),
     ]:
         versus_git_log(f"`atom {what}`", [atom, *args], 3)

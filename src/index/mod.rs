@@ -217,12 +217,29 @@ impl Index {
 
     /// Create the schema in an empty database, or check an existing one has its tables.
     fn prepare_schema(&mut self) -> Result<(), OpenFailure> {
+        // The common case reads only: no write lock for an index that is there.
+        if identify(&self.conn)?.0 == APPLICATION_ID {
+            return self.check_tables();
+        }
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let (app, _) = identify(&tx)?;
         if app == APPLICATION_ID {
-            let tables: i64 = tx.query_row(
+            drop(tx);
+            return self.check_tables();
+        }
+        tx.execute_batch(SCHEMA)?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+        tx.pragma_update(None, "user_version", DERIVATION)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// An index marked as ours must have its tables.
+    fn check_tables(&self) -> Result<(), OpenFailure> {
+        {
+            let tables: i64 = self.conn.query_row(
                 "SELECT count(*) FROM sqlite_master WHERE name IN ('atom','segment','ref_tip','trail_range','atoms_fts')",
                 [],
                 |r| r.get(0),
@@ -230,12 +247,7 @@ impl Index {
             if tables != 5 {
                 return Err(OpenFailure::Damaged("missing its tables".into()));
             }
-            return Ok(());
         }
-        tx.execute_batch(SCHEMA)?;
-        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
-        tx.pragma_update(None, "user_version", DERIVATION)?;
-        tx.commit()?;
         Ok(())
     }
 
