@@ -16,6 +16,10 @@ use super::{Index, IndexError};
 use crate::signing::{verify_signature, SignatureValidity};
 use crate::store::{GitStore, StoredAtom, HEADS_PREFIX};
 
+/// How many atoms a catch-up reads through one repository handle before it
+/// takes a fresh one (see [`GitStore::reopen`]).
+const ATOMS_PER_HANDLE: usize = 20_000;
+
 /// Prefix of the refs that keep rolled-back tips.
 pub const ARCHIVE_PREFIX: &str = "refs/atom/archive/";
 
@@ -57,7 +61,10 @@ impl Index {
             return Ok(CatchUp::default());
         }
         self.begin()?;
-        let result = self.catch_up_in_transaction(git, &current, progress);
+        // Read the refs again under the write lock: a writer may have moved
+        // one (and indexed it) while we waited.
+        let result = atom_refs(git)
+            .and_then(|current| self.catch_up_in_transaction(git, &current, progress));
         match result {
             Ok(report) => {
                 self.commit()?;
@@ -111,10 +118,16 @@ impl Index {
         let mut known = self
             .conn
             .prepare_cached("SELECT 1 FROM atom WHERE commit_id = ?1")?;
-        let new = git.walk_new(tip, |c| known.exists([c.as_slice()]).unwrap_or(false))?;
+        let new = git
+            .reopen()?
+            .walk_new(tip, |c| known.exists([c.as_slice()]).unwrap_or(false))?;
         drop(known);
-        for commit in parents_first(new) {
-            let stored = git.read_atom(commit)?;
+        let mut reader = git.reopen()?;
+        for (i, commit) in parents_first(new).into_iter().enumerate() {
+            if i > 0 && i.is_multiple_of(ATOMS_PER_HANDLE) {
+                reader = git.reopen()?;
+            }
+            let stored = reader.read_atom(commit)?;
             self.insert_atom(IndexedAtom {
                 commit,
                 parents: &stored.parents,

@@ -172,6 +172,14 @@ impl GitStore {
         })
     }
 
+    /// A second handle on the same repository, with its own maps of the
+    /// pack files: a pass over the whole store reads through short-lived
+    /// handles, so the pages it touched are unmapped as it goes and its
+    /// memory stays bounded however large the packs are.
+    pub fn reopen(&self) -> Result<Self, StoreError> {
+        Self::open(&self.git_dir)
+    }
+
     /// The repository directory (`trail.git`).
     pub fn git_dir(&self) -> &Path {
         &self.git_dir
