@@ -26,7 +26,7 @@ use gix::ObjectId;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::append::Transaction;
+use crate::append::{next_seq, Transaction};
 use crate::canonical;
 use crate::model::{self, Atom, AtomId};
 use crate::store::{StoreError, HEADS_PREFIX};
@@ -237,7 +237,11 @@ fn complete(
         return Err("operation is missing".into());
     }
     let time = match str_field(&map, "timestamp")? {
-        Some(t) => model::parse_timestamp(&t).map_err(|e| e.to_string())?,
+        Some(t) => {
+            let t = model::parse_timestamp(&t).map_err(|e| e.to_string())?;
+            model::validate_new_time(t, now).map_err(|e| e.to_string())?;
+            t
+        }
         None => now,
     };
     let atom_id = match given_id {
@@ -261,7 +265,9 @@ fn complete(
             let on_trail = parent
                 .filter(|p| p.id.date() == day)
                 .map_or(0, |p| p.id.seq());
-            AtomId::new(&atom_type, day, stored.max(on_trail) + 1).map_err(|e| e.to_string())?
+            let seq = next_seq(stored.max(on_trail))
+                .ok_or_else(|| TrailError::DayFull { day }.to_string())?;
+            AtomId::new(&atom_type, day, seq).map_err(|e| e.to_string())?
         }
     };
     for (key, want) in [

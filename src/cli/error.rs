@@ -78,6 +78,10 @@ impl From<TrailError> for CliError {
                 EXIT_PROBLEM,
                 Some("name the atom by its commit sha prefix instead".into()),
             ),
+            TrailError::DayFull { .. } => (
+                EXIT_PROBLEM,
+                Some("an atom with that number came in through import or pull; record on another day with --at".into()),
+            ),
             TrailError::Contention { .. } => (EXIT_PROBLEM, Some("retry the command".into())),
             TrailError::Locked { .. } => (
                 EXIT_PROBLEM,
