@@ -207,6 +207,7 @@ fn complete(
     now: DateTime<Utc>,
 ) -> Result<(Atom, bool), String> {
     let value: Value = serde_json::from_str(line).map_err(|e| format!("not a JSON record: {e}"))?;
+    canonical::check_numbers(line, "").map_err(|e| e.to_string())?;
     let Value::Object(mut map) = value else {
         return Err("not a JSON object".into());
     };
@@ -411,7 +412,10 @@ fn from_legacy(
     let (mut meta, text) = match metadata {
         None | Some(Value::Null) => (Map::new(), None),
         Some(Value::String(text)) => match serde_json::from_str(&text) {
-            Ok(Value::Object(m)) => (m, Some(text)),
+            Ok(Value::Object(m)) => {
+                canonical::check_numbers(&text, "metadata").map_err(|e| e.to_string())?;
+                (m, Some(text))
+            }
             _ => return Err("metadata is a string but not a JSON object's text".into()),
         },
         Some(Value::Object(m)) => (m, None),

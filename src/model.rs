@@ -357,9 +357,7 @@ pub fn paths_of(atom: &Atom) -> Vec<String> {
     out
 }
 
-/// The largest integer canonical JSON (RFC 8785, which writes numbers as
-/// IEEE 754 doubles) carries exactly: 2^53 - 1.
-pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+pub use crate::canonical::MAX_SAFE_INTEGER;
 /// How deeply metadata may nest.
 pub const MAX_METADATA_DEPTH: usize = 64;
 
@@ -374,9 +372,11 @@ pub fn validate_token_cost(tokens: Option<u64>) -> Result<(), InvalidField> {
     }
 }
 
-/// Metadata must survive canonical JSON unchanged: integers within
-/// ±(2^53 - 1) (larger ones would silently become rounded doubles; store them
-/// as strings) and at most [`MAX_METADATA_DEPTH`] levels of nesting.
+/// Metadata must survive canonical JSON unchanged: numbers within
+/// ±(2^53 - 1) in any notation (larger ones would silently become rounded
+/// doubles, or read back as other numbers; store them as strings) and at
+/// most [`MAX_METADATA_DEPTH`] levels of nesting. Text input is also held to
+/// [`canonical::check_numbers`], which sees digits a parsed value has lost.
 pub fn validate_metadata(metadata: &Map<String, Value>) -> Result<(), InvalidField> {
     fn walk(v: &Value, depth: usize, path: &mut String) -> Result<(), InvalidField> {
         if depth > MAX_METADATA_DEPTH {
@@ -386,13 +386,13 @@ pub fn validate_metadata(metadata: &Map<String, Value>) -> Result<(), InvalidFie
             ));
         }
         match v {
-            Value::Number(n) if n.as_f64().is_none_or(|f| !f.is_finite()) => {
-                Err(InvalidField::new("metadata", format!("{path}: {n} is not a finite number")))
-            }
-            Value::Number(n) if (n.is_u64() || n.is_i64()) && n.as_i64().is_none_or(|i| i.unsigned_abs() > MAX_SAFE_INTEGER) => {
+            Value::Number(n) if n.as_f64().is_none_or(|f| !f.is_finite()) => Err(
+                InvalidField::new("metadata", format!("{path}: {n} is not a finite number")),
+            ),
+            Value::Number(n) if !n.as_f64().is_some_and(canonical::number_fits) => {
                 Err(InvalidField::new(
                     "metadata",
-                    format!("{path}: {n} is beyond ±{MAX_SAFE_INTEGER}, which canonical JSON cannot hold exactly; store it as a string"),
+                    canonical::BadNumber::too_large(path, &n.to_string()).to_string(),
                 ))
             }
             Value::Array(items) => {
@@ -665,6 +665,20 @@ mod tests {
     }
 
     #[test]
+    fn metadata_numbers_in_any_notation_stay_within_doubles() {
+        for bad in [
+            r#"{"n": 1e16}"#,
+            r#"{"n": 1e23}"#,
+            r#"{"n": 18446744073709551616}"#,
+            r#"{"n": -1.5e300}"#,
+        ] {
+            let m: Map<String, Value> = serde_json::from_str(bad).unwrap();
+            let err = validate_metadata(&m).unwrap_err().to_string();
+            assert!(err.contains("metadata.n: "), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn timestamps() {
         assert!(parse_timestamp("2024-11-27T10:23:45Z").is_ok());
         assert!(parse_timestamp("2024-11-27T10:23:45+00:00").is_err());
@@ -721,6 +735,25 @@ mod tests {
         #[test]
         fn id_parse_never_panics(s in "\\PC{0,40}") {
             let _ = s.parse::<AtomId>();
+        }
+
+        /// The one number rule: what the text check lets in, the value check
+        /// accepts before and after canonical JSON, and canonical JSON is a
+        /// fixed point for it.
+        #[test]
+        fn accepted_numbers_survive_canonical_json(f in proptest::num::f64::ANY, precise in any::<bool>()) {
+            let number = if precise { format!("{f:.20e}") } else { format!("{f:e}") };
+            let text = format!("{{\"n\":{number}}}");
+            let Ok(parsed) = serde_json::from_str::<Map<String, Value>>(&text) else {
+                return Ok(());
+            };
+            if canonical::check_numbers(&text, "metadata").is_ok() {
+                prop_assert!(validate_metadata(&parsed).is_ok(), "{}", text);
+                let bytes = canonical::to_canonical_vec(&parsed).unwrap();
+                let again: Map<String, Value> = serde_json::from_slice(&bytes).unwrap();
+                prop_assert!(validate_metadata(&again).is_ok(), "{}", text);
+                prop_assert_eq!(canonical::to_canonical_vec(&again).unwrap(), bytes);
+            }
         }
     }
 }

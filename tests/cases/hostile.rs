@@ -462,3 +462,68 @@ fn a_remote_atom_numbered_beyond_the_maximum_is_not_pulled() {
     let v = a.record(&["TASK", "two", "--at", "2024-11-27T10:00:00Z"]);
     assert_eq!(v["record"]["atom_id"], "ATOM-TASK-20241127-002");
 }
+
+#[test]
+fn numbers_canonical_json_cannot_hold_are_refused_everywhere() {
+    let env = TestEnv::init();
+    for n in [
+        "1e16",
+        "18446744073709551616",
+        "1e23",
+        "-9007199254740992",
+        "9007199254740993",
+        "1.00000000000000001",
+        "1e-400",
+    ] {
+        let meta = format!(r#"{{"ok": 1, "n": {n}}}"#);
+        let err = refused(
+            &env,
+            &[b"record", b"TASK", b"op", b"--meta", meta.as_bytes()],
+            2,
+        );
+        assert!(err.contains("metadata.n: "), "{n}: {err}");
+        let nested = format!(r#"{{"a": {{"b": [0, {n}]}}}}"#);
+        let file = env.write_file("meta.json", nested.as_bytes());
+        let err = refused(
+            &env,
+            &[
+                b"record",
+                b"TASK",
+                b"op",
+                b"--meta-file",
+                file.to_str().unwrap().as_bytes(),
+            ],
+            2,
+        );
+        assert!(err.contains("metadata.a.b[1]: "), "{n}: {err}");
+        let line = format!(r#"{{"type":"TASK","operation":"op","metadata":{meta}}}"#);
+        let out = import(&env, "n.jsonl", &[line]);
+        assert_eq!(out.code, 2, "{n}: {out}");
+        assert!(
+            out.stderr.starts_with("error: line 1: metadata.n: "),
+            "{n}: {out}"
+        );
+        let line = format!(r#"{{"type":"TASK","operation":"op","token_cost":{n}}}"#);
+        assert_eq!(import(&env, "t.jsonl", &[line]).code, 2, "{n}");
+        // --set stores text: kept exactly, as a string.
+        let v = env.record(&["TASK", "op", "--set", &format!("n={n}")]);
+        assert_eq!(v["record"]["metadata"]["n"], *n);
+    }
+
+    // What is accepted verifies, and its export imports into a fresh store
+    // byte for byte.
+    env.record(&[
+        "TASK",
+        "numbers",
+        "--meta",
+        r#"{"max": 9007199254740991, "min": -9007199254740991, "f": 0.1, "e": 1.5e-7,
+            "z": -0.0, "big": 1e15, "tiny": 5e-324, "l": [1.0, 2.5e2, 0.30000000000000004]}"#,
+    ]);
+    env.atom_ok(&["verify"]);
+    let export = env.atom_ok(&["export"]);
+    let fresh = TestEnv::init();
+    let file = fresh.write_file("export.jsonl", export.as_bytes());
+    fresh.atom_ok(&["import", file.to_str().unwrap()]);
+    fresh.atom_ok(&["verify"]);
+    assert_eq!(fresh.atom_ok(&["export"]), export);
+}
