@@ -2,8 +2,11 @@
 //! (SPEC §5): 0 success, 1 the operation ran and found a problem, 2 bad usage
 //! or bad input.
 
+use atom::shell::quote;
 use atom::signing::SigningError;
 use atom::TrailError;
+
+use crate::cli::output::safe;
 
 /// Exit code: the operation ran and found a problem.
 pub const EXIT_PROBLEM: u8 = 1;
@@ -37,11 +40,12 @@ impl CliError {
         }
     }
 
-    /// Print to stderr as one `error:` line and an optional `hint:` line.
+    /// Print to stderr as one `error:` line and an optional `hint:` line
+    /// (text from storage or a remote in them made [`safe`]).
     pub fn print(&self) {
-        eprintln!("error: {}", one_line(&self.message));
+        eprintln!("error: {}", safe(&one_line(&self.message)));
         if let Some(h) = &self.hint {
-            eprintln!("hint: {}", one_line(h));
+            eprintln!("hint: {}", safe(&one_line(h)));
         }
     }
 }
@@ -133,11 +137,17 @@ impl From<atom::branches::BranchError> for CliError {
             ),
             E::Exists { name, .. } => (
                 EXIT_PROBLEM,
-                format!("pick another name, or `atom switch {name}` to use the existing trail"),
+                format!(
+                    "pick another name, or `atom switch {}` to use the existing trail",
+                    quote(name)
+                ),
             ),
             E::NoSuchTrail { name, .. } => (
                 EXIT_PROBLEM,
-                format!("`atom trails` lists the trails; `atom fork {name}` creates one"),
+                format!(
+                    "`atom trails` lists the trails; `atom fork {}` creates one",
+                    quote(name)
+                ),
             ),
             E::EmptyTrail { .. } => (
                 EXIT_PROBLEM,
@@ -183,19 +193,19 @@ impl From<atom::signers::SignersError> for CliError {
             E::NotFound { .. } => (EXIT_PROBLEM, "`atom signers list` shows the trusted keys".to_owned()),
             E::NameTaken { free, .. } => (
                 EXIT_USAGE,
-                format!("a signer name belongs to one key; give this key another, e.g. {free} (`atom signers list` shows the names)"),
+                format!("a signer name belongs to one key; give this key another, e.g. {} (`atom signers list` shows the names)", quote(free)),
             ),
             E::OwnKey { name } => (
                 EXIT_USAGE,
-                format!("if you really mean it: `atom signers remove {name} --force`"),
+                format!("if you really mean it: `atom signers remove {} --force`", quote(name)),
             ),
             E::RetireOwnKey { name, .. } => (
                 EXIT_USAGE,
-                format!("sign with another key first (atom.signingKey), or if you really mean it: `atom signers retire {name} --force`"),
+                format!("sign with another key first (atom.signingKey), or if you really mean it: `atom signers retire {} --force`", quote(name)),
             ),
             E::RetireBeforeStart { name, .. } => (
                 EXIT_USAGE,
-                format!("retire it later, or stop trusting it altogether with `atom signers remove {name}`"),
+                format!("retire it later, or stop trusting it altogether with `atom signers remove {}`", quote(name)),
             ),
         };
         CliError {
@@ -219,11 +229,11 @@ impl From<atom::sync::SyncError> for CliError {
             E::Trail(_) | E::Branch(_) => unreachable!("handled above"),
             E::NoSuchRemote { name } => (
                 EXIT_USAGE,
-                format!("`atom remote list` shows the remotes; `atom remote add {name} URL` adds one"),
+                format!("`atom remote list` shows the remotes; `atom remote add {} URL` adds one", quote(name)),
             ),
             E::RemoteExists { name, .. } => (
                 EXIT_USAGE,
-                format!("pick another name, or `atom remote remove {name}` first"),
+                format!("pick another name, or `atom remote remove {}` first", quote(name)),
             ),
             E::InvalidRemoteName { .. } => (
                 EXIT_USAGE,
@@ -235,12 +245,12 @@ impl From<atom::sync::SyncError> for CliError {
             ),
             E::Rejected { remote, .. } => (
                 EXIT_PROBLEM,
-                format!("pull first (`atom pull {remote}`), then push again"),
+                format!("pull first (`atom pull {}`), then push again", quote(remote)),
             ),
             E::Refused { hint, .. } => (EXIT_PROBLEM, hint.clone()),
             E::NoRemoteTrail { remote, .. } => (
                 EXIT_PROBLEM,
-                format!("`atom pull {remote}` without a trail fetches every trail it has"),
+                format!("`atom pull {}` without a trail fetches every trail it has", quote(remote)),
             ),
             E::DirExists { .. } => (
                 EXIT_USAGE,
