@@ -206,7 +206,8 @@ impl<'t> Transaction<'t> {
             .map(AtomId::seq)
             .max()
             .unwrap_or(0);
-        let seq = self.last_seq(day)?.max(parent_seq) + 1;
+        let seq =
+            next_seq(self.last_seq(day)?.max(parent_seq)).ok_or(TrailError::DayFull { day })?;
         let mut record = Atom {
             atom_id: AtomId::new(&draft.atom_type, day, seq)?,
             atom_type: draft.atom_type.clone(),
@@ -328,6 +329,11 @@ impl<'t> Transaction<'t> {
         }
         Ok(())
     }
+}
+
+/// The sequence number after `last`, if the day has one left: ids never wrap.
+pub(crate) fn next_seq(last: u32) -> Option<u32> {
+    last.checked_add(1).filter(|s| *s <= model::MAX_SEQ)
 }
 
 impl Drop for Transaction<'_> {

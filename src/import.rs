@@ -26,7 +26,7 @@ use gix::ObjectId;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::append::Transaction;
+use crate::append::{next_seq, Transaction};
 use crate::canonical;
 use crate::model::{self, Atom, AtomId};
 use crate::store::{StoreError, HEADS_PREFIX};
@@ -207,6 +207,7 @@ fn complete(
     now: DateTime<Utc>,
 ) -> Result<(Atom, bool), String> {
     let value: Value = serde_json::from_str(line).map_err(|e| format!("not a JSON record: {e}"))?;
+    canonical::check_numbers(line, "").map_err(|e| e.to_string())?;
     let Value::Object(mut map) = value else {
         return Err("not a JSON object".into());
     };
@@ -237,7 +238,11 @@ fn complete(
         return Err("operation is missing".into());
     }
     let time = match str_field(&map, "timestamp")? {
-        Some(t) => model::parse_timestamp(&t).map_err(|e| e.to_string())?,
+        Some(t) => {
+            let t = model::parse_timestamp(&t).map_err(|e| e.to_string())?;
+            model::validate_new_time(t, now).map_err(|e| e.to_string())?;
+            t
+        }
         None => now,
     };
     let atom_id = match given_id {
@@ -261,7 +266,9 @@ fn complete(
             let on_trail = parent
                 .filter(|p| p.id.date() == day)
                 .map_or(0, |p| p.id.seq());
-            AtomId::new(&atom_type, day, stored.max(on_trail) + 1).map_err(|e| e.to_string())?
+            let seq = next_seq(stored.max(on_trail))
+                .ok_or_else(|| TrailError::DayFull { day }.to_string())?;
+            AtomId::new(&atom_type, day, seq).map_err(|e| e.to_string())?
         }
     };
     for (key, want) in [
@@ -405,7 +412,10 @@ fn from_legacy(
     let (mut meta, text) = match metadata {
         None | Some(Value::Null) => (Map::new(), None),
         Some(Value::String(text)) => match serde_json::from_str(&text) {
-            Ok(Value::Object(m)) => (m, Some(text)),
+            Ok(Value::Object(m)) => {
+                canonical::check_numbers(&text, "metadata").map_err(|e| e.to_string())?;
+                (m, Some(text))
+            }
             _ => return Err("metadata is a string but not a JSON object's text".into()),
         },
         Some(Value::Object(m)) => (m, None),

@@ -42,6 +42,22 @@ impl InvalidField {
     }
 }
 
+/// The highest per-day sequence number an id may carry. No real day comes
+/// near it; a larger number can only come from a broken or hostile source,
+/// and would leave no number for the atoms after it.
+pub const MAX_SEQ: u32 = 999_999_999;
+
+/// The earliest day an atom may be dated: anything before is a broken clock
+/// or hostile input.
+pub const EARLIEST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(2000, 1, 1) {
+    Some(d) => d,
+    None => panic!("2000-01-01 is a date"),
+};
+
+/// How far ahead of this machine's clock `record --at` and `import` may date
+/// an atom (clocks of devices disagree a little; a day is generous).
+pub const MAX_CLOCK_AHEAD: chrono::TimeDelta = chrono::TimeDelta::days(1);
+
 /// `ATOM-<TYPE>-<YYYYMMDD>-<NNN>`: unique within a store.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AtomId {
@@ -51,12 +67,11 @@ pub struct AtomId {
 }
 
 impl AtomId {
-    /// Build an id; `atom_type` must be a valid TYPE and `seq` at least 1.
+    /// Build an id; `atom_type` must be a valid TYPE, `date` no earlier than
+    /// [`EARLIEST_DAY`] and `seq` from 1 to [`MAX_SEQ`].
     pub fn new(atom_type: &str, date: NaiveDate, seq: u32) -> Result<Self, InvalidField> {
         validate_type(atom_type)?;
-        if seq == 0 {
-            return Err(InvalidField::new("atom_id", "sequence numbers start at 1"));
-        }
+        check_day_and_seq(date, seq.into())?;
         Ok(AtomId {
             atom_type: atom_type.to_owned(),
             date,
@@ -113,13 +128,43 @@ impl FromStr for AtomId {
         if seq.len() < 3 || !seq.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
-        let n: u32 = seq.parse().map_err(|_| bad())?;
-        let id = AtomId::new(atom_type, date, n).map_err(|_| bad())?;
+        // All digits: only a number too large for u64 fails to parse.
+        let n: u64 = seq.parse().unwrap_or(u64::MAX);
+        check_day_and_seq(date, n)
+            .map_err(|e| InvalidField::new("atom_id", format!("{s:?}: {}", reason_of(e))))?;
+        let id = AtomId::new(atom_type, date, n as u32).map_err(|_| bad())?;
         // Only the canonical spelling is an id: `-0001` would not round-trip.
         if id.to_string() != s {
             return Err(bad());
         }
         Ok(id)
+    }
+}
+
+/// The range every id keeps to: a day from [`EARLIEST_DAY`], a sequence
+/// number from 1 to [`MAX_SEQ`].
+fn check_day_and_seq(date: NaiveDate, seq: u64) -> Result<(), InvalidField> {
+    if seq == 0 {
+        return Err(InvalidField::new("atom_id", "sequence numbers start at 1"));
+    }
+    if seq > u64::from(MAX_SEQ) {
+        return Err(InvalidField::new(
+            "atom_id",
+            format!("the sequence number is above {MAX_SEQ}, the most one day holds"),
+        ));
+    }
+    if date < EARLIEST_DAY {
+        return Err(InvalidField::new(
+            "atom_id",
+            format!("{date} is before {EARLIEST_DAY}, the earliest day an atom may have"),
+        ));
+    }
+    Ok(())
+}
+
+fn reason_of(e: InvalidField) -> String {
+    match e {
+        InvalidField::Invalid { reason, .. } => reason,
     }
 }
 
@@ -320,9 +365,7 @@ pub fn paths_of(atom: &Atom) -> Vec<String> {
     out
 }
 
-/// The largest integer canonical JSON (RFC 8785, which writes numbers as
-/// IEEE 754 doubles) carries exactly: 2^53 - 1.
-pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+pub use crate::canonical::MAX_SAFE_INTEGER;
 /// How deeply metadata may nest.
 pub const MAX_METADATA_DEPTH: usize = 64;
 
@@ -337,9 +380,11 @@ pub fn validate_token_cost(tokens: Option<u64>) -> Result<(), InvalidField> {
     }
 }
 
-/// Metadata must survive canonical JSON unchanged: integers within
-/// ±(2^53 - 1) (larger ones would silently become rounded doubles; store them
-/// as strings) and at most [`MAX_METADATA_DEPTH`] levels of nesting.
+/// Metadata must survive canonical JSON unchanged: numbers within
+/// ±(2^53 - 1) in any notation (larger ones would silently become rounded
+/// doubles, or read back as other numbers; store them as strings) and at
+/// most [`MAX_METADATA_DEPTH`] levels of nesting. Text input is also held to
+/// [`canonical::check_numbers`], which sees digits a parsed value has lost.
 pub fn validate_metadata(metadata: &Map<String, Value>) -> Result<(), InvalidField> {
     fn walk(v: &Value, depth: usize, path: &mut String) -> Result<(), InvalidField> {
         if depth > MAX_METADATA_DEPTH {
@@ -349,13 +394,13 @@ pub fn validate_metadata(metadata: &Map<String, Value>) -> Result<(), InvalidFie
             ));
         }
         match v {
-            Value::Number(n) if n.as_f64().is_none_or(|f| !f.is_finite()) => {
-                Err(InvalidField::new("metadata", format!("{path}: {n} is not a finite number")))
-            }
-            Value::Number(n) if (n.is_u64() || n.is_i64()) && n.as_i64().is_none_or(|i| i.unsigned_abs() > MAX_SAFE_INTEGER) => {
+            Value::Number(n) if n.as_f64().is_none_or(|f| !f.is_finite()) => Err(
+                InvalidField::new("metadata", format!("{path}: {n} is not a finite number")),
+            ),
+            Value::Number(n) if !n.as_f64().is_some_and(canonical::number_fits) => {
                 Err(InvalidField::new(
                     "metadata",
-                    format!("{path}: {n} is beyond ±{MAX_SAFE_INTEGER}, which canonical JSON cannot hold exactly; store it as a string"),
+                    canonical::BadNumber::too_large(path, &n.to_string()).to_string(),
                 ))
             }
             Value::Array(items) => {
@@ -497,6 +542,32 @@ fn validate_digest(field: &'static str, d: &str) -> Result<(), InvalidField> {
     }
 }
 
+/// A time given for a new atom (`record --at`, an imported timestamp): no
+/// earlier than [`EARLIEST_DAY`], at most [`MAX_CLOCK_AHEAD`] after `now`.
+/// Backdating is fine; what is already stored is not held to the clock.
+pub fn validate_new_time(t: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), InvalidField> {
+    if t.date_naive() < EARLIEST_DAY {
+        return Err(InvalidField::new(
+            "timestamp",
+            format!(
+                "{} is before {EARLIEST_DAY}, the earliest day an atom may have",
+                format_timestamp(t)
+            ),
+        ));
+    }
+    if t > now + MAX_CLOCK_AHEAD {
+        return Err(InvalidField::new(
+            "timestamp",
+            format!(
+                "{} is more than a day ahead of this machine's clock ({})",
+                format_timestamp(t),
+                format_timestamp(now)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Parse a record timestamp: RFC 3339, UTC (`Z`), whole seconds.
 pub fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, InvalidField> {
     let t = parse_rfc3339("timestamp", s)?;
@@ -602,6 +673,20 @@ mod tests {
     }
 
     #[test]
+    fn metadata_numbers_in_any_notation_stay_within_doubles() {
+        for bad in [
+            r#"{"n": 1e16}"#,
+            r#"{"n": 1e23}"#,
+            r#"{"n": 18446744073709551616}"#,
+            r#"{"n": -1.5e300}"#,
+        ] {
+            let m: Map<String, Value> = serde_json::from_str(bad).unwrap();
+            let err = validate_metadata(&m).unwrap_err().to_string();
+            assert!(err.contains("metadata.n: "), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn timestamps() {
         assert!(parse_timestamp("2024-11-27T10:23:45Z").is_ok());
         assert!(parse_timestamp("2024-11-27T10:23:45+00:00").is_err());
@@ -610,10 +695,46 @@ mod tests {
         assert_eq!(format_timestamp(t), "2024-11-27T10:23:45Z");
     }
 
+    #[test]
+    fn ids_keep_to_their_range() {
+        let max = format!("ATOM-TASK-20241127-{MAX_SEQ}");
+        assert_eq!(max.parse::<AtomId>().unwrap().seq(), MAX_SEQ);
+        for bad in [
+            "ATOM-TASK-20241127-1000000000",
+            "ATOM-TASK-20241127-4294967295",
+            "ATOM-TASK-20241127-4294967296",
+            "ATOM-TASK-20241127-99999999999999999999999",
+            "ATOM-TASK-19991231-001",
+            "ATOM-TASK-00000101-001",
+        ] {
+            assert_eq!(
+                bad.parse::<AtomId>().unwrap_err().field(),
+                "atom_id",
+                "{bad}"
+            );
+        }
+        let day = NaiveDate::from_ymd_opt(2024, 11, 27).unwrap();
+        assert!(AtomId::new("TASK", day, MAX_SEQ + 1).is_err());
+        assert!(AtomId::new("TASK", EARLIEST_DAY.pred_opt().unwrap(), 1).is_err());
+        assert_eq!(crate::append::next_seq(MAX_SEQ - 1), Some(MAX_SEQ));
+        assert_eq!(crate::append::next_seq(MAX_SEQ), None);
+        assert_eq!(crate::append::next_seq(u32::MAX), None);
+    }
+
+    #[test]
+    fn new_times_are_not_before_2000_nor_ahead_of_the_clock() {
+        let now = parse_timestamp("2024-11-27T10:00:00Z").unwrap();
+        let at = |s| parse_timestamp(s).unwrap();
+        assert!(validate_new_time(at("2000-01-01T00:00:00Z"), now).is_ok());
+        assert!(validate_new_time(at("2024-11-28T10:00:00Z"), now).is_ok());
+        assert!(validate_new_time(at("1999-12-31T23:59:59Z"), now).is_err());
+        assert!(validate_new_time(at("2024-11-28T10:00:01Z"), now).is_err());
+    }
+
     proptest! {
         #[test]
-        fn id_round_trips(t in "[A-Z][A-Z0-9_]{0,31}", days in 0i64..40_000, seq in 1u32..100_000) {
-            let date = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Days::new(days as u64);
+        fn id_round_trips(t in "[A-Z][A-Z0-9_]{0,31}", days in 0i64..40_000, seq in 1u32..=MAX_SEQ) {
+            let date = EARLIEST_DAY + chrono::Days::new(days as u64);
             let id = AtomId::new(&t, date, seq).unwrap();
             let parsed: AtomId = id.to_string().parse().unwrap();
             prop_assert_eq!(parsed, id);
@@ -622,6 +743,25 @@ mod tests {
         #[test]
         fn id_parse_never_panics(s in "\\PC{0,40}") {
             let _ = s.parse::<AtomId>();
+        }
+
+        /// The one number rule: what the text check lets in, the value check
+        /// accepts before and after canonical JSON, and canonical JSON is a
+        /// fixed point for it.
+        #[test]
+        fn accepted_numbers_survive_canonical_json(f in proptest::num::f64::ANY, precise in any::<bool>()) {
+            let number = if precise { format!("{f:.20e}") } else { format!("{f:e}") };
+            let text = format!("{{\"n\":{number}}}");
+            let Ok(parsed) = serde_json::from_str::<Map<String, Value>>(&text) else {
+                return Ok(());
+            };
+            if canonical::check_numbers(&text, "metadata").is_ok() {
+                prop_assert!(validate_metadata(&parsed).is_ok(), "{}", text);
+                let bytes = canonical::to_canonical_vec(&parsed).unwrap();
+                let again: Map<String, Value> = serde_json::from_slice(&bytes).unwrap();
+                prop_assert!(validate_metadata(&again).is_ok(), "{}", text);
+                prop_assert_eq!(canonical::to_canonical_vec(&again).unwrap(), bytes);
+            }
         }
     }
 }

@@ -86,6 +86,13 @@ pub enum TrailError {
         /// How long the caller waited.
         waited: std::time::Duration,
     },
+    /// Every sequence number of the day is taken (an atom numbered
+    /// [`model::MAX_SEQ`] came in); ids never wrap.
+    #[error("no atom id is left for {day}: an atom of that day already has the highest sequence number, {max}", max = model::MAX_SEQ)]
+    DayFull {
+        /// The UTC day.
+        day: chrono::NaiveDate,
+    },
     /// Concurrent writers kept moving the trail.
     #[error("trail {trail} kept moving; gave up after {APPEND_ATTEMPTS} attempts")]
     Contention {
@@ -390,6 +397,9 @@ impl Trail {
         }
         model::validate_metadata(&draft.metadata)?;
         model::validate_token_cost(draft.token_cost)?;
+        if let Some(at) = draft.at {
+            model::validate_new_time(at, Utc::now())?;
+        }
         for id in &draft.influenced_by {
             if !self.with_index(|ix| ix.contains(id))? {
                 return Err(InvalidField::new(

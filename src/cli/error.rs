@@ -2,8 +2,11 @@
 //! (SPEC §5): 0 success, 1 the operation ran and found a problem, 2 bad usage
 //! or bad input.
 
+use atom::shell::quote;
 use atom::signing::SigningError;
 use atom::TrailError;
+
+use crate::cli::output::safe;
 
 /// Exit code: the operation ran and found a problem.
 pub const EXIT_PROBLEM: u8 = 1;
@@ -47,14 +50,15 @@ impl CliError {
         }
     }
 
-    /// Print to stderr as one `error:` line and an optional `hint:` line.
+    /// Print to stderr as one `error:` line and an optional `hint:` line
+    /// (text from storage or a remote in them made [`safe`]).
     pub fn print(&self) {
         if self.code == 0 {
             return;
         }
-        eprintln!("error: {}", one_line(&self.message));
+        eprintln!("error: {}", safe(&one_line(&self.message)));
         if let Some(h) = &self.hint {
-            eprintln!("hint: {}", one_line(h));
+            eprintln!("hint: {}", safe(&one_line(h)));
         }
     }
 }
@@ -90,6 +94,10 @@ impl From<TrailError> for CliError {
             TrailError::Ambiguous { .. } => (
                 EXIT_PROBLEM,
                 Some("name the atom by its commit sha prefix instead".into()),
+            ),
+            TrailError::DayFull { .. } => (
+                EXIT_PROBLEM,
+                Some("an atom with that number came in through import or pull; record on another day with --at".into()),
             ),
             TrailError::Contention { .. } => (EXIT_PROBLEM, Some("retry the command".into())),
             TrailError::Locked { .. } => (
@@ -142,11 +150,17 @@ impl From<atom::branches::BranchError> for CliError {
             ),
             E::Exists { name, .. } => (
                 EXIT_PROBLEM,
-                format!("pick another name, or `atom switch {name}` to use the existing trail"),
+                format!(
+                    "pick another name, or `atom switch {}` to use the existing trail",
+                    quote(name)
+                ),
             ),
             E::NoSuchTrail { name, .. } => (
                 EXIT_PROBLEM,
-                format!("`atom trails` lists the trails; `atom fork {name}` creates one"),
+                format!(
+                    "`atom trails` lists the trails; `atom fork {}` creates one",
+                    quote(name)
+                ),
             ),
             E::EmptyTrail { .. } => (
                 EXIT_PROBLEM,
@@ -192,19 +206,19 @@ impl From<atom::signers::SignersError> for CliError {
             E::NotFound { .. } => (EXIT_PROBLEM, "`atom signers list` shows the trusted keys".to_owned()),
             E::NameTaken { free, .. } => (
                 EXIT_USAGE,
-                format!("a signer name belongs to one key; give this key another, e.g. {free} (`atom signers list` shows the names)"),
+                format!("a signer name belongs to one key; give this key another, e.g. {} (`atom signers list` shows the names)", quote(free)),
             ),
             E::OwnKey { name } => (
                 EXIT_USAGE,
-                format!("if you really mean it: `atom signers remove {name} --force`"),
+                format!("if you really mean it: `atom signers remove {} --force`", quote(name)),
             ),
             E::RetireOwnKey { name, .. } => (
                 EXIT_USAGE,
-                format!("sign with another key first (atom.signingKey), or if you really mean it: `atom signers retire {name} --force`"),
+                format!("sign with another key first (atom.signingKey), or if you really mean it: `atom signers retire {} --force`", quote(name)),
             ),
             E::RetireBeforeStart { name, .. } => (
                 EXIT_USAGE,
-                format!("retire it later, or stop trusting it altogether with `atom signers remove {name}`"),
+                format!("retire it later, or stop trusting it altogether with `atom signers remove {}`", quote(name)),
             ),
         };
         CliError {
@@ -228,11 +242,11 @@ impl From<atom::sync::SyncError> for CliError {
             E::Trail(_) | E::Branch(_) => unreachable!("handled above"),
             E::NoSuchRemote { name } => (
                 EXIT_USAGE,
-                format!("`atom remote list` shows the remotes; `atom remote add {name} URL` adds one"),
+                format!("`atom remote list` shows the remotes; `atom remote add {} URL` adds one", quote(name)),
             ),
             E::RemoteExists { name, .. } => (
                 EXIT_USAGE,
-                format!("pick another name, or `atom remote remove {name}` first"),
+                format!("pick another name, or `atom remote remove {}` first", quote(name)),
             ),
             E::InvalidRemoteName { .. } => (
                 EXIT_USAGE,
@@ -244,12 +258,12 @@ impl From<atom::sync::SyncError> for CliError {
             ),
             E::Rejected { remote, .. } => (
                 EXIT_PROBLEM,
-                format!("pull first (`atom pull {remote}`), then push again"),
+                format!("pull first (`atom pull {}`), then push again", quote(remote)),
             ),
             E::Refused { hint, .. } => (EXIT_PROBLEM, hint.clone()),
             E::NoRemoteTrail { remote, .. } => (
                 EXIT_PROBLEM,
-                format!("`atom pull {remote}` without a trail fetches every trail it has"),
+                format!("`atom pull {}` without a trail fetches every trail it has", quote(remote)),
             ),
             E::DirExists { .. } => (
                 EXIT_USAGE,

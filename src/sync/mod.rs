@@ -26,6 +26,7 @@ use serde_json::{json, Map};
 
 use crate::append::{Onto, Transaction};
 use crate::branches::{validate_trail_name, BranchError, ARCHIVE_PREFIX};
+use crate::shell;
 use crate::signing::{committer_time, key_line, signature_key, AllowedSigners, SignatureStatus};
 use crate::store::{StoreError, HEADS_PREFIX};
 use crate::trail::{set_git_config, Draft, Trail, TrailError};
@@ -657,8 +658,9 @@ impl Trail {
             });
         let hint = match (unknown_key, key) {
             (true, Some((name, key))) => format!(
-                "if you trust that key, run: atom signers add {} '{key}'   then pull again",
-                shell_word(&name)
+                "if you trust that key, run: atom signers add {} {}   then pull again",
+                shell::quote(&name),
+                shell::quote(&key)
             ),
             _ => "the remote holds atoms that do not check out; `atom verify` on the device that pushed them names what is wrong".to_owned(),
         };
@@ -834,17 +836,4 @@ fn absolute_if_local(url: &str) -> String {
     std::fs::canonicalize(path)
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| url.to_owned())
-}
-
-/// `word`, quoted for a POSIX shell when it needs it.
-fn shell_word(word: &str) -> String {
-    if !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '@' | '.' | '_' | '-' | '+'))
-    {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
 }

@@ -334,3 +334,196 @@ fn secrets_never_appear_in_output_or_the_store() {
         }
     }
 }
+
+/// `atom import FILE` of `lines`: the output, with the store required
+/// unchanged when the import fails.
+fn import(env: &TestEnv, name: &str, lines: &[String]) -> crate::common::Output {
+    let before = (env.object_counts(), env.tip());
+    let file = env.write_file(name, (lines.join("\n") + "\n").as_bytes());
+    let out = env.atom(&["import", file.to_str().unwrap()]);
+    if out.code != 0 {
+        assert_eq!((env.object_counts(), env.tip()), before, "{out}");
+    }
+    out
+}
+
+#[test]
+fn sequence_numbers_stop_at_a_maximum_and_never_wrap() {
+    let env = TestEnv::init();
+    env.record(&["TASK", "first", "--at", "2024-11-27T09:00:00Z"]);
+    let line = |id: &str, ts: &str| {
+        format!(r#"{{"atom_id":"{id}","operation":"imported","timestamp":"{ts}"}}"#)
+    };
+    let plain = r#"{"type":"TASK","operation":"fine","timestamp":"2024-11-27T09:30:00Z"}"#;
+
+    // u32::MAX used to wrap the day's counter; any number above the maximum
+    // is refused with its line number, and nothing of the batch is written.
+    for id in [
+        "ATOM-TASK-20241127-4294967295",
+        "ATOM-TASK-20241127-1000000000",
+        "ATOM-TASK-20241127-99999999999999999999",
+    ] {
+        let out = import(
+            &env,
+            "big.jsonl",
+            &[plain.to_owned(), line(id, "2024-11-27T10:00:00Z")],
+        );
+        assert_eq!(out.code, 2, "{out}");
+        assert!(out.stderr.starts_with("error: line 2: "), "{out}");
+        assert!(out.stderr.contains("999999999"), "names the maximum: {out}");
+    }
+    // Absurd dates: before 2000, or days ahead of the clock.
+    let ahead = chrono::Utc::now() + chrono::TimeDelta::days(3);
+    let ahead_ts = ahead.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let ahead_id = format!("ATOM-TASK-{}-001", ahead.format("%Y%m%d"));
+    for (id, ts) in [
+        ("ATOM-TASK-19991231-001", "1999-12-31T10:00:00Z"),
+        (ahead_id.as_str(), ahead_ts.as_str()),
+    ] {
+        let out = import(&env, "date.jsonl", &[line(id, ts)]);
+        assert_eq!(out.code, 2, "{out}");
+        assert!(out.stderr.starts_with("error: line 1: "), "{out}");
+    }
+    for at in ["1999-12-31T23:59:59Z", &ahead_ts] {
+        refused(
+            &env,
+            &[b"record", b"TASK", b"op", b"--at", at.as_bytes()],
+            2,
+        );
+    }
+
+    // The day still counts on.
+    let v = env.record(&["TASK", "after", "--at", "2024-11-27T11:00:00Z"]);
+    assert_eq!(v["record"]["atom_id"], "ATOM-TASK-20241127-002");
+
+    // An atom at the maximum is valid; after it that day is full: a clear
+    // error, never a wrapped or repeated id. Other days go on.
+    let out = import(
+        &env,
+        "max.jsonl",
+        &[line("ATOM-TASK-20241127-999999999", "2024-11-27T12:00:00Z")],
+    );
+    assert_eq!(out.code, 0, "{out}");
+    let before = (env.object_counts(), env.tip());
+    let out = env.atom_err(
+        &["record", "TASK", "next", "--at", "2024-11-27T13:00:00Z"],
+        1,
+    );
+    assert!(
+        out.stderr.contains("no atom id is left for 2024-11-27"),
+        "{out}"
+    );
+    assert_eq!((env.object_counts(), env.tip()), before);
+    let out = import(
+        &env,
+        "full.jsonl",
+        &[r#"{"type":"TASK","operation":"x","timestamp":"2024-11-27T14:00:00Z"}"#.to_owned()],
+    );
+    assert_eq!(out.code, 2, "{out}");
+    assert!(out.stderr.contains("line 1: no atom id is left"), "{out}");
+    let v = env.record(&["TASK", "next", "--at", "2024-11-28T00:00:00Z"]);
+    assert_eq!(v["record"]["atom_id"], "ATOM-TASK-20241128-001");
+    env.atom_ok(&["verify"]);
+    env.cross_check();
+}
+
+#[test]
+fn a_remote_atom_numbered_beyond_the_maximum_is_not_pulled() {
+    let a = TestEnv::init();
+    let remote = a.bare_remote("shared.git");
+    a.record(&["TASK", "one", "--at", "2024-11-27T09:00:00Z"]);
+    a.atom_ok(&["remote", "add", "origin", remote.to_str().unwrap()]);
+    a.atom_ok(&["push"]);
+    let git = |args: &[&str], input: &[u8]| a.attacker_git(&remote, args, input);
+    let tip = git(&["rev-parse", "refs/heads/main"], b"");
+    let record = git(&["show", &format!("{tip}:atom.json")], b"");
+    let mut next: serde_json::Value = serde_json::from_str(&record).unwrap();
+    next["previous_atom"] = next["atom_id"].clone();
+    next["previous_digest"] = next["digest"].clone();
+    next["atom_id"] = "ATOM-TASK-20241127-4294967295".into();
+    let blob = git(
+        &["hash-object", "-w", "--stdin"],
+        next.to_string().as_bytes(),
+    );
+    let tree = git(
+        &["mktree"],
+        format!("100644 blob {blob}\tatom.json\n").as_bytes(),
+    );
+    let commit = git(
+        &["commit-tree", &tree, "-p", &tip, "-m", "TASK: wrapped"],
+        b"",
+    );
+    git(&["update-ref", "refs/heads/main", &commit, &tip], b"");
+
+    let before = a.git(&["for-each-ref"]);
+    let out = a.atom_err(&["pull"], 1);
+    assert!(out.stderr.contains("999999999"), "{out}");
+    assert_eq!(a.git(&["for-each-ref"]), before);
+    let v = a.record(&["TASK", "two", "--at", "2024-11-27T10:00:00Z"]);
+    assert_eq!(v["record"]["atom_id"], "ATOM-TASK-20241127-002");
+}
+
+#[test]
+fn numbers_canonical_json_cannot_hold_are_refused_everywhere() {
+    let env = TestEnv::init();
+    for n in [
+        "1e16",
+        "18446744073709551616",
+        "1e23",
+        "-9007199254740992",
+        "9007199254740993",
+        "1.00000000000000001",
+        "1e-400",
+    ] {
+        let meta = format!(r#"{{"ok": 1, "n": {n}}}"#);
+        let err = refused(
+            &env,
+            &[b"record", b"TASK", b"op", b"--meta", meta.as_bytes()],
+            2,
+        );
+        assert!(err.contains("metadata.n: "), "{n}: {err}");
+        let nested = format!(r#"{{"a": {{"b": [0, {n}]}}}}"#);
+        let file = env.write_file("meta.json", nested.as_bytes());
+        let err = refused(
+            &env,
+            &[
+                b"record",
+                b"TASK",
+                b"op",
+                b"--meta-file",
+                file.to_str().unwrap().as_bytes(),
+            ],
+            2,
+        );
+        assert!(err.contains("metadata.a.b[1]: "), "{n}: {err}");
+        let line = format!(r#"{{"type":"TASK","operation":"op","metadata":{meta}}}"#);
+        let out = import(&env, "n.jsonl", &[line]);
+        assert_eq!(out.code, 2, "{n}: {out}");
+        assert!(
+            out.stderr.starts_with("error: line 1: metadata.n: "),
+            "{n}: {out}"
+        );
+        let line = format!(r#"{{"type":"TASK","operation":"op","token_cost":{n}}}"#);
+        assert_eq!(import(&env, "t.jsonl", &[line]).code, 2, "{n}");
+        // --set stores text: kept exactly, as a string.
+        let v = env.record(&["TASK", "op", "--set", &format!("n={n}")]);
+        assert_eq!(v["record"]["metadata"]["n"], *n);
+    }
+
+    // What is accepted verifies, and its export imports into a fresh store
+    // byte for byte.
+    env.record(&[
+        "TASK",
+        "numbers",
+        "--meta",
+        r#"{"max": 9007199254740991, "min": -9007199254740991, "f": 0.1, "e": 1.5e-7,
+            "z": -0.0, "big": 1e15, "tiny": 5e-324, "l": [1.0, 2.5e2, 0.30000000000000004]}"#,
+    ]);
+    env.atom_ok(&["verify"]);
+    let export = env.atom_ok(&["export"]);
+    let fresh = TestEnv::init();
+    let file = fresh.write_file("export.jsonl", export.as_bytes());
+    fresh.atom_ok(&["import", file.to_str().unwrap()]);
+    fresh.atom_ok(&["verify"]);
+    assert_eq!(fresh.atom_ok(&["export"]), export);
+}

@@ -11,6 +11,7 @@ mod mcp;
 mod mirror;
 mod store;
 mod sync;
+mod terminal;
 mod trails;
 mod trust;
 mod verify;

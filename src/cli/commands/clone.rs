@@ -7,6 +7,7 @@ use atom::Trail;
 
 use crate::cli::commands::pull;
 use crate::cli::error::CliError;
+use crate::cli::output::safe;
 use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
@@ -27,17 +28,17 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     }
     let mut text = format!(
         "cloned {} into {} ({} atom{} verified; current trail {})\n",
-        report.pull.url,
+        safe(&report.pull.url),
         report.home.display(),
         report.pull.verified,
         if report.pull.verified == 1 { "" } else { "s" },
-        report.current
+        safe(&report.current)
     );
     text.push_str(&pull::updates(p, &report.pull));
     if !report.trusted.is_empty() {
         text.push_str("trusting the keys it publishes (first use):\n");
         for k in &report.trusted {
-            text.push_str(&format!("  {}  {}\n", k.name, k.fingerprint));
+            text.push_str(&format!("  {}  {}\n", safe(&k.name), k.fingerprint));
         }
     }
     p.out(&text)?;

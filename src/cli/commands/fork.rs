@@ -1,6 +1,9 @@
 //! `atom fork NAME [--from ID] [--switch]`: start a new trail.
 
+use atom::shell::quote;
+
 use crate::cli::error::CliError;
+use crate::cli::output::safe;
 use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
@@ -24,16 +27,18 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     }
     ctx.printer.out(&format!(
         "created trail {} at {} ({})\n",
-        report.name,
-        report.from,
+        safe(&report.name),
+        safe(&report.from),
         &report.commit[..12]
     ))?;
     if report.switched {
         ctx.printer
-            .out(&format!("switched to trail {}\n", report.name))?;
+            .out(&format!("switched to trail {}\n", safe(&report.name)))?;
     } else {
-        ctx.printer
-            .note(&format!("switch to it with `atom switch {}`", report.name));
+        ctx.printer.note(&format!(
+            "switch to it with `atom switch {}`",
+            quote(&report.name)
+        ));
     }
     Ok(())
 }

@@ -26,6 +26,7 @@ pub fn run(ctx: &Ctx, args: Args) {
     if let Err(e) = handle(ctx, &args) {
         let message = e.to_string();
         let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+        let message = crate::cli::output::safe(&message);
         if matches!(e, HookError::Note { .. }) {
             eprintln!("warning: atom: {message}");
         } else {
@@ -78,7 +79,7 @@ fn warn_unknown(done: &CommitRecorded) {
         eprintln!(
             "warning: atom: {} recorded without influences that are not atoms of this store: {}",
             done.atom_id,
-            done.unknown_influences.join(", ")
+            crate::cli::output::safe(&done.unknown_influences.join(", "))
         );
     }
 }

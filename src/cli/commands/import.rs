@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use atom::import::{ImportError, ImportProgress};
 
 use crate::cli::error::{CliError, EXIT_USAGE};
+use crate::cli::output::safe;
 use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
@@ -71,7 +72,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             "imported {} atom{} onto trail {} ({} .. {})\n",
             report.imported,
             if report.imported == 1 { "" } else { "s" },
-            report.trail,
+            safe(&report.trail),
             report
                 .first
                 .as_ref()

@@ -238,7 +238,7 @@ fn restore(
             ),
             Some(format!(
                 "`atom --trail {} verify --all` lists them",
-                report.home.display()
+                atom::shell::quote(&report.home.to_string_lossy())
             )),
         ));
     }

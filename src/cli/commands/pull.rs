@@ -1,9 +1,10 @@
 //! `atom pull [REMOTE] [TRAIL]`: fetch, verify, then fast-forward or merge.
 
+use atom::shell::quote;
 use atom::sync::PullReport;
 
 use crate::cli::error::CliError;
-use crate::cli::output::{Printer, DIM};
+use crate::cli::output::{safe, Printer, DIM};
 use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
@@ -35,8 +36,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     }
     p.out(&format!(
         "pulled from {} ({}): {} new atom{} verified\n",
-        report.remote,
-        report.url,
+        safe(&report.remote),
+        safe(&report.url),
         report.verified,
         if report.verified == 1 { "" } else { "s" }
     ))?;
@@ -57,14 +58,14 @@ pub fn updates(p: &Printer, report: &PullReport) -> String {
     let width = report
         .trails
         .iter()
-        .map(|t| t.trail.len())
+        .map(|t| safe(&t.trail).chars().count())
         .max()
         .unwrap_or(0);
     report
         .trails
         .iter()
         .map(|t| {
-            let mut line = format!("  {:width$}  {}", t.trail, t.action);
+            let mut line = format!("  {:width$}  {}", safe(&t.trail), t.action);
             if t.atoms > 0 {
                 line.push_str(&format!(
                     ", {} atom{}",
@@ -73,20 +74,25 @@ pub fn updates(p: &Printer, report: &PullReport) -> String {
                 ));
             }
             if let Some(m) = &t.merge {
-                line.push_str(&format!(", joined by {m}"));
+                line.push_str(&format!(", joined by {}", safe(m)));
             }
-            line.push_str(&format!("  {}\n", p.paint(DIM, &t.commit[..12])));
+            line.push_str(&format!("  {}\n", p.paint(DIM, &safe(&t.commit[..12]))));
             line
         })
         .collect()
 }
 
-/// Keys the remote publishes that this store does not trust, and how to trust them.
+/// Keys the remote publishes that this store does not trust, and how to
+/// trust them (the note is made safe for the terminal by [`Printer::note`]).
 pub fn untrusted_note(p: &Printer, report: &PullReport) {
     for k in &report.untrusted_keys {
         p.note(&format!(
-            "note: {} publishes a key you do not trust: {} {}; to trust it: atom signers add {} '{}'",
-            report.remote, k.name, k.fingerprint, k.name, k.key
+            "note: {} publishes a key you do not trust: {} {}; to trust it: atom signers add {} {}",
+            report.remote,
+            k.name,
+            k.fingerprint,
+            quote(&k.name),
+            quote(&k.key)
         ));
     }
 }

@@ -1,6 +1,7 @@
 //! `atom push [REMOTE] [TRAIL]`: publish trails, archives and trusted keys.
 
 use crate::cli::error::CliError;
+use crate::cli::output::safe;
 use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
@@ -25,8 +26,17 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         p.json(&report)?;
         return Ok(());
     }
-    let mut text = format!("pushed to {} ({})\n", report.remote, report.url);
-    let width = report.refs.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    let mut text = format!(
+        "pushed to {} ({})\n",
+        safe(&report.remote),
+        safe(&report.url)
+    );
+    let width = report
+        .refs
+        .iter()
+        .map(|r| safe(&r.name).chars().count())
+        .max()
+        .unwrap_or(0);
     for r in &report.refs {
         let extra = if r.name == atom::sync::SIGNERS_REF {
             format!(
@@ -37,7 +47,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         } else {
             String::new()
         };
-        text.push_str(&format!("  {:width$}  {}{extra}\n", r.name, r.status));
+        text.push_str(&format!(
+            "  {:width$}  {}{extra}\n",
+            safe(&r.name),
+            safe(&r.status)
+        ));
     }
     p.out(&text)?;
     Ok(())

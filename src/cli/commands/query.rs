@@ -5,6 +5,7 @@ use atom::trail::QuerySqlError;
 use serde_json::{Map, Value};
 
 use crate::cli::error::CliError;
+use crate::cli::output::safe;
 use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
@@ -56,26 +57,31 @@ fn objects(result: &SqlRows) -> Vec<Map<String, Value>> {
 }
 
 /// A header and the rows, columns padded to their widest cell; one line per
-/// row (line breaks inside values shown as `\n`).
+/// row (line breaks and other controls inside values shown escaped, `\n`).
 fn table(result: &SqlRows) -> String {
     let cells: Vec<Vec<String>> = result
         .rows
         .iter()
         .map(|row| {
             row.iter()
-                .map(|v| v.display().replace('\n', "\\n"))
+                .map(|v| safe(&v.display()).into_owned())
                 .collect()
         })
+        .collect();
+    let columns: Vec<String> = result
+        .columns
+        .iter()
+        .map(|c| safe(c).into_owned())
         .collect();
     let width = |i: usize| {
         cells
             .iter()
             .map(|r| r[i].chars().count())
-            .chain([result.columns[i].chars().count()])
+            .chain([columns[i].chars().count()])
             .max()
             .unwrap_or(0)
     };
-    let widths: Vec<usize> = (0..result.columns.len()).map(width).collect();
+    let widths: Vec<usize> = (0..columns.len()).map(width).collect();
     let line = |values: &[String]| {
         let padded: Vec<String> = values
             .iter()
@@ -84,7 +90,7 @@ fn table(result: &SqlRows) -> String {
             .collect();
         padded.join("  ").trim_end().to_owned() + "\n"
     };
-    let mut out = line(&result.columns);
+    let mut out = line(&columns);
     let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
     out.push_str(&line(&rule));
     for row in &cells {

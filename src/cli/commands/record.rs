@@ -165,6 +165,13 @@ fn parse_metadata(bytes: &[u8], flag: &str) -> Result<Map<String, Value>, CliErr
             r#"metadata is a JSON object, e.g. --meta '{"path":"gaming.env"}'"#,
         )
     })?;
+    let text = std::str::from_utf8(bytes).expect("serde_json parsed it as UTF-8");
+    atom::canonical::check_numbers(text, "metadata").map_err(|e| {
+        CliError::usage(
+            format!("invalid metadata from {flag}: {e}"),
+            r#"canonical JSON (RFC 8785) keeps numbers as IEEE doubles; put such a number in a string, e.g. {"n": "1e16"}"#,
+        )
+    })?;
     match value {
         Value::Object(map) => Ok(map),
         other => Err(CliError::usage(

@@ -2,7 +2,10 @@
 
 use serde::Serialize;
 
+use atom::shell::quote;
+
 use crate::cli::error::CliError;
+use crate::cli::output::safe;
 use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
@@ -43,10 +46,14 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             if p.json {
                 p.json(&r)?;
             } else {
-                p.out(&format!("added remote {} ({})\n", r.name, r.url))?;
+                p.out(&format!(
+                    "added remote {} ({})\n",
+                    safe(&r.name),
+                    safe(&r.url)
+                ))?;
                 p.note(&format!(
                     "publish your trails with `atom push {0}`, fetch theirs with `atom pull {0}`",
-                    r.name
+                    quote(&r.name)
                 ));
             }
         }
@@ -63,10 +70,14 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             if p.json {
                 p.json(&ListOut { remotes: &remotes })?;
             } else {
-                let width = remotes.iter().map(|r| r.name.len()).max().unwrap_or(0);
+                let width = remotes
+                    .iter()
+                    .map(|r| safe(&r.name).chars().count())
+                    .max()
+                    .unwrap_or(0);
                 let text: String = remotes
                     .iter()
-                    .map(|r| format!("{:width$}  {}\n", r.name, r.url))
+                    .map(|r| format!("{:width$}  {}\n", safe(&r.name), safe(&r.url)))
                     .collect();
                 p.out(&text)?;
             }

@@ -3,8 +3,11 @@
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
+use atom::shell::quote;
+
 use crate::cli::commands::switch::plural;
 use crate::cli::error::CliError;
+use crate::cli::output::safe;
 use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
@@ -23,10 +26,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     if !args.yes {
         let question = format!(
             "roll trail {} back to {}, taking {n} atom{} off it (kept under refs/atom/archive/{}/)? [y/N] ",
-            plan.trail,
-            plan.target,
+            safe(&plan.trail),
+            safe(&plan.target),
             plural(n),
-            plan.trail
+            safe(&plan.trail)
         );
         if !std::io::stdin().is_terminal() {
             return Err(CliError::usage(
@@ -35,7 +38,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
                     plural(n),
                     plan.trail
                 ),
-                format!("run `atom rollback {} --yes` to confirm", args.id),
+                format!("run `atom rollback {} --yes` to confirm", quote(&args.id)),
             ));
         }
         eprint!("{question}");
@@ -58,17 +61,20 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let tip = p.tip.to_hex_with_len(12).to_string();
     let mut text = format!(
         "rolled back trail {} to {}; {n} atom{} taken off: {}\n",
-        p.trail,
-        p.target,
+        safe(&p.trail),
+        safe(&p.target),
         plural(n),
-        p.discarded.join(", ")
+        safe(&p.discarded.join(", "))
     );
     text.push_str(&format!(
         "kept under {} ({tip})\nrecorded {}\n",
-        report.archive_ref, report.rollback.record.atom_id
+        safe(&report.archive_ref),
+        report.rollback.record.atom_id
     ));
     ctx.printer.out(&text)?;
-    ctx.printer
-        .note(&format!("to restore them: atom fork restored --from {tip}"));
+    ctx.printer.note(&format!(
+        "to restore them: atom fork restored --from {}",
+        quote(&tip)
+    ));
     Ok(())
 }

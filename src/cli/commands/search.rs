@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::cli::commands::view;
 use crate::cli::error::CliError;
-use crate::cli::output::DIM;
+use crate::cli::output::{safe, DIM};
 use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
@@ -51,7 +51,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     for (atom, snippet) in &hits {
         out.push_str(&view::one_line(&ctx.printer, atom));
         out.push_str("\n    ");
-        out.push_str(&ctx.printer.paint(DIM, &snippet.replace('\n', " ")));
+        out.push_str(&ctx.printer.paint(DIM, &safe(&snippet.replace('\n', " "))));
         out.push('\n');
     }
     ctx.printer.out(&out)?;

@@ -7,7 +7,7 @@ use atom::signing::SshTime;
 use serde::Serialize;
 
 use crate::cli::error::CliError;
-use crate::cli::output::DIM;
+use crate::cli::output::{safe, DIM};
 use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
@@ -73,12 +73,14 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             } else if added.added {
                 ctx.printer.out(&format!(
                     "trusting {} ({})\n",
-                    added.signer.name, added.signer.fingerprint
+                    safe(&added.signer.name),
+                    added.signer.fingerprint
                 ))?;
             } else {
                 ctx.printer.out(&format!(
                     "already trusted as {} ({})\n",
-                    added.signer.name, added.signer.fingerprint
+                    safe(&added.signer.name),
+                    added.signer.fingerprint
                 ))?;
             }
         }
@@ -87,14 +89,22 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             if ctx.printer.json {
                 ctx.printer.json(&ListOut { signers: &signers })?;
             } else {
-                let width = signers.iter().map(|s| s.name.len()).max().unwrap_or(0);
+                let width = signers
+                    .iter()
+                    .map(|s| safe(&s.name).chars().count())
+                    .max()
+                    .unwrap_or(0);
                 let mut text = String::new();
                 for s in &signers {
                     let mut notes = options(s);
                     if s.own {
                         notes.push_str(&ctx.printer.paint(DIM, "  (this store's key)"));
                     }
-                    text.push_str(&format!("{:<width$}  {}{notes}\n", s.name, s.fingerprint));
+                    text.push_str(&format!(
+                        "{:<width$}  {}{notes}\n",
+                        safe(&s.name),
+                        s.fingerprint
+                    ));
                 }
                 ctx.printer.out(&text)?;
             }
@@ -116,12 +126,14 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
                     if r.changed {
                         text.push_str(&format!(
                             "retired {} ({}): its signatures up to {before} stay valid\n",
-                            s.name, s.fingerprint
+                            safe(&s.name),
+                            s.fingerprint
                         ));
                     } else {
                         text.push_str(&format!(
                             "{} ({}) was retired already, at {before}; unchanged\n",
-                            s.name, s.fingerprint
+                            safe(&s.name),
+                            s.fingerprint
                         ));
                     }
                 }
@@ -137,7 +149,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
                 for s in &removed {
                     text.push_str(&format!(
                         "no longer trusting {} ({})\n",
-                        s.name, s.fingerprint
+                        safe(&s.name),
+                        s.fingerprint
                     ));
                 }
                 ctx.printer.out(&text)?;
@@ -155,13 +168,13 @@ fn options(s: &SignerInfo) -> String {
     }
     match s.namespaces.as_deref() {
         Some("git") | None => {}
-        Some(n) => out.push_str(&format!("  namespaces={n:?}")),
+        Some(n) => out.push_str(&format!("  namespaces=\"{}\"", safe(n))),
     }
     if let Some(t) = &s.valid_after {
-        out.push_str(&format!("  valid-after={t}"));
+        out.push_str(&format!("  valid-after={}", safe(t)));
     }
     if let Some(t) = &s.valid_before {
-        out.push_str(&format!("  valid-before={t}"));
+        out.push_str(&format!("  valid-before={}", safe(t)));
     }
     out
 }
@@ -174,6 +187,6 @@ fn readable(t: &str) -> String {
                 d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             })
         }
-        _ => t.to_owned(),
+        _ => safe(t).into_owned(),
     }
 }

@@ -3,6 +3,7 @@
 use atom::index::StatsBy;
 
 use crate::cli::error::CliError;
+use crate::cli::output::safe;
 use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
@@ -36,7 +37,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let mut lines: Vec<[String; 3]> = vec![[heading.into(), "atoms".into(), "tokens".into()]];
     lines.extend(rows.iter().map(|r| {
         [
-            r.key.clone().unwrap_or_else(|| "(none)".into()),
+            r.key
+                .as_deref()
+                .map_or_else(|| "(none)".into(), |k| safe(k).into_owned()),
             r.atoms.to_string(),
             r.token_cost.to_string(),
         ]

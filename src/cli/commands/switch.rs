@@ -1,6 +1,7 @@
 //! `atom switch NAME`: make another trail the current one.
 
 use crate::cli::error::CliError;
+use crate::cli::output::safe;
 use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
@@ -17,11 +18,18 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         return Ok(());
     }
     let head = match &info.head {
-        Some(h) => format!("head {h}, {} atom{}", info.atoms, plural(info.atoms)),
+        Some(h) => format!(
+            "head {}, {} atom{}",
+            safe(h),
+            info.atoms,
+            plural(info.atoms)
+        ),
         None => "no atoms yet".to_owned(),
     };
-    ctx.printer
-        .out(&format!("switched to trail {} ({head})\n", info.name))?;
+    ctx.printer.out(&format!(
+        "switched to trail {} ({head})\n",
+        safe(&info.name)
+    ))?;
     Ok(())
 }
 

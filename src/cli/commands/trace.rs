@@ -8,7 +8,7 @@ use atom::index::{Trace, TraceNode};
 use atom::AtomId;
 
 use crate::cli::error::CliError;
-use crate::cli::output::YELLOW;
+use crate::cli::output::{safe, YELLOW};
 use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
@@ -50,8 +50,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
 /// `ATOM-... agent: summary` for one node.
 fn label(n: &TraceNode) -> String {
     match (&n.agent, &n.summary) {
-        (Some(a), Some(s)) if !s.is_empty() => format!("{} {a}: {s}", n.atom_id),
-        (Some(a), _) => format!("{} {a}", n.atom_id),
+        (Some(a), Some(s)) if !s.is_empty() => {
+            format!("{} {}: {}", n.atom_id, safe(a), safe(s))
+        }
+        (Some(a), _) => format!("{} {}", n.atom_id, safe(a)),
         _ => format!("{} (not in this store)", n.atom_id),
     }
 }

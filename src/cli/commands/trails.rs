@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::cli::commands::switch::plural;
 use crate::cli::error::CliError;
-use crate::cli::output::{GREEN, YELLOW};
+use crate::cli::output::{safe, GREEN, YELLOW};
 use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
@@ -32,18 +32,22 @@ pub fn run(ctx: &Ctx, _args: Args) -> Result<(), CliError> {
         })?;
         return Ok(());
     }
-    let width = trails.iter().map(|t| t.name.len()).max().unwrap_or(0);
+    let width = trails
+        .iter()
+        .map(|t| safe(&t.name).chars().count())
+        .max()
+        .unwrap_or(0);
     let mut text = String::new();
     for t in &trails {
         let marker = if t.current { "*" } else { " " };
-        let name = format!("{:<width$}", t.name);
+        let name = format!("{:<width$}", safe(&t.name));
         let name = if t.current {
             ctx.printer.paint(GREEN, &name)
         } else {
             name
         };
         let head = match &t.head {
-            Some(h) => ctx.printer.paint(YELLOW, h),
+            Some(h) => ctx.printer.paint(YELLOW, &safe(h)),
             None => "(no atoms yet)".to_owned(),
         };
         text.push_str(&format!(

@@ -5,7 +5,7 @@ use atom::verify::{VerifyReport, VerifyScope};
 
 use crate::cli::commands::switch::plural;
 use crate::cli::error::CliError;
-use crate::cli::output::{GREEN, RED, YELLOW};
+use crate::cli::output::{safe, GREEN, RED, YELLOW};
 use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
@@ -62,11 +62,11 @@ fn human(ctx: &Ctx, report: &VerifyReport) -> String {
             text.push_str(&format!(
                 "{} {} ({})\n",
                 p.paint(colour, mark),
-                p.paint(YELLOW, id),
+                p.paint(YELLOW, &safe(id)),
                 &f.commit[..12]
             ));
             for r in &f.reasons {
-                text.push_str(&format!("    {r}\n"));
+                text.push_str(&format!("    {}\n", safe(r)));
             }
         }
     }

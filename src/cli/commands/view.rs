@@ -1,9 +1,11 @@
-//! Human renderings of an atom shared by `log`, `show` and `record`.
+//! Human renderings of an atom shared by `log`, `show` and `record`. Every
+//! field of the record is printed through [`safe`]: the record may come from
+//! anywhere.
 
 use atom::signing::SignatureStatus;
 use atom::AtomView;
 
-use crate::cli::output::{Printer, DIM, GREEN, RED, YELLOW};
+use crate::cli::output::{safe, Printer, DIM, GREEN, RED, YELLOW};
 
 /// `ATOM-CFG-20241127-003 1a2b3c4 2024-11-27T10:23:45Z qwen modify_file: summary`.
 pub fn one_line(p: &Printer, a: &AtomView) -> String {
@@ -12,13 +14,13 @@ pub fn one_line(p: &Printer, a: &AtomView) -> String {
         "{} {} {} {} {}",
         p.paint(YELLOW, &r.atom_id.to_string()),
         p.paint(DIM, &a.commit.to_hex_with_len(7).to_string()),
-        r.timestamp,
-        r.agent,
-        r.operation
+        safe(&r.timestamp),
+        safe(&r.agent),
+        safe(&r.operation)
     );
     if !r.summary.is_empty() {
         line.push_str(": ");
-        line.push_str(&r.summary);
+        line.push_str(&safe(&r.summary));
     }
     line
 }
@@ -26,19 +28,20 @@ pub fn one_line(p: &Printer, a: &AtomView) -> String {
 /// Every field, one per line, then the metadata as indented JSON.
 pub fn full(p: &Printer, a: &AtomView) -> String {
     let r = &a.record;
+    let text = |s: &str| safe(s).into_owned();
     let mut rows: Vec<(&str, String)> = vec![
         ("atom", p.paint(YELLOW, &r.atom_id.to_string())),
         ("commit", a.commit.to_string()),
-        ("type", r.atom_type.clone()),
-        ("operation", r.operation.clone()),
-        ("agent", r.agent.clone()),
-        ("time", r.timestamp.clone()),
+        ("type", text(&r.atom_type)),
+        ("operation", text(&r.operation)),
+        ("agent", text(&r.agent)),
+        ("time", text(&r.timestamp)),
     ];
     if let Some(project) = &r.project {
-        rows.push(("project", project.clone()));
+        rows.push(("project", text(project)));
     }
     if !r.summary.is_empty() {
-        rows.push(("summary", r.summary.clone()));
+        rows.push(("summary", text(&r.summary)));
     }
     if let Some(t) = r.token_cost {
         rows.push(("tokens", t.to_string()));
@@ -55,7 +58,7 @@ pub fn full(p: &Printer, a: &AtomView) -> String {
     if !r.influenced_by.is_empty() {
         rows.push(("built on", join(&r.influenced_by)));
     }
-    rows.push(("digest", r.digest.clone()));
+    rows.push(("digest", text(&r.digest)));
     let sig = &a.signature;
     let status = match sig.status {
         SignatureStatus::Good => p.paint(GREEN, "good"),
@@ -66,14 +69,19 @@ pub fn full(p: &Printer, a: &AtomView) -> String {
     rows.push((
         "signature",
         match &sig.signer {
-            Some(s) => format!("{status} ({s})"),
+            Some(s) => format!("{status} ({})", safe(s)),
             None => status,
         },
     ));
     for att in &r.attachments {
         rows.push((
             "attachment",
-            format!("{} ({} bytes, sha256 {})", att.name, att.size, att.sha256),
+            format!(
+                "{} ({} bytes, sha256 {})",
+                safe(&att.name),
+                att.size,
+                safe(&att.sha256)
+            ),
         ));
     }
     let mut out = String::new();
@@ -83,9 +91,10 @@ pub fn full(p: &Printer, a: &AtomView) -> String {
     if !r.metadata.is_empty() {
         let meta = serde_json::to_string_pretty(&r.metadata).expect("JSON values serialize");
         out.push_str("metadata\n");
+        // JSON escapes C0 controls; C1 and format characters it keeps.
         for line in meta.lines() {
             out.push_str("  ");
-            out.push_str(line);
+            out.push_str(&safe(line));
             out.push('\n');
         }
     }
