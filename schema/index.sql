@@ -36,7 +36,7 @@ CREATE TABLE atom (
     record     TEXT NOT NULL           -- the record's other fields, as JSON
 );
 CREATE INDEX atom_atom_id ON atom(atom_id);
-CREATE INDEX atom_ts ON atom(ts);
+CREATE INDEX atom_ts ON atom(ts, day, seq);
 -- Each of these ends in n (the rowid): a trail's log walks them newest first.
 CREATE INDEX atom_agent ON atom(agent);
 CREATE INDEX atom_type ON atom(type);

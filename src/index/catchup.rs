@@ -14,11 +14,14 @@ use gix::ObjectId;
 use super::write::{IndexedAtom, IndexedSignature};
 use super::{Index, IndexError};
 use crate::signing::{verify_signature, SignatureValidity};
-use crate::store::{GitStore, StoredAtom, HEADS_PREFIX};
+use crate::store::{GitStore, StoreError, StoredAtom, HEADS_PREFIX};
 
 /// How many atoms a catch-up reads through one repository handle before it
 /// takes a fresh one (see [`GitStore::reopen`]).
 const ATOMS_PER_HANDLE: usize = 20_000;
+
+/// From how many new atoms on a catch-up reads git on a thread of its own.
+const ATOMS_FOR_A_READER: usize = 64;
 
 /// Prefix of the refs that keep rolled-back tips.
 pub const ARCHIVE_PREFIX: &str = "refs/atom/archive/";
@@ -122,25 +125,63 @@ impl Index {
             .reopen()?
             .walk_new(tip, |c| known.exists([c.as_slice()]).unwrap_or(false))?;
         drop(known);
-        let mut reader = git.reopen()?;
-        for (i, commit) in parents_first(new).into_iter().enumerate() {
-            if i > 0 && i.is_multiple_of(ATOMS_PER_HANDLE) {
-                reader = git.reopen()?;
-            }
-            let stored = reader.read_atom(commit)?;
+        let order = parents_first(new);
+        let mut insert = |commit: ObjectId, stored: StoredAtom, signature: IndexedSignature| {
             self.insert_atom(IndexedAtom {
                 commit,
                 parents: &stored.parents,
                 record: &stored.record,
                 record_bytes: &stored.record_bytes,
-                signature: &signature_of(&stored),
+                signature: &signature,
             })?;
             report.added += 1;
             if report.added.is_multiple_of(1000) {
                 progress(report.added);
             }
+            Ok::<(), IndexError>(())
+        };
+        if order.len() < ATOMS_FOR_A_READER {
+            for commit in order {
+                let stored = git.read_atom(commit)?;
+                let signature = signature_of(&stored);
+                insert(commit, stored, signature)?;
+            }
+            return Ok(());
         }
-        Ok(())
+        // Many atoms: one thread reads them from git and checks their
+        // signatures while this one writes the index.
+        let git_dir = git.git_dir().to_owned();
+        std::thread::scope(|scope| {
+            let (send, receive) = std::sync::mpsc::sync_channel(256);
+            scope.spawn(move || {
+                let mut reader = GitStore::open(&git_dir);
+                for (i, commit) in order.into_iter().enumerate() {
+                    if i > 0 && i.is_multiple_of(ATOMS_PER_HANDLE) {
+                        reader = GitStore::open(&git_dir);
+                    }
+                    let item = reader
+                        .as_ref()
+                        .map_err(|e| StoreError::Git {
+                            context: "opening the repository",
+                            message: e.to_string(),
+                        })
+                        .and_then(|r| r.read_atom(commit))
+                        .map(|stored| {
+                            let signature = signature_of(&stored);
+                            (commit, stored, signature)
+                        });
+                    let failed = item.is_err();
+                    if send.send(item).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            for item in receive {
+                let (commit, stored, signature) = item?;
+                insert(commit, stored, signature)?;
+            }
+            Ok(())
+        })
     }
 
     /// The ref tips the index reflects.

@@ -137,7 +137,9 @@ impl Index {
         sql.push_str(if reach.is_some() {
             " ORDER BY a.n DESC"
         } else {
-            " ORDER BY a.ts DESC, a.n DESC"
+            // Ties (one second) by id, then commit: an order that does not
+            // depend on when this index learned of each atom.
+            " ORDER BY a.ts DESC, a.day DESC, a.seq DESC, a.commit_id DESC"
         });
         if let Some(n) = filter.limit {
             sql.push_str(&format!(" LIMIT {n}"));
