@@ -14,3 +14,4 @@ mod sync;
 mod trails;
 mod trust;
 mod verify;
+mod verify_merges;
