@@ -339,6 +339,36 @@ impl GitStore {
             .collect()
     }
 
+    /// Call `visit` with each commit reachable from `tips` and its parent
+    /// ids, in the order of [`Self::walk`], holding nothing but the walk's
+    /// own bookkeeping.
+    pub fn walk_each(
+        &self,
+        tips: &[ObjectId],
+        mut visit: impl FnMut(ObjectId, &[ObjectId]),
+    ) -> Result<(), StoreError> {
+        let walk = self
+            .repo
+            .rev_walk(tips.iter().copied())
+            .sorting(gix::revision::walk::Sorting::BreadthFirst)
+            .all()
+            .git("walking history")?;
+        for info in walk {
+            let info = info.git("walking history")?;
+            visit(info.id, &info.parent_ids);
+        }
+        Ok(())
+    }
+
+    /// The parents of `commit`, first parent first; `None` when the commit
+    /// cannot be read or parsed.
+    pub fn parents(&self, commit: ObjectId) -> Option<Vec<ObjectId>> {
+        let object = self.repo.find_object(commit).ok()?;
+        let parsed =
+            gix::objs::CommitRef::from_bytes(&object.data, self.repo.object_hash()).ok()?;
+        Some(parsed.parents().collect())
+    }
+
     /// Commits reachable from `tip` without passing through a commit for
     /// which `is_known` is true (those, and their ancestors, are skipped),
     /// children first, each with its parent ids.
