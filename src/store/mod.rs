@@ -339,34 +339,42 @@ impl GitStore {
             .collect()
     }
 
-    /// Call `visit` with each commit reachable from `tips` and its parent
-    /// ids, in the order of [`Self::walk`], holding nothing but the walk's
-    /// own bookkeeping.
-    pub fn walk_each(
-        &self,
-        tips: &[ObjectId],
-        mut visit: impl FnMut(ObjectId, &[ObjectId]),
-    ) -> Result<(), StoreError> {
-        let walk = self
-            .repo
-            .rev_walk(tips.iter().copied())
-            .sorting(gix::revision::walk::Sorting::BreadthFirst)
-            .all()
-            .git("walking history")?;
-        for info in walk {
-            let info = info.git("walking history")?;
-            visit(info.id, &info.parent_ids);
+    /// The parents of `commit`, first parent first, read as a walk of the
+    /// history reads them: an object that is not a commit, or a commit
+    /// whose header does not decode, is an error.
+    pub fn commit_parents(&self, commit: ObjectId) -> Result<Vec<ObjectId>, StoreError> {
+        use gix::objs::commit::ref_iter::Token;
+        let object = self.repo.find_object(commit).git("walking history")?;
+        if object.kind != gix::object::Kind::Commit {
+            return Err(StoreError::Git {
+                context: "walking history",
+                message: format!("{commit} is a {}, not a commit", object.kind),
+            });
         }
-        Ok(())
+        let mut parents = Vec::new();
+        for token in gix::objs::CommitRefIter::from_bytes(&object.data, self.repo.object_hash()) {
+            match token {
+                Ok(Token::Tree { .. }) => {}
+                Ok(Token::Parent { id }) => parents.push(id),
+                Ok(_) => break,
+                Err(e) => {
+                    return Err(StoreError::Git {
+                        context: "walking history",
+                        message: format!("commit {commit} could not be decoded: {e:?}"),
+                    })
+                }
+            }
+        }
+        Ok(parents)
     }
 
-    /// The parents of `commit`, first parent first; `None` when the commit
-    /// cannot be read or parsed.
-    pub fn parents(&self, commit: ObjectId) -> Option<Vec<ObjectId>> {
-        let object = self.repo.find_object(commit).ok()?;
-        let parsed =
-            gix::objs::CommitRef::from_bytes(&object.data, self.repo.object_hash()).ok()?;
-        Some(parsed.parents().collect())
+    /// Another handle on the same repository, sharing nothing with this
+    /// one. gix maps whole pack files into memory, and every page a handle
+    /// has read stays in the process's resident set until the handle is
+    /// dropped: a reader of a whole history takes a new handle now and then,
+    /// so that what stays resident is bounded by what it read since.
+    pub fn reopen(&self) -> Result<GitStore, StoreError> {
+        GitStore::open(&self.git_dir)
     }
 
     /// Commits reachable from `tip` without passing through a commit for

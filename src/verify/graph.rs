@@ -2,16 +2,24 @@
 //! and which of them are whose parents, in a few bytes per commit.
 //!
 //! Commits are numbered in report order (the walk's, newest first); a parent
-//! is a number too, so a million commits cost about 30 bytes each here
-//! (the id, the first parent, a slot of the lookup table), with a side table
-//! for the extra parents of merges.
+//! is a number too, so a million commits cost about 35 bytes each here (the
+//! id, the first parent, a slot of the hash table that finds a commit's
+//! number), with a side table for the extra parents of merges.
 
+use gix::hashtable::hash_table::HashTable;
 use gix::ObjectId;
+
+use super::Fresh;
+use crate::store::{GitStore, StoreError};
 
 /// A commit number that names no commit of the graph.
 pub(super) const NONE: u32 = u32::MAX;
 
+/// How many commits the walk reads through one repository handle.
+const WALK_WINDOW: usize = 4096;
+
 /// Commits, each with those of its parents that are in the graph.
+#[derive(Default)]
 pub(super) struct Graph {
     /// The commits, in report order.
     commits: Vec<ObjectId>,
@@ -22,101 +30,80 @@ pub(super) struct Graph {
     first: Vec<u32>,
     /// `(child, parent)` for every parent after the first, by child.
     extra: Vec<(u32, u32)>,
-    /// Commit numbers ordered by commit id, to find a commit's number.
-    by_id: Vec<u32>,
+    /// Commit numbers, found by commit id.
+    numbers: HashTable<u32>,
+}
+
+/// Object ids are hashes already: their first bytes make a good hash.
+fn hash(id: &ObjectId) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&id.as_slice()[..8]);
+    u64::from_ne_bytes(bytes)
 }
 
 impl Graph {
-    /// A graph of `commits` (report order, checked ones first) whose
-    /// parents `parents_of` gives, by id; parents outside `commits` are left
-    /// out.
-    pub(super) fn build(
-        commits: Vec<ObjectId>,
-        checked: usize,
-        mut parents_of: impl FnMut(usize, &mut dyn FnMut(ObjectId)),
-    ) -> Self {
-        let mut by_id: Vec<u32> = (0..commits.len() as u32).collect();
-        by_id.sort_unstable_by_key(|&i| commits[i as usize]);
-        let mut graph = Graph {
-            first: vec![NONE; commits.len()],
-            extra: Vec::new(),
-            commits,
-            checked,
-            by_id,
-        };
-        for i in 0..graph.commits.len() {
-            let mut nth = 0;
-            let (first, extra) = (&mut graph.first, &mut graph.extra);
-            let (commits, by_id) = (&graph.commits, &graph.by_id);
-            parents_of(i, &mut |p| {
-                match lookup(commits, by_id, &p) {
-                    Some(n) if nth == 0 => first[i] = n,
-                    Some(n) => extra.push((i as u32, n)),
-                    None => {}
-                }
-                nth += 1;
-            });
+    /// Every commit reachable from `tips`, in the order of
+    /// [`GitStore::walk`] (breadth-first: each commit is numbered when it is
+    /// first met, and read in that order).
+    pub(super) fn walk(git: &GitStore, tips: &[ObjectId]) -> Result<Self, StoreError> {
+        let mut graph = Graph::default();
+        for &tip in tips {
+            graph.number_or_add(tip);
         }
-        graph
+        let mut handles = Fresh::new(git, WALK_WINDOW);
+        let mut n = 0;
+        while n < graph.commits.len() {
+            let parents = handles.get()?.commit_parents(graph.commits[n])?;
+            graph.set_parents(n as u32, &parents);
+            n += 1;
+        }
+        graph.checked = graph.commits.len();
+        Ok(graph)
     }
 
-    /// Every commit reachable from `tips`, walked as [`GitStore::walk`] does.
-    ///
-    /// [`GitStore::walk`]: crate::store::GitStore::walk
-    pub(super) fn walk(
-        git: &crate::store::GitStore,
-        tips: &[ObjectId],
-    ) -> Result<Self, crate::store::StoreError> {
-        // Parents are ids until every commit has its number: the first
-        // parent in a column of its own (a merge's others in a side list).
-        let mut commits = Vec::new();
-        let mut firsts = Vec::new();
-        let mut others: Vec<(usize, ObjectId)> = Vec::new();
-        git.walk_each(tips, |commit, parents| {
-            firsts.push(parents.first().copied());
-            others.extend(parents.iter().skip(1).map(|p| (commits.len(), *p)));
-            commits.push(commit);
-        })?;
-        let checked = commits.len();
-        Ok(Graph::build(commits, checked, |i, add| {
-            if let Some(p) = firsts[i] {
-                add(p);
+    /// `commits` (children first), then their parents that are not among
+    /// them (context, in the order met); a commit whose parents cannot be
+    /// read gets none.
+    pub(super) fn with_context(git: &GitStore, commits: &[ObjectId]) -> Result<Self, StoreError> {
+        let mut graph = Graph::default();
+        for &c in commits {
+            graph.number_or_add(c);
+        }
+        graph.checked = graph.commits.len();
+        let mut handles = Fresh::new(git, WALK_WINDOW);
+        for n in 0..graph.checked {
+            if let Ok(parents) = handles.get()?.commit_parents(graph.commits[n]) {
+                graph.set_parents(n as u32, &parents);
             }
-            let start = others.partition_point(|&(c, _)| c < i);
-            for &(_, p) in others[start..].iter().take_while(|&&(c, _)| c == i) {
-                add(p);
-            }
-        }))
+        }
+        Ok(graph)
     }
 
-    /// `commits` (children first) and, after them, their parents that are
-    /// not among them, in commit id order; `parents` gives a commit's
-    /// parents when it can be read.
-    pub(super) fn with_context(
-        commits: &[ObjectId],
-        mut parents: impl FnMut(ObjectId) -> Option<Vec<ObjectId>>,
-    ) -> Self {
-        let lists: Vec<Vec<ObjectId>> = commits
-            .iter()
-            .map(|&c| parents(c).unwrap_or_default())
-            .collect();
-        let mut sorted = commits.to_vec();
-        sorted.sort_unstable();
-        let mut context: Vec<ObjectId> = lists
-            .iter()
-            .flatten()
-            .filter(|p| sorted.binary_search(p).is_err())
-            .copied()
-            .collect();
-        context.sort_unstable();
-        context.dedup();
-        let mut all = commits.to_vec();
-        all.extend(context);
-        Graph::build(all, commits.len(), |i, add| {
-            for &p in lists.get(i).into_iter().flatten() {
-                add(p);
+    /// The number of `commit`, given one after all others if it had none.
+    fn number_or_add(&mut self, commit: ObjectId) -> u32 {
+        if let Some(n) = self.number(&commit) {
+            return n;
+        }
+        let n = self.commits.len() as u32;
+        self.commits.push(commit);
+        self.first.push(NONE);
+        let commits = &self.commits;
+        self.numbers
+            .insert_unique(hash(&commit), n, |&m| hash(&commits[m as usize]));
+        n
+    }
+
+    /// Record the parents of `n` (numbered in a row: every call is for a
+    /// larger `n` than the one before), numbering those new to the graph.
+    fn set_parents(&mut self, n: u32, parents: &[ObjectId]) {
+        for (nth, &p) in parents.iter().enumerate() {
+            let m = self.number_or_add(p);
+            if nth == 0 {
+                self.first[n as usize] = m;
+            } else {
+                self.extra.push((n, m));
             }
-        })
+        }
     }
 
     /// How many commits.
@@ -136,7 +123,9 @@ impl Graph {
 
     /// The number of `commit`, when it is in the graph.
     pub(super) fn number(&self, commit: &ObjectId) -> Option<u32> {
-        lookup(&self.commits, &self.by_id, commit)
+        self.numbers
+            .find(hash(commit), |&n| self.commits[n as usize] == *commit)
+            .copied()
     }
 
     /// The first parent of `n`, or [`NONE`].
@@ -196,11 +185,18 @@ impl Graph {
     }
 }
 
-fn lookup(commits: &[ObjectId], by_id: &[u32], commit: &ObjectId) -> Option<u32> {
-    by_id
-        .binary_search_by(|&i| commits[i as usize].cmp(commit))
-        .ok()
-        .map(|at| by_id[at])
+/// A graph of `commits` (all checked, children first) with `parents` each.
+#[cfg(test)]
+pub(super) fn from_parents(commits: &[ObjectId], parents: &[Vec<ObjectId>]) -> Graph {
+    let mut graph = Graph::default();
+    for &c in commits {
+        graph.number_or_add(c);
+    }
+    for (n, ps) in parents.iter().enumerate() {
+        graph.set_parents(n as u32, ps);
+    }
+    graph.checked = graph.commits.len();
+    graph
 }
 
 #[cfg(test)]
@@ -213,14 +209,11 @@ mod tests {
 
     #[test]
     fn parents_are_numbers_and_children_come_first() {
-        // 4 merges 2 and 3, both children of 1, whose parent 0 is outside.
-        let parents = [vec![id(2), id(3)], vec![id(1)], vec![id(1)], vec![id(0)]];
-        let commits = vec![id(4), id(3), id(2), id(1)];
-        let g = Graph::build(commits, 4, |i, add| {
-            for &p in &parents[i] {
-                add(p);
-            }
-        });
+        // 4 merges 2 and 3, both children of 1.
+        let g = from_parents(
+            &[id(4), id(3), id(2), id(1)],
+            &[vec![id(2), id(3)], vec![id(1)], vec![id(1)], vec![]],
+        );
         assert_eq!(g.number(&id(1)), Some(3));
         assert_eq!(g.number(&id(0)), None);
         assert_eq!(g.parents(0).collect::<Vec<_>>(), [2, 1]);
@@ -233,16 +226,10 @@ mod tests {
     }
 
     #[test]
-    fn context_comes_after_the_commits() {
-        let g = Graph::with_context(&[id(5), id(4)], |c| {
-            Some(if c == id(5) {
-                vec![id(4), id(2)]
-            } else {
-                vec![id(3)]
-            })
-        });
+    fn parents_met_later_are_numbered_after_the_commits() {
+        let g = from_parents(&[id(5), id(4)], &[vec![id(4), id(2)], vec![id(3)]]);
         assert_eq!(g.len(), 4);
-        assert_eq!(g.checked(), 2);
+        assert_eq!(g.checked(), 4);
         assert_eq!(g.commit(2), id(2));
         assert_eq!(g.commit(3), id(3));
         assert_eq!(g.parents(0).collect::<Vec<_>>(), [1, 2]);

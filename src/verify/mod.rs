@@ -26,7 +26,7 @@ use self::checks::{check_each, Loaded};
 use self::graph::Graph;
 use self::links::{check_links, Parents};
 use self::order::{check_order, shared_ids, Blame, CompactId, IdTable};
-use crate::store::HEADS_PREFIX;
+use crate::store::{GitStore, StoreError, HEADS_PREFIX};
 use crate::trail::{Trail, TrailError};
 
 /// How many atoms are read before their one-atom checks run: enough to keep
@@ -89,7 +89,7 @@ impl Trail {
             VerifyScope::All => ("all trails and archives".to_owned(), self.all_tips()?),
         };
         let graph = Graph::walk(self.git(), &tips)?;
-        let found = run(self, &graph, &tips, true);
+        let found = run(self, &graph, &tips, true)?;
         Ok(VerifyReport {
             scope: label,
             atoms: graph.len(),
@@ -109,8 +109,8 @@ impl Trail {
         commits: &[ObjectId],
         tips: &[ObjectId],
     ) -> Result<Vec<AtomProblem>, TrailError> {
-        let graph = Graph::with_context(commits, |c| self.git().parents(c));
-        Ok(run(self, &graph, tips, false).failures)
+        let graph = Graph::with_context(self.git(), commits)?;
+        Ok(run(self, &graph, tips, false)?.failures)
     }
 }
 
@@ -126,7 +126,12 @@ struct Findings {
 /// Check the atoms of `graph` (its first [`Graph::checked`] ones; the rest
 /// are context for the link checks), with first-parent chains starting at
 /// `tips` and at the extra parents of merges.
-fn run(trail: &Trail, graph: &Graph, tips: &[ObjectId], warn_shared: bool) -> Findings {
+fn run(
+    trail: &Trail,
+    graph: &Graph,
+    tips: &[ObjectId],
+    warn_shared: bool,
+) -> Result<Findings, StoreError> {
     let allowed = trail.allowed_signers();
     let mut problems: BTreeMap<u32, AtomProblem> = BTreeMap::new();
     let mut ids: Vec<Option<CompactId>> = vec![None; graph.len()];
@@ -139,14 +144,16 @@ fn run(trail: &Trail, graph: &Graph, tips: &[ObjectId], warn_shared: bool) -> Fi
     let mut damaged_objects = false;
 
     let order = graph.children_first();
+    let mut handles = Fresh::new(trail.git(), 1);
     // Parents first: the order read backwards, a chunk at a time.
     for chunk in order.rchunks(CHUNK) {
+        let git = handles.get()?;
         let loaded: Vec<(Loaded, bool)> = chunk
             .iter()
             .rev()
             .map(|&n| {
                 let checked = (n as usize) < graph.checked();
-                (Loaded::read(trail.git(), graph.commit(n)), checked)
+                (Loaded::read(git, graph.commit(n)), checked)
             })
             .collect();
         let reasons = check_each(&loaded, allowed);
@@ -226,9 +233,45 @@ fn run(trail: &Trail, graph: &Graph, tips: &[ObjectId], warn_shared: bool) -> Fi
             });
         }
     }
-    Findings {
+    Ok(Findings {
         failures: problems.into_values().collect(),
         warnings,
         damaged_objects,
+    })
+}
+
+/// A repository handle replaced by a new one after `every` uses (see
+/// [`GitStore::reopen`]), for reading a whole history.
+struct Fresh<'a> {
+    git: &'a GitStore,
+    handle: Option<GitStore>,
+    used: usize,
+    every: usize,
+}
+
+impl<'a> Fresh<'a> {
+    fn new(git: &'a GitStore, every: usize) -> Self {
+        Fresh {
+            git,
+            handle: None,
+            used: 0,
+            every,
+        }
+    }
+
+    fn get(&mut self) -> Result<&GitStore, StoreError> {
+        if self.used >= self.every {
+            // Drop the old handle's maps before the new one makes its own.
+            self.handle = None;
+        }
+        let handle = match self.handle.take() {
+            Some(h) => h,
+            None => {
+                self.used = 0;
+                self.git.reopen()?
+            }
+        };
+        self.used += 1;
+        Ok(self.handle.insert(handle))
     }
 }

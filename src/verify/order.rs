@@ -264,12 +264,12 @@ mod tests {
                 7,
             ])
         };
-        let commits = (0..parents.len()).map(id).collect();
-        Graph::build(commits, parents.len(), |i, add| {
-            for &p in &parents[i] {
-                add(id(p));
-            }
-        })
+        let commits: Vec<ObjectId> = (0..parents.len()).map(id).collect();
+        let parents: Vec<Vec<ObjectId>> = parents
+            .iter()
+            .map(|ps| ps.iter().map(|&p| id(p)).collect())
+            .collect();
+        super::super::graph::from_parents(&commits, &parents)
     }
 
     fn compact(day: u8, seq: u32, ty: u32) -> CompactId {
