@@ -3,14 +3,17 @@
 //!
 //! The design decision a reader must know: memory stays bounded whatever
 //! the size of the history. Only the shape of the history is held in full
-//! (commit ids and parents, [`graph`]); atoms are then read parents first,
+//! (commit ids and parents, `graph.rs`); atoms are then read parents first,
 //! a chunk at a time, on one thread, and each chunk's one-atom checks
-//! ([`checks`]: object hashes, digest, message, tree, SSH signature) run in
-//! parallel across cores. What the checks that link atoms need is kept only
-//! as long as it is needed: a parent's id and digest until its last child
-//! was checked ([`links`]), and 12 bytes per atom for the id order along
-//! first-parent chains, checked in one pass at the end ([`order`]).
-//! Failures are few; they are collected and reported newest first.
+//! (`checks.rs`: object hashes, digest, message, tree, SSH signature) run in
+//! parallel across cores. The walk and each chunk read through repository
+//! handles replaced as they go (`Fresh`): gix maps whole pack files, and
+//! what one handle has read stays resident until it is dropped. What the
+//! checks that link atoms need is kept only as long as it is needed: a
+//! parent's id and digest until its last child was checked (`links.rs`),
+//! and 12 bytes per atom for the id order along first-parent chains,
+//! checked in one pass at the end (`order.rs`). Failures are few; they are
+//! collected and reported newest first.
 
 mod checks;
 mod graph;
