@@ -347,6 +347,35 @@ impl GitStore {
             .collect()
     }
 
+    /// The parents of `commit`, first parent first, read as a walk of the
+    /// history reads them: an object that is not a commit, or a commit
+    /// whose header does not decode, is an error.
+    pub fn commit_parents(&self, commit: ObjectId) -> Result<Vec<ObjectId>, StoreError> {
+        use gix::objs::commit::ref_iter::Token;
+        let object = self.repo.find_object(commit).git("walking history")?;
+        if object.kind != gix::object::Kind::Commit {
+            return Err(StoreError::Git {
+                context: "walking history",
+                message: format!("{commit} is a {}, not a commit", object.kind),
+            });
+        }
+        let mut parents = Vec::new();
+        for token in gix::objs::CommitRefIter::from_bytes(&object.data, self.repo.object_hash()) {
+            match token {
+                Ok(Token::Tree { .. }) => {}
+                Ok(Token::Parent { id }) => parents.push(id),
+                Ok(_) => break,
+                Err(e) => {
+                    return Err(StoreError::Git {
+                        context: "walking history",
+                        message: format!("commit {commit} could not be decoded: {e:?}"),
+                    })
+                }
+            }
+        }
+        Ok(parents)
+    }
+
     /// Commits reachable from `tip` without passing through a commit for
     /// which `is_known` is true (those, and their ancestors, are skipped),
     /// children first, each with its parent ids.

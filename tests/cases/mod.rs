@@ -15,3 +15,4 @@ mod terminal;
 mod trails;
 mod trust;
 mod verify;
+mod verify_merges;
