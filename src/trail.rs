@@ -298,7 +298,18 @@ impl Trail {
                 *slot = Some(ix);
             }
             let ix = slot.as_mut().expect("opened above");
-            let result = ix.catch_up(&self.git, &mut |_| {}).and_then(|_| f(ix));
+            let result = ix.catch_up(&self.git, &mut |_| {}).and_then(|report| {
+                self.notices
+                    .borrow_mut()
+                    .extend(report.skipped.into_iter().map(|(name, why)| {
+                        format!(
+                            "{name} is left out of the index: {why}; if it is not yours, delete it with `git --git-dir {} update-ref -d {}`",
+                            crate::shell::quote(&self.git.git_dir().to_string_lossy()),
+                            crate::shell::quote(&name)
+                        )
+                    }));
+                f(ix)
+            });
             match result {
                 Err(e) if attempt == 0 && index::is_corruption(&e) => {
                     self.notices

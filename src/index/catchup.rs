@@ -27,12 +27,16 @@ const ATOMS_FOR_A_READER: usize = 64;
 pub const ARCHIVE_PREFIX: &str = "refs/atom/archive/";
 
 /// What a catch-up did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct CatchUp {
     /// Atoms added to the index.
     pub added: usize,
     /// Refs whose reach was recorded anew.
     pub refs: usize,
+    /// Refs left out because what they point at is not a history of atoms
+    /// (a blob, a tree, a commit of something else): the ref and why.
+    /// The rest of the store stays usable; the ref is tried again next time.
+    pub skipped: Vec<(String, String)>,
 }
 
 /// The index's name for a ref: `main` for `refs/heads/main`,
@@ -98,12 +102,30 @@ impl Index {
             .map(|name| (name, current.get(name).copied()))
             .filter(|(name, new)| seen.get(*name).copied() != *new)
             .collect();
-        for (_, new) in &changed {
-            if let Some(tip) = new {
-                self.add_missing(git, *tip, &mut report, progress)?;
-            }
-        }
         for (name, new) in changed {
+            let mut new = new;
+            if let Some(tip) = new {
+                self.conn.execute_batch("SAVEPOINT one_ref")?;
+                match self.add_missing(git, tip, &mut report, progress) {
+                    Ok(()) => self.conn.execute_batch("RELEASE one_ref")?,
+                    Err(IndexError::Store(e)) if !matches!(e, StoreError::Io { .. }) => {
+                        self.conn
+                            .execute_batch("ROLLBACK TO one_ref; RELEASE one_ref")?;
+                        report.skipped.push((name.clone(), e.to_string()));
+                        new = None;
+                    }
+                    Err(IndexError::MissingParent { commit, parent }) => {
+                        self.conn
+                            .execute_batch("ROLLBACK TO one_ref; RELEASE one_ref")?;
+                        report.skipped.push((
+                            name.clone(),
+                            format!("commit {commit} has a parent {parent} that is not an atom"),
+                        ));
+                        new = None;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             self.set_ref(name, new)?;
             report.refs += 1;
         }

@@ -527,3 +527,34 @@ fn numbers_canonical_json_cannot_hold_are_refused_everywhere() {
     fresh.atom_ok(&["verify"]);
     assert_eq!(fresh.atom_ok(&["export"]), export);
 }
+
+/// A ref that points at something other than a history of atoms (here a
+/// blob, written with plain file access, as a remote or a careless script
+/// could) must not stop the store: it is left out of the index with a note,
+/// and every command on the real trails keeps working.
+#[test]
+fn a_ref_to_a_blob_does_not_brick_the_store() {
+    let env = TestEnv::init();
+    env.record(&["TASK", "one"]);
+    let blob = env.git(&["hash-object", "-w", "--stdin"]);
+    let blob = blob.trim();
+    std::fs::write(env.git_dir().join("refs/heads/evil"), format!("{blob}\n")).unwrap();
+    let log = env.atom(&["log"]);
+    assert_eq!(log.code, 0, "{log}");
+    assert!(log.stdout.contains("one"), "{log}");
+    assert!(
+        log.stderr
+            .contains("refs/heads/evil is left out of the index"),
+        "{log}"
+    );
+    env.record(&["TASK", "two"]);
+    assert_eq!(env.atom(&["trails"]).code, 0);
+    assert_eq!(env.atom(&["reindex"]).code, 0);
+    let check = env.atom(&["reindex", "--check"]);
+    assert_eq!(check.code, 0, "{check}");
+    std::fs::remove_file(env.git_dir().join("refs/heads/evil")).unwrap();
+    let log = env.atom(&["log"]);
+    assert_eq!(log.code, 0, "{log}");
+    assert!(!log.stderr.contains("left out"), "{log}");
+    env.cross_check();
+}
