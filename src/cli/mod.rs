@@ -54,7 +54,7 @@ enum Command {
     Rollback(commands::rollback::Args),
     /// Manage whose signatures this store trusts (keys/allowed_signers).
     Signers(commands::signers::Args),
-    /// Full-text search over summaries and metadata, best match first.
+    /// Full-text search over summaries and metadata, newest match first.
     Search(commands::search::Args),
     /// Run one read-only SQL statement over the index (tables: atoms, trail_atoms, influences, paths).
     Query(commands::query::Args),

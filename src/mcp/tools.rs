@@ -90,7 +90,7 @@ pub struct ShowArgs {
 pub struct SearchArgs {
     /// Words to find in summaries and metadata; every word must match, as written (gaming.env matches as is); a trailing * makes a prefix (deploy*).
     pub query: String,
-    /// At most this many atoms, best match first (default 50).
+    /// At most this many atoms, newest match first (default 50).
     pub limit: Option<usize>,
 }
 
@@ -274,7 +274,7 @@ impl AtomServer {
 
     /// Full-text search.
     #[tool(
-        description = "Full-text search over the summaries and metadata of every atom, best match first. Use it to check for prior work before redoing research. Returns {atoms: [{commit, record, signature, snippet}]}.",
+        description = "Full-text search over the summaries and metadata of every atom, newest match first. Use it to check for prior work before redoing research. Returns {atoms: [{commit, record, signature, snippet}]}.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn atom_search(&self, Parameters(args): Parameters<SearchArgs>) -> CallToolResult {

@@ -1,5 +1,5 @@
 //! `atom search TEXT [-n N]`: full-text search over summaries and metadata,
-//! best match first.
+//! newest match first.
 
 use atom::AtomView;
 use serde::Serialize;
