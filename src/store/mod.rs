@@ -215,7 +215,7 @@ impl GitStore {
             .git("reading a reference")?;
         match r {
             None => Ok(None),
-            Some(mut r) => Ok(Some(r.peel_to_id().git("resolving a reference")?.detach())),
+            Some(mut r) => Ok(Some(direct_target(&mut r)?)),
         }
     }
 
@@ -226,7 +226,7 @@ impl GitStore {
         for r in platform.prefixed(prefix).git("listing references")? {
             let mut r = r.git("reading a reference")?;
             let name = r.name().as_bstr().to_str_lossy().into_owned();
-            let id = r.peel_to_id().git("resolving a reference")?.detach();
+            let id = direct_target(&mut r)?;
             out.push((name, id));
         }
         out.sort();
@@ -448,6 +448,17 @@ impl GitStore {
             Err(e) => Err(e).git("resolving a commit prefix"),
         }
     }
+}
+
+/// The object a ref names. A ref that names an object directly is taken as
+/// it is, without reading the object: peeling would look it up (and open the
+/// index of a pack that may hold millions of objects) only to learn that a
+/// commit is not a tag. Symbolic refs are followed.
+fn direct_target(r: &mut gix::Reference<'_>) -> Result<ObjectId, StoreError> {
+    if let Some(id) = r.target().try_id() {
+        return Ok(id.to_owned());
+    }
+    Ok(r.peel_to_id().git("resolving a reference")?.detach())
 }
 
 /// `<atom_id> <operation>: <summary>`, a blank line, then the trailers.
