@@ -604,7 +604,6 @@ impl Trail {
     }
 
     /// Tips of every trail and archive ref.
-    #[allow(dead_code)] // for `verify --all`
     pub(crate) fn all_tips(&self) -> Result<Vec<ObjectId>, TrailError> {
         let mut tips: Vec<ObjectId> = self
             .git

@@ -324,10 +324,7 @@ fn is_damage(e: &rusqlite::Error) -> bool {
 /// Whether an error means the index file itself is damaged.
 pub fn is_corruption(e: &IndexError) -> bool {
     match e {
-        IndexError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
-            f.code,
-            rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
-        ),
+        IndexError::Sqlite(e) => is_damage(e),
         IndexError::Record(_) => true,
         _ => false,
     }

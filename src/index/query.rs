@@ -441,13 +441,6 @@ impl Index {
         out.push(format!("atoms_fts: {fts} rows"));
         Ok(out)
     }
-
-    /// How many atoms the index holds.
-    pub fn count(&self) -> Result<u64, IndexError> {
-        Ok(self
-            .conn
-            .query_row("SELECT count(*) FROM atom", [], |r| r.get::<_, i64>(0))? as u64)
-    }
 }
 
 /// A row as read, before its key and parents are looked up.

@@ -3,7 +3,7 @@
 //! ssh-keygen) must give the same verdict on the same atom; and a retired
 //! key keeps the atoms it signed before its retirement valid.
 
-use crate::cases::verify::verify;
+use crate::cases::verify::{failing_ids, verify};
 use crate::common::{Output, TestEnv};
 
 /// When the table's atom was recorded: 2024-06-01 12:00:00 UTC.
@@ -336,12 +336,7 @@ fn verify_says_why_a_listed_key_is_not_trusted() {
 /// The ids of the atoms `atom --json verify ARGS` reports as failing.
 fn failing(env: &TestEnv, args: &[&str]) -> Vec<String> {
     let (_, report, _) = verify(env, args);
-    report["failures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["atom_id"].as_str().unwrap_or("?").to_owned())
-        .collect()
+    failing_ids(&report)
 }
 
 fn own_name(env: &TestEnv) -> String {

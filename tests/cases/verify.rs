@@ -132,7 +132,8 @@ fn reasons_for(report: &Value, atom_id: &str) -> Vec<String> {
         .collect()
 }
 
-fn failing_ids(report: &Value) -> Vec<String> {
+/// The ids of the failing atoms of a `verify --json` report.
+pub(crate) fn failing_ids(report: &Value) -> Vec<String> {
     report["failures"]
         .as_array()
         .unwrap()
