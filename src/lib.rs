@@ -11,6 +11,7 @@
 mod append;
 pub mod branches;
 pub mod canonical;
+pub mod custody;
 pub mod hooks;
 pub mod import;
 pub mod index;

@@ -7,6 +7,12 @@
 //! `status` needs no network and the index (derived, deletable) holds no
 //! mirror state. A push uploads objects before the atom rows that name them
 //! and moves the mirror refs only after D1 acknowledged everything.
+//!
+//! Trusted keys travel as on a git remote: the commits of a key list chain
+//! ([`crate::custody`]) go into `objects`, its tip into `heads` as
+//! `refs/atom/signers`, and restore trusts only the list in custody. The
+//! `signers` table is a readable copy for queries; restore ignores it, since
+//! whoever holds the D1 token could write it.
 
 pub mod d1;
 
@@ -18,8 +24,8 @@ use gix::ObjectId;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::custody::{self, NextList};
 use crate::signers::SignersError;
-use crate::signing::AllowedSigner;
 use crate::store::{StoreError, HEADS_PREFIX};
 use crate::trail::{set_git_config, Trail, TrailError};
 use crate::verify::{VerifyReport, VerifyScope};
@@ -27,6 +33,10 @@ use d1::{insert_rows, D1Client, D1Error, D1Target, Statement};
 
 /// Where the mirror refs live.
 pub const MIRROR_PREFIX: &str = "refs/atom/mirror/";
+/// The key list commit last mirrored (or restored from the mirror).
+pub const MIRROR_SIGNERS_REF: &str = "refs/atom/mirror-signers";
+/// The key list chain's tip in `heads`.
+const SIGNERS_HEAD: &str = "refs/atom/signers";
 /// Archived tips (mirrored like trails).
 const ARCHIVE_PREFIX: &str = "refs/atom/archive/";
 /// The D1 schema.
@@ -159,6 +169,10 @@ pub struct PushReport {
     pub refs: usize,
     /// Trusted keys recorded in D1.
     pub signers: usize,
+    /// What happened to the mirrored key list: `up to date`, `updated`, or
+    /// `not listed` (the mirrored list does not trust this store's key, so
+    /// it was left as it is).
+    pub signers_action: String,
     /// HTTP requests made.
     pub requests: usize,
     /// Requests answered with HTTP 429 and retried.
@@ -178,6 +192,10 @@ pub struct RestoreReport {
     pub refs: Vec<String>,
     /// Mirrored keys now trusted.
     pub signers: usize,
+    /// Those keys (from the key list chain in custody).
+    pub trusted: Vec<crate::signers::SignerInfo>,
+    /// What is wrong with the mirrored key list chain, when something is.
+    pub signers_problem: Option<String>,
     /// `atom verify --all` on the new store.
     pub verify: VerifyReport,
 }
@@ -215,6 +233,9 @@ impl Trail {
         if !same {
             let _lock = self.lock()?;
             self.git().delete_refs_under(MIRROR_PREFIX)?;
+            if self.git().ref_target(MIRROR_SIGNERS_REF)?.is_some() {
+                self.git().delete_ref(MIRROR_SIGNERS_REF)?;
+            }
             unset_git_config(&git_dir, KEY_LAST_PUSH)?;
             unset_git_config(&git_dir, KEY_LAST_PUSH_ATOMS)?;
         }
@@ -301,32 +322,7 @@ impl Trail {
         for (i, &commit) in to_send.iter().enumerate() {
             let stored = self.git().read_atom(commit)?;
             let objects = self.git().atom_raw_objects(commit)?;
-            let mut rows = Vec::new();
-            for o in &objects {
-                if !sent_objects.insert(o.id) {
-                    continue;
-                }
-                let parts: Vec<&[u8]> = if o.data.is_empty() {
-                    vec![&[][..]]
-                } else {
-                    o.data.chunks(PART_BYTES).collect()
-                };
-                for (n, part) in parts.iter().enumerate() {
-                    rows.push(vec![
-                        Value::from(o.id.to_string()),
-                        Value::from(n),
-                        Value::from(parts.len()),
-                        Value::from(o.kind),
-                        Value::from(o.data.len()),
-                        Value::from(base64::engine::general_purpose::STANDARD.encode(part)),
-                    ]);
-                }
-            }
-            let mut stmts = insert_rows(
-                "INSERT INTO objects (sha, part, parts, kind, size, data) VALUES",
-                "ON CONFLICT (sha, part) DO NOTHING",
-                rows,
-            );
+            let mut stmts = object_rows(&objects, &mut sent_objects);
             let r = &stored.record;
             let record_text = String::from_utf8_lossy(&stored.record_bytes);
             let record = if record_text.len() <= MAX_RECORD_COLUMN {
@@ -414,6 +410,30 @@ impl Trail {
             "ON CONFLICT (name) DO UPDATE SET target = excluded.target, updated_at = excluded.updated_at",
             heads,
         ));
+        // The key list: this store's, chained onto the one mirrored last.
+        let seen = self.git().ref_target(MIRROR_SIGNERS_REF)?;
+        let chain = match seen {
+            Some(s) => Some(custody::check(self.git(), s, Some(s))?),
+            None => None,
+        };
+        let (key_list, signers_action) = match self.next_key_list(chain.as_ref())? {
+            NextList::Same => (seen, "up to date"),
+            NextList::Commit(c) => (Some(c), "updated"),
+            NextList::NotListed => (seen, "not listed"),
+        };
+        if let Some(list) = key_list {
+            let objects = self.git().atom_raw_objects(list)?;
+            finish.extend(object_rows(&objects, &mut sent_objects));
+            finish.extend(insert_rows(
+                "INSERT INTO heads (name, target, updated_at) VALUES",
+                "ON CONFLICT (name) DO UPDATE SET target = excluded.target, updated_at = excluded.updated_at",
+                vec![vec![
+                    Value::from(SIGNERS_HEAD),
+                    Value::from(list.to_string()),
+                    Value::from(pushed_at.clone()),
+                ]],
+            ));
+        }
         let signers = self.signers()?;
         finish.extend(insert_rows(
             "INSERT INTO signers (fingerprint, principal, key, updated_at) VALUES",
@@ -427,6 +447,9 @@ impl Trail {
 
         // D1 has everything: mark it.
         self.mark_mirrored(&refs)?;
+        if let Some(list) = key_list.filter(|l| Some(*l) != seen) {
+            self.git().force_ref(MIRROR_SIGNERS_REF, list)?;
+        }
         let git_dir = self.git_dir().to_owned();
         set_git_config(&git_dir, KEY_LAST_PUSH, &pushed_at)?;
         set_git_config(&git_dir, KEY_LAST_PUSH_ATOMS, &to_send.len().to_string())?;
@@ -436,6 +459,7 @@ impl Trail {
             objects_sent: sent_objects.len(),
             refs: refs.len(),
             signers: signers.len(),
+            signers_action: signers_action.to_owned(),
             requests: client.requests.get(),
             retries: client.retries.get(),
         })
@@ -461,6 +485,39 @@ impl Trail {
 }
 
 /// The statements of `schema/d1.sql`.
+/// Rows of `objects` for the objects not in `sent` yet (which they join).
+fn object_rows(
+    objects: &[crate::store::raw::RawObject],
+    sent: &mut HashSet<ObjectId>,
+) -> Vec<Statement> {
+    let mut rows = Vec::new();
+    for o in objects {
+        if !sent.insert(o.id) {
+            continue;
+        }
+        let parts: Vec<&[u8]> = if o.data.is_empty() {
+            vec![&[][..]]
+        } else {
+            o.data.chunks(PART_BYTES).collect()
+        };
+        for (n, part) in parts.iter().enumerate() {
+            rows.push(vec![
+                Value::from(o.id.to_string()),
+                Value::from(n),
+                Value::from(parts.len()),
+                Value::from(o.kind),
+                Value::from(o.data.len()),
+                Value::from(base64::engine::general_purpose::STANDARD.encode(part)),
+            ]);
+        }
+    }
+    insert_rows(
+        "INSERT INTO objects (sha, part, parts, kind, size, data) VALUES",
+        "ON CONFLICT (sha, part) DO NOTHING",
+        rows,
+    )
+}
+
 fn schema_statements() -> Vec<Statement> {
     let mut out = Vec::new();
     let mut current = String::new();
@@ -568,12 +625,6 @@ fn restore_into(
     if heads.is_empty() {
         return Err(MirrorError::NotMirrored("it has no trail heads".into()));
     }
-    let signers = client
-        .query(
-            "SELECT principal, key FROM signers ORDER BY principal, fingerprint",
-            Vec::new(),
-        )
-        .map_err(no_table)?;
 
     Trail::init(home, None)?;
     let trail = Trail::open(home)?;
@@ -692,11 +743,25 @@ fn restore_into(
     // Refs, then HEAD.
     let mut refs = Vec::new();
     let mut head_target = None;
+    let mut key_list = None;
     let mut marks = Vec::new();
     for row in &heads {
         let (name, target) = (text(row, "name")?, text(row, "target")?);
         if name == "HEAD" {
             head_target = Some(target);
+            continue;
+        }
+        if name == SIGNERS_HEAD {
+            key_list = Some(
+                ObjectId::from_hex(target.as_bytes())
+                    .ok()
+                    .filter(|id| written.contains(id))
+                    .ok_or_else(|| {
+                        MirrorError::Damaged(format!(
+                            "{name} points to {target}, which the mirror lacks"
+                        ))
+                    })?,
+            );
             continue;
         }
         if !(name.starts_with(HEADS_PREFIX) || name.starts_with(ARCHIVE_PREFIX)) {
@@ -721,15 +786,20 @@ fn restore_into(
     }
     drop(lock);
 
-    let mut trusted = 0;
-    for row in &signers {
-        // Under a name free here: the new store's own key may have it.
-        let key = crate::signers::parse_key(&text(row, "key")?)?;
-        let line = AllowedSigner::new(&text(row, "principal")?, key);
-        if trail.adopt_signer(&line)?.added {
-            trusted += 1;
-        }
+    // Only the key list in custody is trusted (never the `signers` rows).
+    let chain = match key_list {
+        Some(tip) => custody::check(git, tip, None)?,
+        None => custody::KeyChain {
+            problem: Some(format!(
+                "the mirror holds no key list ({SIGNERS_HEAD}): push it again with this version of atom"
+            )),
+            ..Default::default()
+        },
+    };
+    if let Some(valid) = chain.valid {
+        git.force_ref(MIRROR_SIGNERS_REF, valid)?;
     }
+    let trusted = trail.adopt_key_list(&chain.keys)?;
     // The new store mirrors to the same database, which has all of it.
     trail.mirror_configure(settings)?;
     trail.mark_mirrored(&marks)?;
@@ -742,7 +812,9 @@ fn restore_into(
         atoms,
         objects: written.len(),
         refs,
-        signers: trusted,
+        signers: trusted.len(),
+        trusted,
+        signers_problem: chain.problem,
         verify,
     })
 }

@@ -114,6 +114,17 @@ pub struct Identity {
 /// An armored commit signature and the bytes it signs.
 pub type SignedPayload = (Vec<u8>, Vec<u8>);
 
+/// A commit holding one file, as [`GitStore::read_file_commit`] reads it.
+#[derive(Debug, Clone)]
+pub struct FileCommit {
+    /// Parent commit ids, first parent first.
+    pub parents: Vec<ObjectId>,
+    /// The file's bytes.
+    pub file: Vec<u8>,
+    /// The armored signature and the bytes it signs, when signed.
+    pub signature: Option<SignedPayload>,
+}
+
 /// An atom commit as read back from git.
 #[derive(Debug, Clone)]
 pub struct StoredAtom {
@@ -233,35 +244,64 @@ impl GitStore {
         Ok(out)
     }
 
-    /// The file `name` at the top of `commit`'s tree, and the commit's
-    /// signature (armored, signed bytes) when it has one.
+    /// A small file commit (the published key lists of `refs/atom/signers`):
+    /// the file `name` at the top of `commit`'s tree, the commit's parents
+    /// and its signature (armored, signed bytes) when it has one. Remote
+    /// input: a tree with anything but that one file, or a file over
+    /// `max_bytes`, is refused before the file is read.
     pub fn read_file_commit(
         &self,
         commit: ObjectId,
         name: &str,
-    ) -> Result<(Option<Vec<u8>>, Option<SignedPayload>), StoreError> {
+        max_bytes: u64,
+    ) -> Result<FileCommit, StoreError> {
+        let refuse = |reason: String| StoreError::NotAnAtom { commit, reason };
         let mut corrupt = Vec::new();
-        let not_readable = |what: &str| StoreError::NotAnAtom {
-            commit,
-            reason: format!("{what} cannot be read"),
-        };
         let data = self
             .read_checked(commit, "commit", &mut corrupt)
-            .ok_or_else(|| not_readable("the commit"))?;
+            .ok_or_else(|| refuse("the commit cannot be read".into()))?;
         let kind = self.repo.object_hash();
         let parsed = gix::objs::CommitRef::from_bytes(&data, kind)
-            .map_err(|_| not_readable("the commit"))?;
+            .map_err(|_| refuse("the commit cannot be parsed".into()))?;
         let signature = gix::objs::CommitRefIter::signature(&data, kind)
-            .map_err(|_| not_readable("the signature"))?
+            .map_err(|_| refuse("the signature cannot be read".into()))?
             .map(|(sig, signed)| (sig.to_vec(), signed.to_bstring().into()));
-        let mut files = AtomObjects::default();
-        self.read_tree_into(parsed.tree(), "", 1, &mut files);
-        let file = files
-            .files
-            .into_iter()
-            .find(|f| f.path == name && f.mode == MODE_FILE)
-            .map(|f| f.data);
-        Ok((file, signature))
+        let parents = parsed.parents().collect();
+        let tree = self
+            .read_checked(parsed.tree(), "tree", &mut corrupt)
+            .ok_or_else(|| refuse("its tree cannot be read".into()))?;
+        let entries = gix::objs::TreeRef::from_bytes(&tree, kind)
+            .map_err(|_| refuse("its tree cannot be parsed".into()))?
+            .entries;
+        let [entry] = entries.as_slice() else {
+            return Err(refuse(format!(
+                "its tree holds {} entries, not just {name}",
+                entries.len()
+            )));
+        };
+        if entry.filename != name.as_bytes() || entry.mode.value() != MODE_FILE {
+            return Err(refuse(format!(
+                "its tree holds something other than {name}"
+            )));
+        }
+        let size = self
+            .repo
+            .find_header(entry.oid)
+            .map_err(|e| refuse(format!("{name} cannot be read: {e}")))?
+            .size();
+        if size > max_bytes {
+            return Err(refuse(format!(
+                "{name} is {size} bytes, more than the {max_bytes} allowed"
+            )));
+        }
+        let file = self
+            .read_checked(entry.oid.to_owned(), "blob", &mut corrupt)
+            .ok_or_else(|| refuse(format!("{name} cannot be read")))?;
+        Ok(FileCommit {
+            parents,
+            file,
+            signature,
+        })
     }
 
     /// The value of the trailer `key` in `commit`'s message, when the

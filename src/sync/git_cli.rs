@@ -183,11 +183,18 @@ impl<'a> GitCli<'a> {
         &self,
         remote: &str,
         refspecs: &[String],
+        lease: Option<(&str, Option<ObjectId>)>,
         progress: bool,
     ) -> Result<Vec<PushedRef>, GitFailure> {
         let mut args = vec!["push".to_owned(), "--porcelain".to_owned()];
         if progress {
             args.push("--progress".to_owned());
+        }
+        // That one ref may be replaced, but only while it still holds
+        // `expected` (nothing, for `None`).
+        if let Some((name, expected)) = lease {
+            let expected = expected.map(|e| e.to_string()).unwrap_or_default();
+            args.push(format!("--force-with-lease={name}:{expected}"));
         }
         args.push("--end-of-options".to_owned());
         args.push(remote.to_owned());

@@ -12,9 +12,12 @@
 //! are deleted at the end, so a refused pull leaves nothing reachable.
 //!
 //! The trusted public keys travel as `refs/atom/signers`: a chain of signed
-//! commits whose tree holds `allowed_signers`. Push appends the union of the
-//! remote's list and this store's; clone trusts the newest list when one of
-//! its own keys signed it; pull never trusts a key by itself.
+//! commits whose tree holds `allowed_signers`, each signed by a key of the
+//! list before it ([`crate::custody`]). Push publishes exactly the keys this
+//! store trusts, when the remote's list trusts this store's key; clone
+//! trusts the newest list in custody; pull never trusts a key by itself. The
+//! commit of the chain a store last checked is kept as
+//! `refs/atom/remotes/<remote>/signers`, so that a rewritten chain is seen.
 
 mod git_cli;
 
@@ -26,8 +29,9 @@ use serde_json::{json, Map};
 
 use crate::append::{Onto, Transaction};
 use crate::branches::{validate_trail_name, BranchError, ARCHIVE_PREFIX};
+use crate::custody::{self, KeyChain, NextList};
 use crate::shell;
-use crate::signing::{committer_time, key_line, signature_key, AllowedSigners, SignatureStatus};
+use crate::signing::{key_line, signature_key, AllowedSigners};
 use crate::store::{StoreError, HEADS_PREFIX};
 use crate::trail::{set_git_config, Draft, Trail, TrailError};
 use crate::verify::AtomProblem;
@@ -38,7 +42,10 @@ pub const INCOMING_PREFIX: &str = "refs/atom/incoming/";
 /// The published trusted keys (SPEC §6).
 pub const SIGNERS_REF: &str = "refs/atom/signers";
 /// The file holding them in each commit of [`SIGNERS_REF`].
-pub const SIGNERS_FILE: &str = "allowed_signers";
+pub use crate::custody::SIGNERS_FILE;
+/// Where a store keeps, per remote, the commit of the remote's key list it
+/// checked last: `refs/atom/remotes/<remote>/signers`.
+pub const SEEN_PREFIX: &str = "refs/atom/remotes/";
 /// The remote `clone` makes, and the default of `push` and `pull`.
 pub const DEFAULT_REMOTE: &str = "origin";
 
@@ -160,10 +167,20 @@ pub struct PushReport {
     pub url: String,
     /// Every ref git reported on.
     pub refs: Vec<PushedRef>,
-    /// The published keys' commit now on the remote.
+    /// The published keys' commit now on the remote (empty when it has none).
     pub signers: String,
     /// How many keys it lists.
     pub keys: usize,
+    /// What happened to the published keys: `up to date`, `updated` (this
+    /// store's list now), `replaced` (commits not in custody were dropped),
+    /// or `not listed` (the remote's list does not trust this store's key,
+    /// so it was left as it is).
+    pub signers_action: String,
+    /// Keys the remote listed that this store does not trust, and so no
+    /// longer publishes.
+    pub keys_dropped: Vec<UntrustedKey>,
+    /// What is wrong with the remote's key list, when something is.
+    pub signers_problem: Option<String>,
 }
 
 /// What a pull did to one trail.
@@ -209,6 +226,9 @@ pub struct PullReport {
     pub untrusted_keys: Vec<UntrustedKey>,
     /// Damaged objects replaced by good copies (`--repair`).
     pub repaired: Vec<String>,
+    /// What is wrong with the remote's published key list, when something
+    /// is (its keys past the problem are not even offered for trust).
+    pub signers_problem: Option<String>,
 }
 
 /// What `atom clone` did.
@@ -289,6 +309,8 @@ impl Trail {
             .map_err(SyncError::transport(name))?;
         cli.delete_refs_under(&format!("{INCOMING_PREFIX}{name}/"))
             .map_err(SyncError::transport(name))?;
+        cli.delete_refs_under(&format!("{SEEN_PREFIX}{name}/"))
+            .map_err(SyncError::transport(name))?;
         Ok(RemoteInfo {
             name: name.to_owned(),
             url,
@@ -337,12 +359,18 @@ impl Trail {
         })()
         .map_err(SyncError::transport(remote));
         let theirs = theirs.and_then(|()| Ok(self.git().ref_target(&format!("{ns}signers"))?));
-        let published = theirs.and_then(|theirs| self.publish_keys(theirs));
+        let plan = theirs.and_then(|theirs| self.plan_key_list(remote, theirs));
         let _ = cli.delete_refs_under(&ns);
-        let (signers, keys) = published?;
-        specs.push(format!("{signers}:{SIGNERS_REF}"));
+        let plan = plan?;
+        let mut lease = None;
+        if let Some(target) = plan.target {
+            specs.push(format!("{target}:{SIGNERS_REF}"));
+            if plan.replaces {
+                lease = Some((SIGNERS_REF, plan.theirs));
+            }
+        }
         let pushed = cli
-            .push(remote, &specs, progress)
+            .push(remote, &specs, lease, progress)
             .map_err(SyncError::transport(remote))?;
         let refs: Vec<PushedRef> = pushed
             .into_iter()
@@ -363,60 +391,90 @@ impl Trail {
             .filter(|r| r.status == "rejected")
             .map(|r| r.name.clone())
             .collect();
+        if !rejected.contains(&SIGNERS_REF.to_owned()) {
+            if let Some(seen) = plan.target.or(plan.chain.valid) {
+                self.git().force_ref(&seen_ref(remote), seen)?;
+            }
+        }
         if !rejected.is_empty() {
             return Err(SyncError::Rejected {
                 remote: remote.to_owned(),
                 refs: rejected,
             });
         }
+        let now_there = plan.target.or(plan.theirs);
         Ok(PushReport {
             remote: remote.to_owned(),
             url,
             refs,
-            signers: signers.to_string(),
-            keys,
+            signers: now_there.map(|c| c.to_string()).unwrap_or_default(),
+            keys: match plan.target {
+                Some(_) => self.allowed_signers().entries().len(),
+                None => plan.chain.keys.entries().len(),
+            },
+            signers_action: plan.action.to_owned(),
+            keys_dropped: plan.keys_dropped,
+            signers_problem: plan.chain.problem,
         })
     }
 
-    /// The keys commit to publish: `theirs` when it already lists every key
-    /// this store trusts, else a new commit on top of it with the union.
-    fn publish_keys(&self, theirs: Option<ObjectId>) -> Result<(ObjectId, usize), SyncError> {
-        let published = match theirs {
-            Some(c) => self.published_keys(c)?.0,
-            None => AllowedSigners::default(),
+    /// Check the remote's key list (`theirs`, fetched) against the commit
+    /// of it this store checked last, and decide what to publish.
+    fn plan_key_list(&self, remote: &str, theirs: Option<ObjectId>) -> Result<KeyPlan, SyncError> {
+        let seen = self.git().ref_target(&seen_ref(remote))?;
+        let chain = match (theirs, seen) {
+            (Some(t), _) => custody::check(self.git(), t, seen)?,
+            (None, Some(s)) => KeyChain {
+                problem: Some(format!(
+                    "{remote} no longer publishes {SIGNERS_REF}, which held {}",
+                    s.to_hex_with_len(12)
+                )),
+                ..custody::check(self.git(), s, Some(s))?
+            },
+            (None, None) => KeyChain::default(),
         };
-        let union = published.union(self.allowed_signers());
-        let n = union.entries().len();
-        if let Some(c) = theirs {
-            if n == published.entries().len() {
-                return Ok((c, n));
-            }
-        }
-        let message = format!(
-            "atom signers: {n} trusted key{}\n",
-            if n == 1 { "" } else { "s" }
-        );
-        let commit = self.git().write_file_commit(
-            SIGNERS_FILE,
-            union.to_text().as_bytes(),
-            &theirs.into_iter().collect::<Vec<_>>(),
-            &self.committer(),
-            &message,
-            &self.signer()?,
-        )?;
-        Ok((commit, n))
+        let next = self.next_key_list(chain.valid.is_some().then_some(&chain))?;
+        let replaces = chain.valid != theirs;
+        let (target, action) = match next {
+            NextList::Same => (
+                chain.valid,
+                if replaces { "replaced" } else { "up to date" },
+            ),
+            NextList::Commit(c) => (Some(c), if replaces { "replaced" } else { "updated" }),
+            NextList::NotListed => (None, "not listed"),
+        };
+        let dropped = match next {
+            NextList::Commit(_) => untrusted(&chain.keys, self.allowed_signers()),
+            _ => Vec::new(),
+        };
+        Ok(KeyPlan {
+            theirs,
+            chain,
+            target,
+            replaces,
+            action,
+            keys_dropped: dropped,
+        })
     }
 
-    /// The key list in a commit of [`SIGNERS_REF`], and whether one of its
-    /// own keys signed that commit.
-    fn published_keys(&self, commit: ObjectId) -> Result<(AllowedSigners, bool), SyncError> {
-        let (file, signature) = self.git().read_file_commit(commit, SIGNERS_FILE)?;
-        let keys = AllowedSigners::parse(&String::from_utf8_lossy(&file.unwrap_or_default()));
-        let self_signed = signature.is_some_and(|(armored, payload)| {
-            let time = committer_time(&payload).unwrap_or(0);
-            keys.check(&armored, &payload, time).status == SignatureStatus::Good
-        });
-        Ok((keys, self_signed))
+    /// The remote's published keys (`theirs`, fetched) as far as they are
+    /// in custody; the commit checked is remembered when the chain grew
+    /// from the one seen before.
+    fn published_keys(
+        &self,
+        remote: &str,
+        theirs: Option<ObjectId>,
+    ) -> Result<KeyChain, SyncError> {
+        let seen_ref = seen_ref(remote);
+        let seen = self.git().ref_target(&seen_ref)?;
+        let Some(theirs) = theirs else {
+            return Ok(KeyChain::default());
+        };
+        let chain = custody::check(self.git(), theirs, seen)?;
+        if let Some(valid) = chain.valid.filter(|v| Some(*v) != seen) {
+            self.git().force_ref(&seen_ref, valid)?;
+        }
+        Ok(chain)
     }
 
     /// Fetch from `remote` (every trail, archive and the published keys, or
@@ -470,16 +528,11 @@ impl Trail {
         let cleaned = cli
             .delete_refs_under(&ns)
             .map_err(SyncError::transport(remote));
-        let (verified, trails, untrusted_keys) = result?;
+        let mut report = result?;
         cleaned?;
-        Ok(PullReport {
-            remote: remote.to_owned(),
-            url,
-            verified,
-            trails,
-            untrusted_keys,
-            repaired: repaired.iter().map(ToString::to_string).collect(),
-        })
+        report.url = url;
+        report.repaired = repaired.iter().map(ToString::to_string).collect();
+        Ok(report)
     }
 
     /// Verify what sits under the incoming namespace `ns`, then move the
@@ -489,7 +542,7 @@ impl Trail {
         remote: &str,
         ns: &str,
         only: Option<&str>,
-    ) -> Result<(usize, Vec<TrailUpdate>, Vec<UntrustedKey>), SyncError> {
+    ) -> Result<PullReport, SyncError> {
         let heads = self.git().refs_under(&format!("{ns}heads/"))?;
         let archives = self.git().refs_under(&format!("{ns}archive/"))?;
         if let Some(t) = only {
@@ -500,10 +553,8 @@ impl Trail {
                 });
             }
         }
-        let published = match self.git().ref_target(&format!("{ns}signers"))? {
-            Some(c) => self.published_keys(c)?.0,
-            None => AllowedSigners::default(),
-        };
+        let chain = self.published_keys(remote, self.git().ref_target(&format!("{ns}signers"))?)?;
+        let published = chain.keys;
         let untrusted_keys = untrusted(&published, self.allowed_signers());
 
         let tips: Vec<ObjectId> = heads.iter().chain(&archives).map(|(_, id)| *id).collect();
@@ -530,7 +581,15 @@ impl Trail {
         }
         // Index what arrived now, so the next command starts fast.
         self.with_index(|_| Ok(()))?;
-        Ok((new.len(), updates, untrusted_keys))
+        Ok(PullReport {
+            remote: remote.to_owned(),
+            url: String::new(),
+            verified: new.len(),
+            trails: updates,
+            untrusted_keys,
+            repaired: Vec::new(),
+            signers_problem: chain.problem,
+        })
     }
 
     /// Bring trail `name` to include `theirs`: create it, fast-forward it,
@@ -717,52 +776,39 @@ fn clone_into(url: &str, home: &Path, progress: bool) -> Result<CloneReport, Syn
         .cli()
         .fetch(DEFAULT_REMOTE, &specs, progress)
         .map_err(SyncError::transport(DEFAULT_REMOTE))?;
-    let mut trusted = Vec::new();
-    if let Some(c) = trail.git().ref_target(&format!("{ns}signers"))? {
-        let (keys, self_signed) = trail.published_keys(c)?;
-        if !self_signed {
-            return Err(SyncError::Refused {
-                remote: DEFAULT_REMOTE.into(),
-                reason: format!(
-                    "the keys published under {SIGNERS_REF} are not signed by one of them"
-                ),
-                hint: "ask the remote's owner to run `atom push`, or trust keys yourself with `atom init`, `atom signers add` and `atom pull`".into(),
-            });
-        }
-        // Each published line as it is (a retired key stays retired), under
-        // a name that is free here.
-        let ours = trail.allowed_signers();
-        for line in keys
-            .entries()
-            .iter()
-            .filter(|e| ours.principal_of(&e.key).is_none())
-        {
-            let added = trail.adopt_signer(line).map_err(|e| SyncError::Refused {
-                remote: DEFAULT_REMOTE.into(),
-                reason: format!(
-                    "cannot trust the published key of {:?}: {e}",
-                    line.principals
-                ),
-                hint: "ask the remote's owner to check their keys/allowed_signers".into(),
-            })?;
-            if added.added
-                && !trusted
-                    .iter()
-                    .any(|k: &UntrustedKey| k.key == added.signer.key)
-            {
-                trusted.push(UntrustedKey {
-                    name: added.signer.name,
-                    fingerprint: added.signer.fingerprint,
-                    key: added.signer.key,
-                });
-            }
-        }
+    let theirs = trail.git().ref_target(&format!("{ns}signers"))?;
+    let chain = trail.published_keys(DEFAULT_REMOTE, theirs)?;
+    if theirs.is_some() && chain.valid.is_none() {
+        return Err(SyncError::Refused {
+            remote: DEFAULT_REMOTE.into(),
+            reason: chain.problem.unwrap_or_else(|| {
+                format!("the keys published under {SIGNERS_REF} are not signed by one of them")
+            }),
+            hint: "ask the remote's owner to run `atom push`, or trust keys yourself with `atom init`, `atom signers add` and `atom pull`".into(),
+        });
     }
+    // Only the list in custody; keys added past it are not trusted.
+    let trusted: Vec<UntrustedKey> = trail
+        .adopt_key_list(&chain.keys)
+        .map_err(|e| SyncError::Refused {
+            remote: DEFAULT_REMOTE.into(),
+            reason: format!("cannot trust the published keys: {e}"),
+            hint: "ask the remote's owner to check their keys/allowed_signers".into(),
+        })?
+        .into_iter()
+        .map(|k| UntrustedKey {
+            name: k.name,
+            fingerprint: k.fingerprint,
+            key: k.key,
+        })
+        .collect();
     // A fresh handle reads the keys just trusted.
     let trail = Trail::open(home)?;
-    let (verified, trails, untrusted_keys) = trail.accept_incoming(DEFAULT_REMOTE, &ns, None)?;
+    let mut pull = trail.accept_incoming(DEFAULT_REMOTE, &ns, None)?;
     let _ = trail.cli().delete_refs_under(&ns);
-    let names: Vec<&str> = trails
+    pull.url = origin.url;
+    let names: Vec<&str> = pull
+        .trails
         .iter()
         .filter(|t| !t.trail.starts_with("archive/"))
         .map(|t| t.trail.as_str())
@@ -778,16 +824,31 @@ fn clone_into(url: &str, home: &Path, progress: bool) -> Result<CloneReport, Syn
         home: home.to_owned(),
         fingerprint: init.fingerprint,
         trusted,
-        pull: PullReport {
-            remote: DEFAULT_REMOTE.into(),
-            url: origin.url,
-            verified,
-            trails,
-            untrusted_keys,
-            repaired: Vec::new(),
-        },
+        pull,
         current,
     })
+}
+
+/// Where this store keeps the commit of `remote`'s key list it checked last.
+fn seen_ref(remote: &str) -> String {
+    format!("{SEEN_PREFIX}{remote}/signers")
+}
+
+/// The remote's key list as a push found it, and what to publish.
+struct KeyPlan {
+    /// The remote's `refs/atom/signers` before the push.
+    theirs: Option<ObjectId>,
+    /// It, checked.
+    chain: KeyChain,
+    /// The commit to put there (`None`: leave it).
+    target: Option<ObjectId>,
+    /// Whether `target` replaces commits (or a deleted ref) rather than
+    /// extending `theirs`.
+    replaces: bool,
+    /// [`PushReport::signers_action`].
+    action: &'static str,
+    /// [`PushReport::keys_dropped`].
+    keys_dropped: Vec<UntrustedKey>,
 }
 
 /// The keys of `published` that `ours` does not list, each under a name

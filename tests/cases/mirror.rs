@@ -529,3 +529,79 @@ fn bad_mirror_arguments_are_usage_errors() {
     assert!(out.stderr.contains("is not empty"), "{out}");
     assert_eq!(std::fs::read(&full).unwrap(), b"mine");
 }
+
+/// Whoever holds the D1 token adds their key to `signers` and a forged
+/// atom: restore trusts only the key list chain in custody, names the keys
+/// it trusts, and the forged atom fails verification (exit 1).
+#[test]
+fn keys_written_into_d1_rows_are_not_trusted_by_restore() {
+    let (d1, a) = configured_store(2);
+    push_json(&a);
+
+    // Mallory: a copy of A's store with her own key, one atom signed by it,
+    // her key in her allowed_signers, mirrored to the same database.
+    let m = TestEnv::new();
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(a.store())
+        .arg(m.store())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let key = m.store().join("keys/atom_ed25519");
+    std::fs::remove_file(&key).unwrap();
+    std::fs::remove_file(key.with_extension("pub")).unwrap();
+    let out = m
+        .command("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "mallory", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let m_key = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let m_key: Vec<&str> = m_key.split_whitespace().take(2).collect();
+    m.atom_ok(&["signers", "add", "mallory", &m_key.join(" ")]);
+    let forged = m.record(&["TASK", "forged"])["record"]["atom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pushed = push_json(&m);
+    assert_eq!(pushed["signers_action"], "not listed", "{pushed:#}");
+    assert_eq!(
+        d1.select("SELECT principal FROM signers WHERE principal = 'mallory'")
+            .len(),
+        1,
+        "the rows hold mallory's key"
+    );
+
+    let restored = TestEnv::new();
+    let out = with_token(
+        &a,
+        TOKEN,
+        &[
+            "mirror",
+            "restore",
+            "--to",
+            restored.store().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 1, "{out}");
+    let a_fpr = a.atom_json(&["signers", "list"])["signers"][0]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        out.stdout.contains(&a_fpr),
+        "names the key it trusts:\n{out}"
+    );
+    assert!(!out.stdout.contains("mallory"), "{out}");
+    let (code, _, verified) = verify(&restored, &["--all"]);
+    assert_eq!(code, 1);
+    assert!(verified.stdout.contains(&forged), "{verified}");
+    let signers = restored.atom_json(&["signers", "list"]);
+    assert_eq!(
+        signers["signers"].as_array().unwrap().len(),
+        2,
+        "{signers:#}"
+    );
+}

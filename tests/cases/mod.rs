@@ -2,6 +2,7 @@
 
 mod concurrency;
 mod crash;
+mod custody;
 mod durability;
 mod hooks;
 mod hostile;

@@ -8,6 +8,7 @@ use atom::mirror::{self, MirrorError, MirrorSettings};
 use serde::Serialize;
 
 use crate::cli::error::{CliError, EXIT_PROBLEM, EXIT_USAGE};
+use crate::cli::output::safe;
 use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
@@ -163,6 +164,12 @@ fn push(ctx: &Ctx) -> Result<(), CliError> {
             plural(report.signers)
         ));
         ctx.printer.out(&line)?;
+        if report.signers_action == "not listed" {
+            ctx.printer.note(
+                "note: the mirrored key list does not trust this store's key, so it was left as it is; \
+                 push from a store whose key it lists after `atom signers add` of this store's key",
+            );
+        }
         if report.retries > 0 {
             ctx.printer.note(&format!(
                 "note: D1 rate-limited {} request(s); they were retried",
@@ -223,12 +230,20 @@ fn restore(
             report.signers,
             plural(report.signers)
         ))?;
+        for k in &report.trusted {
+            ctx.printer
+                .out(&format!("  trusted {}  {}\n", safe(&k.name), k.fingerprint))?;
+        }
         if report.verify.ok {
             ctx.printer.out(&format!(
                 "✓ {} atoms verified, chain intact\n",
                 report.verify.atoms
             ))?;
         }
+    }
+    if let Some(problem) = &report.signers_problem {
+        ctx.printer
+            .note(&format!("warning: the mirrored key list: {problem}"));
     }
     if !report.verify.ok {
         return Err(CliError::problem(

@@ -85,6 +85,12 @@ pub fn updates(p: &Printer, report: &PullReport) -> String {
 /// Keys the remote publishes that this store does not trust, and how to
 /// trust them (the note is made safe for the terminal by [`Printer::note`]).
 pub fn untrusted_note(p: &Printer, report: &PullReport) {
+    if let Some(problem) = &report.signers_problem {
+        p.note(&format!(
+            "warning: {}'s published keys: {problem}",
+            report.remote
+        ));
+    }
     for k in &report.untrusted_keys {
         p.note(&format!(
             "note: {} publishes a key you do not trust: {} {}; to trust it: atom signers add {} {}",

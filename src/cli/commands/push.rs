@@ -1,5 +1,7 @@
 //! `atom push [REMOTE] [TRAIL]`: publish trails, archives and trusted keys.
 
+use atom::shell::quote;
+
 use crate::cli::error::CliError;
 use crate::cli::output::safe;
 use crate::cli::Ctx;
@@ -54,5 +56,41 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         ));
     }
     p.out(&text)?;
+    signers_notes(ctx, trail, &report);
     Ok(())
+}
+
+/// What happened to the published keys, when it needs the user.
+fn signers_notes(ctx: &Ctx, trail: &atom::Trail, report: &atom::sync::PushReport) {
+    let p = &ctx.printer;
+    if let Some(problem) = &report.signers_problem {
+        p.note(&format!(
+            "warning: {}'s published keys: {problem}",
+            report.remote
+        ));
+    }
+    if report.signers_action == "not listed" {
+        let own = trail
+            .signers()
+            .ok()
+            .and_then(|all| all.into_iter().find(|s| s.own));
+        let add = own
+            .map(|s| format!("atom signers add {} {}", quote(&s.name), quote(&s.key)))
+            .unwrap_or_else(|| "atom signers add NAME KEY".into());
+        p.note(&format!(
+            "note: {}'s published keys do not list this store's key, so they were left as they are; \
+             on a store whose key they list, run: {add}   then atom push",
+            report.remote
+        ));
+    }
+    for k in &report.keys_dropped {
+        p.note(&format!(
+            "note: {} no longer publishes {} {}: this store does not trust it (atom signers add {} {} keeps it published)",
+            report.remote,
+            k.name,
+            k.fingerprint,
+            quote(&k.name),
+            quote(&k.key)
+        ));
+    }
 }
