@@ -114,6 +114,13 @@ pub struct Identity {
 /// An armored commit signature and the bytes it signs.
 pub type SignedPayload = (Vec<u8>, Vec<u8>);
 
+/// The largest file an atom commit holds: an attachment of 64 MiB (its
+/// `atom.json` is at most a few MiB). A larger blob from a remote is refused
+/// before it is read.
+pub const MAX_BLOB_BYTES: u64 = 64 << 20;
+/// The most bytes of files (record and attachments) one atom commit holds.
+pub const MAX_ATOM_FILES_BYTES: u64 = 256 << 20;
+
 /// A commit holding one file, as [`GitStore::read_file_commit`] reads it.
 #[derive(Debug, Clone)]
 pub struct FileCommit {
@@ -552,6 +559,11 @@ pub struct AtomObjects {
     pub files: Vec<TreeFile>,
     /// Objects whose content does not hash to their id, or that cannot be read.
     pub corrupt: Vec<String>,
+    /// Files over [`MAX_BLOB_BYTES`] or past [`MAX_ATOM_FILES_BYTES`], left
+    /// unread.
+    pub too_large: Vec<String>,
+    /// Bytes of the files read.
+    pub bytes: u64,
 }
 
 /// A git file mode: a directory.
@@ -633,8 +645,22 @@ impl GitStore {
                     self.read_tree_into(oid, &format!("{path}/"), depth - 1, out);
                 }
             } else if mode & 0o170000 == 0o100000 {
-                if let Some(bytes) = self.read_checked(oid, "blob", &mut out.corrupt) {
-                    file.data = bytes;
+                // Sizes first: a hostile blob is refused before it is read.
+                match self.repo.find_header(oid).map(|h| h.size()) {
+                    Ok(size) if size > MAX_BLOB_BYTES => out.too_large.push(format!(
+                        "{path} ({oid}) is {size} bytes, more than the {} MiB a file of an atom may hold",
+                        MAX_BLOB_BYTES >> 20
+                    )),
+                    Ok(size) if out.bytes + size > MAX_ATOM_FILES_BYTES => out.too_large.push(format!(
+                        "the files of the atom add up to more than the {} MiB an atom may hold",
+                        MAX_ATOM_FILES_BYTES >> 20
+                    )),
+                    _ => {
+                        if let Some(bytes) = self.read_checked(oid, "blob", &mut out.corrupt) {
+                            out.bytes += bytes.len() as u64;
+                            file.data = bytes;
+                        }
+                    }
                 }
                 out.files.push(file);
             } else {

@@ -262,6 +262,71 @@ impl<'a> GitCli<'a> {
         }
     }
 
+    /// Whether `a` and `b` share any history (`git merge-base`).
+    pub(crate) fn related(&self, a: ObjectId, b: ObjectId) -> Result<bool, GitFailure> {
+        let out = self
+            .command()
+            .args(["merge-base"])
+            .arg(a.to_string())
+            .arg(b.to_string())
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .map_err(|e| GitFailure {
+                what: "merge-base".into(),
+                message: format!("cannot run git: {e}"),
+            })?;
+        match out.status.code() {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => Err(GitFailure {
+                what: "merge-base".into(),
+                message: format!("cannot compare {a} and {b}"),
+            }),
+        }
+    }
+
+    /// The kind of each object in `ids` (`commit`, `blob`, ...; `missing`
+    /// when absent), in one `git cat-file --batch-check`.
+    pub(crate) fn kinds(&self, ids: &[ObjectId]) -> Result<Vec<String>, GitFailure> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut child = self
+            .command()
+            .args(["cat-file", "--batch-check=%(objecttype)"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| GitFailure {
+                what: "cat-file".into(),
+                message: format!("cannot run git: {e}"),
+            })?;
+        let input: String = ids.iter().map(|id| format!("{id}\n")).collect();
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let writer = std::thread::spawn(move || {
+            use std::io::Write as _;
+            stdin.write_all(input.as_bytes())
+        });
+        let out = child.wait_with_output().map_err(|e| GitFailure {
+            what: "cat-file".into(),
+            message: format!("cannot run git: {e}"),
+        })?;
+        let _ = writer.join();
+        let kinds: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.rsplit(' ').next().unwrap_or(l).to_owned())
+            .collect();
+        if kinds.len() != ids.len() {
+            return Err(GitFailure {
+                what: "cat-file".into(),
+                message: "cannot read the kinds of the fetched objects".into(),
+            });
+        }
+        Ok(kinds)
+    }
+
     /// Delete every ref under `prefix` (a namespace of atom's own).
     pub(crate) fn delete_refs_under(&self, prefix: &str) -> Result<(), GitFailure> {
         let refs = self.output(&["for-each-ref", "--format=%(refname)", prefix])?;

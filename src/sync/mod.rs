@@ -138,6 +138,20 @@ impl SyncError {
     }
 }
 
+/// How [`Trail::pull_with`] pulls.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PullOptions {
+    /// Show git's progress.
+    pub progress: bool,
+    /// First move damaged objects aside (into `trail.git/atom-damaged/`,
+    /// see [`crate::store::GitStore::quarantine_damaged_objects`]) and
+    /// fetch every object again, so that good copies replace them.
+    pub repair: bool,
+    /// Join a remote trail that shares no history with the local trail of
+    /// that name (refused otherwise).
+    pub allow_unrelated: bool,
+}
+
 /// A configured remote.
 #[derive(Debug, Clone, Serialize)]
 pub struct RemoteInfo {
@@ -486,20 +500,25 @@ impl Trail {
         trail: Option<&str>,
         progress: bool,
     ) -> Result<PullReport, SyncError> {
-        self.pull_with(remote, trail, progress, false)
+        let options = PullOptions {
+            progress,
+            ..PullOptions::default()
+        };
+        self.pull_with(remote, trail, &options)
     }
 
-    /// [`Trail::pull`]; with `repair`, damaged objects are first moved aside
-    /// (into `trail.git/atom-damaged/`, see
-    /// [`crate::store::GitStore::quarantine_damaged_objects`])
-    /// and every object is fetched again, so that good copies replace them.
+    /// [`Trail::pull`] with [`PullOptions`].
     pub fn pull_with(
         &self,
         remote: &str,
         trail: Option<&str>,
-        progress: bool,
-        repair: bool,
+        options: &PullOptions,
     ) -> Result<PullReport, SyncError> {
+        let PullOptions {
+            progress,
+            repair,
+            allow_unrelated,
+        } = *options;
         let url = self.remote_url(remote)?;
         if let Some(t) = trail {
             validate_trail_name(t)?;
@@ -524,7 +543,7 @@ impl Trail {
             .delete_refs_under(&ns)
             .and_then(|()| cli.fetch_with(remote, &specs, progress, repair))
             .map_err(SyncError::transport(remote))
-            .and_then(|()| self.accept_incoming(remote, &ns, trail));
+            .and_then(|()| self.accept_incoming(remote, &ns, trail, allow_unrelated));
         let cleaned = cli
             .delete_refs_under(&ns)
             .map_err(SyncError::transport(remote));
@@ -542,9 +561,11 @@ impl Trail {
         remote: &str,
         ns: &str,
         only: Option<&str>,
+        allow_unrelated: bool,
     ) -> Result<PullReport, SyncError> {
         let heads = self.git().refs_under(&format!("{ns}heads/"))?;
         let archives = self.git().refs_under(&format!("{ns}archive/"))?;
+        self.check_incoming_refs(remote, ns, &heads, &archives)?;
         if let Some(t) = only {
             if heads.is_empty() {
                 return Err(SyncError::NoRemoteTrail {
@@ -568,6 +589,9 @@ impl Trail {
         }
 
         let _lock = self.lock()?;
+        if !allow_unrelated {
+            self.refuse_unrelated(remote, ns, &heads)?;
+        }
         let mut updates = Vec::new();
         for (name, theirs) in &heads {
             let trail = &name[ns.len() + "heads/".len()..];
@@ -589,6 +613,101 @@ impl Trail {
             untrusted_keys,
             repaired: Vec::new(),
             signers_problem: chain.problem,
+        })
+    }
+
+    /// Refuse what a remote sent before anything changes here: refs that
+    /// do not point at commits, and names a local trail cannot have. Every
+    /// bad ref is named.
+    fn check_incoming_refs(
+        &self,
+        remote: &str,
+        ns: &str,
+        heads: &[(String, ObjectId)],
+        archives: &[(String, ObjectId)],
+    ) -> Result<(), SyncError> {
+        let all: Vec<&(String, ObjectId)> = heads.iter().chain(archives).collect();
+        let ids: Vec<ObjectId> = all.iter().map(|(_, id)| *id).collect();
+        let kinds = self
+            .cli()
+            .kinds(&ids)
+            .map_err(SyncError::transport(remote))?;
+        let mut bad = Vec::new();
+        for ((name, _), kind) in all.iter().zip(&kinds) {
+            let shown = format!("refs/{}", &name[ns.len()..]);
+            let shown = shown.replacen("refs/archive/", "refs/atom/archive/", 1);
+            if kind != "commit" {
+                bad.push(format!("{shown:?} points at a {kind}, not a commit"));
+                continue;
+            }
+            let problem = match name[ns.len()..].split_once('/') {
+                Some(("heads", trail)) => validate_trail_name(trail).err(),
+                Some(("archive", rest)) => match rest.split_once('/') {
+                    Some((trail, tip)) => validate_trail_name(trail)
+                        .and_then(|()| validate_trail_name(tip))
+                        .err(),
+                    None => Some(BranchError::InvalidName {
+                        name: rest.to_owned(),
+                        reason: "an archive is named <trail>/<tip>",
+                    }),
+                },
+                _ => None,
+            };
+            if let Some(e) = problem {
+                bad.push(format!("{shown:?}: {e}"));
+            }
+        }
+        if bad.is_empty() {
+            return Ok(());
+        }
+        let n = bad.len();
+        Err(SyncError::Refused {
+            remote: remote.to_owned(),
+            reason: format!(
+                "{n} ref{} cannot be taken: {}",
+                if n == 1 { "" } else { "s" },
+                bad.join("; ")
+            ),
+            hint: "pull the trails you want by name (`atom pull REMOTE TRAIL`), and ask the remote's owner to delete those refs".into(),
+        })
+    }
+
+    /// Refuse remote trails whose history shares nothing with the local
+    /// trail of that name (another store's trail that happens to have the
+    /// same name): joining them is `--allow-unrelated`'s decision.
+    fn refuse_unrelated(
+        &self,
+        remote: &str,
+        ns: &str,
+        heads: &[(String, ObjectId)],
+    ) -> Result<(), SyncError> {
+        let cli = self.cli();
+        let mut unrelated = Vec::new();
+        for (name, theirs) in heads {
+            let trail = &name[ns.len() + "heads/".len()..];
+            let Some(ours) = self.git().ref_target(&format!("{HEADS_PREFIX}{trail}"))? else {
+                continue;
+            };
+            if !cli
+                .related(ours, *theirs)
+                .map_err(SyncError::transport(remote))?
+            {
+                unrelated.push(trail.to_owned());
+            }
+        }
+        if unrelated.is_empty() {
+            return Ok(());
+        }
+        Err(SyncError::Refused {
+            remote: remote.to_owned(),
+            reason: format!(
+                "trail{} {} there share{} no history with the local one{}",
+                if unrelated.len() == 1 { "" } else { "s" },
+                unrelated.join(", "),
+                if unrelated.len() == 1 { "s" } else { "" },
+                if unrelated.len() == 1 { "" } else { "s" },
+            ),
+            hint: "if they are meant to be one trail, pull with --allow-unrelated (a MERGE atom joins them); else pull the other trails by name".into(),
         })
     }
 
@@ -804,7 +923,7 @@ fn clone_into(url: &str, home: &Path, progress: bool) -> Result<CloneReport, Syn
         .collect();
     // A fresh handle reads the keys just trusted.
     let trail = Trail::open(home)?;
-    let mut pull = trail.accept_incoming(DEFAULT_REMOTE, &ns, None)?;
+    let mut pull = trail.accept_incoming(DEFAULT_REMOTE, &ns, None, false)?;
     let _ = trail.cli().delete_refs_under(&ns);
     pull.url = origin.url;
     let names: Vec<&str> = pull

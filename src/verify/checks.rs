@@ -82,6 +82,7 @@ pub(super) fn check_each(loaded: &[(Loaded, bool)], allowed: &AllowedSigners) ->
 
 fn check_one(l: &Loaded, allowed: &AllowedSigners) -> Vec<String> {
     let mut out: Vec<String> = l.objects.corrupt.clone();
+    out.extend(l.objects.too_large.iter().cloned());
     let stored = match &l.stored {
         Ok(s) => s,
         Err(e) => {

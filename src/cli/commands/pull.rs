@@ -19,17 +19,21 @@ pub struct Args {
     /// `atom verify` suggests when objects are corrupt).
     #[arg(long)]
     repair: bool,
+    /// Join a remote trail that shares no history with the local trail of
+    /// that name (by default such a pull is refused).
+    #[arg(long)]
+    allow_unrelated: bool,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let trail = ctx.open()?;
     let p = &ctx.printer;
-    let report = trail.pull_with(
-        &args.remote,
-        args.trail_name.as_deref(),
-        p.progress_enabled() && !p.json,
-        args.repair,
-    )?;
+    let options = atom::sync::PullOptions {
+        progress: p.progress_enabled() && !p.json,
+        repair: args.repair,
+        allow_unrelated: args.allow_unrelated,
+    };
+    let report = trail.pull_with(&args.remote, args.trail_name.as_deref(), &options)?;
     if p.json {
         p.json(&report)?;
         return Ok(());

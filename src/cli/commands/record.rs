@@ -13,7 +13,7 @@ use crate::cli::Ctx;
 /// The largest metadata document accepted (`--meta`, `--meta-file`).
 pub const MAX_METADATA_BYTES: usize = 8 * 1024 * 1024;
 /// The largest attachment accepted.
-pub const MAX_ATTACHMENT_BYTES: u64 = 64 * 1024 * 1024;
+pub const MAX_ATTACHMENT_BYTES: u64 = atom::store::MAX_BLOB_BYTES;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -115,8 +115,20 @@ fn draft(args: Args) -> Result<Draft, CliError> {
         .transpose()
         .map_err(|e| CliError::usage(e.to_string(), "e.g. --at 2024-11-27T10:23:45Z"))?;
     let mut attachments = Vec::with_capacity(args.attach.len());
+    let mut total = 0u64;
     for path in &args.attach {
-        attachments.push(read_attachment(path)?);
+        let (name, bytes) = read_attachment(path)?;
+        total += bytes.len() as u64;
+        if total > atom::store::MAX_ATOM_FILES_BYTES {
+            return Err(CliError::usage(
+                format!(
+                    "the attachments add up to more than {} MiB",
+                    atom::store::MAX_ATOM_FILES_BYTES >> 20
+                ),
+                "attach fewer or smaller files, over several atoms",
+            ));
+        }
+        attachments.push((name, bytes));
     }
     Ok(Draft {
         atom_type: args.atom_type,
