@@ -95,6 +95,38 @@ CREATE TABLE trail_range (
 ) WITHOUT ROWID;
 CREATE INDEX trail_range_seg ON trail_range(seg, max_pos);
 
+-- The transparency log (SPEC §10), derived from the log commits under
+-- refs/atom/log: leaves in the order the store accepted them, and the Merkle
+-- hashes a log stores, numbered as Go's tlog numbers them. `day` and `seq` are
+-- those of the atom's id when known: ids the log holds are never issued again.
+CREATE TABLE log_leaf (
+    leaf      INTEGER PRIMARY KEY,  -- 0-based
+    commit_id BLOB NOT NULL UNIQUE,
+    digest    TEXT NOT NULL,
+    day       INTEGER,
+    seq       INTEGER
+);
+CREATE INDEX log_leaf_day_seq ON log_leaf(day, seq);
+CREATE TABLE log_hash (
+    id   INTEGER PRIMARY KEY,
+    hash BLOB NOT NULL
+);
+-- `tip`: the log commit these rows reflect; `checkpoint`: its signed checkpoint.
+CREATE TABLE log_state (
+    k TEXT PRIMARY KEY,
+    v TEXT NOT NULL
+) WITHOUT ROWID;
+-- Indexed atoms the log does not hold yet; the next append logs them.
+CREATE TABLE log_pending (
+    n INTEGER PRIMARY KEY
+);
+CREATE TRIGGER atom_queued AFTER INSERT ON atom BEGIN
+    INSERT INTO log_pending (n) VALUES (new.n);
+END;
+CREATE TRIGGER atom_unqueued AFTER DELETE ON atom BEGIN
+    DELETE FROM log_pending WHERE n = old.n;
+END;
+
 -- Counts and token cost per agent, type, day and project, kept by triggers
 -- so `atom stats` reads a few rows. A NULL project is the key x'00'.
 CREATE TABLE stat (

@@ -27,6 +27,7 @@ use crate::index::{Index, IndexError, IndexedAtom, IndexedSignature};
 use crate::model::{self, Atom, AtomId};
 use crate::signing::{key_line, SignatureCheck, SshSigner};
 use crate::store::lock::StoreLock;
+use crate::store::log::LOG_REF;
 use crate::store::pack::PackWriter;
 use crate::store::{Identity, StoreError, HEADS_PREFIX};
 use crate::trail::{email_local_part, AtomView, Prepared, Trail, TrailError};
@@ -106,8 +107,44 @@ impl<'t> Transaction<'t> {
         Ok(tx)
     }
 
-    fn ix(&self) -> &Index {
+    pub(crate) fn ix(&self) -> &Index {
         self.index.as_ref().expect("begin opened the index")
+    }
+
+    /// The store's key, which also signs the log's checkpoints.
+    pub(crate) fn log_key(&self) -> &ed25519_dalek::SigningKey {
+        self.signer.ed25519()
+    }
+
+    /// Its public half.
+    pub(crate) fn log_public(&self) -> [u8; 32] {
+        self.signer.ed25519().verifying_key().to_bytes()
+    }
+
+    /// The store this transaction appends to.
+    pub(crate) fn trail(&self) -> &Trail {
+        self.trail
+    }
+
+    /// Write a log commit into this transaction's pack.
+    pub(crate) fn pack_log_commit(
+        &mut self,
+        leaves: &[String],
+        note: &str,
+        parent: Option<ObjectId>,
+    ) -> Result<ObjectId, TrailError> {
+        if self.pack.is_none() {
+            self.pack = Some(self.trail.git().new_pack()?);
+        }
+        let pack = self.pack.as_mut().expect("made above");
+        Ok(self.trail.git().pack_log_commit(
+            pack,
+            leaves,
+            note,
+            parent,
+            &self.committer,
+            &self.signer,
+        )?)
     }
 
     /// Where `full_name` points as this transaction sees it.
@@ -286,6 +323,11 @@ impl<'t> Transaction<'t> {
     /// Make everything durable and visible: the pack, then each ref (with
     /// compare-and-swap), then the index rows.
     pub(crate) fn commit(mut self) -> Result<(), TrailError> {
+        // The log ref moves after the trail refs (it is the last move).
+        if let Err(e) = self.log_queued() {
+            self.ix().rollback();
+            return Err(e);
+        }
         if let Some(pack) = self.pack.take() {
             if let Err(e) = self.trail.git().finish_pack(pack) {
                 self.ix().rollback();
@@ -317,7 +359,9 @@ impl<'t> Transaction<'t> {
         }
         let ix = self.ix();
         let applied = (|| -> Result<(), IndexError> {
-            for (name, new) in &moved {
+            // The log's ref is not a history of atoms: its rows are
+            // already staged (`log_queued`).
+            for (name, new) in moved.iter().filter(|(name, _)| *name != LOG_REF) {
                 ix.set_ref(name, Some(*new))?;
             }
             ix.commit()

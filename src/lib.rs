@@ -23,7 +23,9 @@ pub mod signers;
 pub mod signing;
 pub mod store;
 pub mod sync;
+pub mod tlog;
 pub mod trail;
+pub mod transparency;
 pub mod verify;
 
 pub use model::{Atom, AtomId, Attachment, InvalidField};

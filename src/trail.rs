@@ -211,6 +211,11 @@ pub struct Trail {
     allowed: OnceCell<AllowedSigners>,
     pub(crate) index: RefCell<Option<Index>>,
     notices: RefCell<Vec<String>>,
+    /// What the last catch-up found wrong with the transparency log.
+    log_problem: RefCell<Option<String>>,
+    /// Whether a catch-up left a ref out of the index (not a history of
+    /// atoms, or damaged).
+    skipped_refs: std::cell::Cell<bool>,
 }
 
 impl Trail {
@@ -281,6 +286,8 @@ impl Trail {
             allowed: OnceCell::new(),
             index: RefCell::new(None),
             notices: RefCell::new(Vec::new()),
+            log_problem: RefCell::new(None),
+            skipped_refs: std::cell::Cell::new(false),
         })
     }
 
@@ -299,6 +306,15 @@ impl Trail {
             }
             let ix = slot.as_mut().expect("opened above");
             let result = ix.catch_up(&self.git, &mut |_| {}).and_then(|report| {
+                if !report.skipped.is_empty() {
+                    self.skipped_refs.set(true);
+                }
+                if let Some(problem) = report.log {
+                    self.notices
+                        .borrow_mut()
+                        .push(format!("the transparency log: {problem}"));
+                    *self.log_problem.borrow_mut() = Some(problem);
+                }
                 self.notices
                     .borrow_mut()
                     .extend(report.skipped.into_iter().map(|(name, why)| {
@@ -321,6 +337,27 @@ impl Trail {
             }
         }
         unreachable!("the second attempt returns")
+    }
+
+    /// What the last catch-up found wrong with the transparency log, once.
+    /// (`verify` reports it itself, so it is no longer a note.)
+    pub(crate) fn take_log_notice(&self) -> Option<String> {
+        let problem = self.log_problem.borrow_mut().take()?;
+        let note = format!("the transparency log: {problem}");
+        self.notices.borrow_mut().retain(|n| *n != note);
+        Some(problem)
+    }
+
+    /// Whether a catch-up left a ref out of the index; the notes saying so
+    /// are dropped (`verify`, which asks, names the atoms itself).
+    pub(crate) fn skipped_refs(&self) -> bool {
+        let skipped = self.skipped_refs.get();
+        if skipped {
+            self.notices
+                .borrow_mut()
+                .retain(|n| !n.contains(" is left out of the index: "));
+        }
+        skipped
     }
 
     /// Notes for the user gathered so far (an index rebuilt, ...), emptied.

@@ -85,6 +85,10 @@ enum Command {
     Export(commands::export::Args),
     /// Append JSON-lines records to the current trail, all or nothing (`-` reads stdin).
     Import(commands::import::Args),
+    /// The transparency log's latest signed checkpoint, or its verifier and witness keys.
+    Checkpoint(commands::checkpoint::Args),
+    /// Prove an atom is in the transparency log (C2SP tlog-proof), or check such a proof.
+    Prove(commands::prove::Args),
 }
 
 /// Context every command gets.
@@ -136,6 +140,8 @@ pub fn run() -> ExitCode {
         Command::Show(args) => commands::show::run(&ctx, args),
         Command::Reindex(args) => commands::reindex::run(&ctx, args),
         Command::Verify(args) => commands::verify::run(&ctx, args),
+        Command::Checkpoint(args) => commands::checkpoint::run(&ctx, args),
+        Command::Prove(args) => commands::prove::run(&ctx, args),
         Command::Fork(args) => commands::fork::run(&ctx, args),
         Command::Switch(args) => commands::switch::run(&ctx, args),
         Command::Trails(args) => commands::trails::run(&ctx, args),

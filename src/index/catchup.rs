@@ -14,6 +14,7 @@ use gix::ObjectId;
 use super::write::{IndexedAtom, IndexedSignature};
 use super::{Index, IndexError};
 use crate::signing::{verify_signature, SignatureValidity};
+use crate::store::log::LOG_REF;
 use crate::store::{GitStore, StoreError, StoredAtom, HEADS_PREFIX};
 
 /// How many atoms a catch-up reads through one repository handle before it
@@ -37,6 +38,9 @@ pub struct CatchUp {
     /// (a blob, a tree, a commit of something else): the ref and why.
     /// The rest of the store stays usable; the ref is tried again next time.
     pub skipped: Vec<(String, String)>,
+    /// What catching up with the log found wrong, if anything (the log's
+    /// rows are then those of the part that reads).
+    pub log: Option<String>,
 }
 
 /// The index's name for a ref: `main` for `refs/heads/main`,
@@ -64,14 +68,19 @@ impl Index {
         progress: &mut dyn FnMut(usize),
     ) -> Result<CatchUp, IndexError> {
         let current = atom_refs(git)?;
-        if self.seen_refs()? == current {
+        let log_tip = git.ref_target(LOG_REF)?;
+        if self.seen_refs()? == current && self.log_tip()? == log_tip {
             return Ok(CatchUp::default());
         }
         self.begin()?;
         // Read the refs again under the write lock: a writer may have moved
         // one (and indexed it) while we waited.
         let result = atom_refs(git)
-            .and_then(|current| self.catch_up_in_transaction(git, &current, progress));
+            .and_then(|current| self.catch_up_in_transaction(git, &current, progress))
+            .and_then(|mut report| {
+                report.log = self.catch_up_log(git)?;
+                Ok(report)
+            });
         match result {
             Ok(report) => {
                 self.commit()?;

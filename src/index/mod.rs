@@ -12,6 +12,7 @@
 //! delete it.
 
 mod catchup;
+mod log;
 mod query;
 mod sql;
 mod stats;
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 
 pub use catchup::{trail_name, CatchUp, ARCHIVE_PREFIX};
+pub use log::{parse_leaf, Leaf, PendingAtom};
 pub use query::{fts_query, Filter, IndexRow, Scope, SigState};
 pub use sql::{read_only_query, QueryError, SqlRows, SqlValue};
 pub use stats::{StatsBy, StatsRow};
@@ -40,7 +42,7 @@ const APPLICATION_ID: i64 = 0x6174_6f6d;
 /// The derivation this binary builds (`PRAGMA user_version`). Bump it
 /// whenever the schema or the meaning of a column changes: older indexes
 /// are then rebuilt from git.
-const DERIVATION: i64 = 4;
+const DERIVATION: i64 = 5;
 
 /// Errors of the index.
 #[derive(Debug, thiserror::Error)]

@@ -336,7 +336,10 @@ impl Index {
         let day: i64 = day.parse().unwrap_or(0);
         let n: Option<u32> = self
             .conn
-            .prepare_cached("SELECT max(seq) FROM atom WHERE day = ?1")?
+            .prepare_cached(
+                "SELECT max(coalesce((SELECT max(seq) FROM atom WHERE day = ?1), 0),
+                            coalesce((SELECT max(seq) FROM log_leaf WHERE day = ?1), 0))",
+            )?
             .query_row([day], |r| r.get(0))
             .optional()?
             .flatten();

@@ -97,10 +97,28 @@ impl Index {
         Ok(())
     }
 
+    /// Run `f` on one read snapshot: every query in it sees the same
+    /// state, whatever other processes commit meanwhile (inside a write
+    /// transaction, that transaction is the snapshot).
+    pub fn snapshot<T>(
+        &self,
+        f: impl FnOnce(&Index) -> Result<T, IndexError>,
+    ) -> Result<T, IndexError> {
+        if !self.conn.is_autocommit() {
+            return f(self);
+        }
+        self.conn.execute_batch("BEGIN DEFERRED")?;
+        let result = f(self);
+        let _ = self.conn.execute_batch("COMMIT");
+        result
+    }
+
     /// Abandon the transaction [`Index::begin`] started, if one is open.
     pub fn rollback(&self) {
         if !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
+            // Ids of keys inserted by the abandoned transaction are gone.
+            self.keys.borrow_mut().clear();
         }
     }
 

@@ -84,6 +84,12 @@ impl SshSigner {
         ssh_key::PublicKey::new(self.key.public_key().key_data().clone(), "")
     }
 
+    /// The Ed25519 key itself, which also signs the transparency log's
+    /// checkpoints (C2SP signed notes).
+    pub fn ed25519(&self) -> &ed25519_dalek::SigningKey {
+        &self.dalek
+    }
+
     /// The key's fingerprint, `SHA256:...`, as ssh-keygen prints it.
     pub fn fingerprint(&self) -> String {
         self.key

@@ -9,6 +9,7 @@
 
 pub mod durable;
 pub mod lock;
+pub mod log;
 pub mod pack;
 pub mod raw;
 pub mod refs;

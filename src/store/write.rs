@@ -124,7 +124,11 @@ impl GitStore {
 
     /// Add the `gpgsig` header to `commit`, as `git commit -S` does: the
     /// signature covers the commit as serialized without it.
-    fn sign(&self, commit: &mut gix::objs::Commit, signer: &dyn Signer) -> Result<(), StoreError> {
+    pub(crate) fn sign(
+        &self,
+        commit: &mut gix::objs::Commit,
+        signer: &dyn Signer,
+    ) -> Result<(), StoreError> {
         let mut payload = Vec::with_capacity(512);
         encode(&*commit, &mut payload)?;
         let armored = signer.sign(&payload)?;

@@ -71,6 +71,8 @@ pub struct VerifyReport {
     pub failures: Vec<AtomProblem>,
     /// Suspicious but accepted (an id named by two atoms on two sides of a merge).
     pub warnings: Vec<AtomProblem>,
+    /// The transparency log (SPEC §10): its problems fail the verification.
+    pub log: crate::transparency::LogReport,
     /// Some object on disk did not read back as what its name says (a
     /// damaged file, not a tampered atom): a fetch can mend it.
     #[serde(skip)]
@@ -93,12 +95,14 @@ impl Trail {
         };
         let graph = Graph::walk(self.git(), &tips)?;
         let found = run(self, &graph, &tips, true)?;
+        let log = self.check_log(matches!(scope, VerifyScope::All))?;
         Ok(VerifyReport {
             scope: label,
             atoms: graph.len(),
-            ok: found.failures.is_empty(),
+            ok: found.failures.is_empty() && log.problems.is_empty(),
             failures: found.failures,
             warnings: found.warnings,
+            log,
             damaged_objects: found.damaged_objects,
         })
     }

@@ -1,7 +1,7 @@
 //! Durability (SPEC §3), seen from outside: the real binary run under
 //! `strace`, whose trace must show every file renamed into `objects/`,
 //! `refs/`, `HEAD` or `packed-refs` fsynced before the rename and its
-//! directory fsynced after, in at most five fsyncs per `atom record`. Also:
+//! directory fsynced after, in at most seven fsyncs per `atom record`. Also:
 //! ref locks of other programs are never removed, refs packed by `git gc`
 //! keep working, and the packs each append writes stay few.
 
@@ -14,8 +14,10 @@ use atom::store::rollup::PACK_LIMIT;
 
 use crate::common::{Output, TestEnv};
 
-/// The most fsync and fdatasync calls one `atom record` may make.
-const RECORD_FSYNCS: usize = 5;
+/// The most fsync and fdatasync calls one `atom record` may make: the pack,
+/// its index and `objects/pack/`; the trail's ref and its directory; the
+/// transparency log's ref and its directory.
+const RECORD_FSYNCS: usize = 7;
 
 /// What a traced command did to the files that matter.
 #[derive(Debug, Default)]
@@ -245,8 +247,9 @@ fn record_import_fork_and_rollback_fsync_before_every_rename() {
     let (out, trace) = traced(&env, &["record", "TASK", "first"]);
     assert_durable("the first record", &out, &trace);
     eprintln!("fsyncs of the first record: {}", trace.fsyncs);
+    // The first one also makes refs/atom/ for the log, and fsyncs refs/.
     assert!(
-        trace.fsyncs <= RECORD_FSYNCS,
+        trace.fsyncs <= RECORD_FSYNCS + 1,
         "{} fsyncs: {trace:#?}",
         trace.fsyncs
     );
@@ -289,7 +292,7 @@ fn record_import_fork_and_rollback_fsync_before_every_rename() {
 }
 
 #[test]
-fn a_record_that_rolls_packs_up_stays_within_five_fsyncs() {
+fn a_record_that_rolls_packs_up_stays_within_seven_fsyncs() {
     let env = TestEnv::init();
     for i in 0..PACK_LIMIT {
         env.atom_ok(&["record", "TASK", "fill", "--summary", &format!("atom {i}")]);

@@ -256,7 +256,12 @@ fn push_incremental_push_status_and_byte_identical_restore() {
     assert_eq!(s["configured"], false);
     configure(&env, &d1);
     let total = env
-        .git(&["rev-list", "--all", "--count"])
+        .git(&[
+            "rev-list",
+            "--count",
+            "--branches",
+            "--glob=refs/atom/archive/*",
+        ])
         .trim()
         .parse::<u64>()
         .unwrap();

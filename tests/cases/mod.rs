@@ -15,6 +15,7 @@ mod store;
 mod sync;
 mod terminal;
 mod trails;
+mod transparency;
 mod trust;
 mod verify;
 mod verify_merges;

@@ -327,11 +327,19 @@ fn forgery_signed_with_an_untrusted_key_is_caught_until_the_key_is_trusted() {
     let report = assert_caught(&env, &id, "a key not in keys/allowed_signers");
     assert_eq!(failing_ids(&report), std::slice::from_ref(&id));
 
-    // Trusting the key (what `atom signers add` is for) makes it verify.
+    // Trusting the key (what `atom signers add` is for) makes the forged
+    // atom itself verify; the transparency log still names the atom it
+    // replaced, which no trail reaches any more.
     let pub_path = format!("{}.pub", key.display());
     env.atom_ok(&["signers", "add", "mallory@example.org", &pub_path]);
-    let (code, _, human) = verify(&env, &[]);
-    assert_eq!(code, 0, "{human}");
+    let (code, report, human) = verify(&env, &[]);
+    assert_eq!(code, 1, "{human}");
+    assert!(failing_ids(&report).is_empty(), "{report:#}");
+    let problems = report["log"]["problems"].to_string();
+    assert!(
+        problems.contains(&id) && problems.contains("no trail or archive reaches it"),
+        "{problems}"
+    );
     env.atom_ok(&["signers", "remove", "mallory@example.org"]);
     assert_caught(&env, &id, "a key not in keys/allowed_signers");
 }

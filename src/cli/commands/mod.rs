@@ -1,5 +1,6 @@
 //! One file per subcommand: parse its arguments, call the `Trail` façade, print.
 
+pub mod checkpoint;
 pub mod clone;
 pub mod completions;
 pub mod export;
@@ -11,6 +12,7 @@ pub mod init;
 pub mod log;
 pub mod mcp;
 pub mod mirror;
+pub mod prove;
 pub mod pull;
 pub mod push;
 pub mod query;

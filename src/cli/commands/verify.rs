@@ -34,6 +34,16 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         return Ok(());
     }
     let n = report.failures.len();
+    if n == 0 {
+        let k = report.log.problems.len();
+        return Err(CliError::problem(
+            format!(
+                "verification failed: the transparency log has {k} problem{}",
+                plural(k)
+            ),
+            Some("atoms the log holds were taken off every trail and archive, or the log was changed outside atom: `atom log --all` and the log's problems above say which".into()),
+        ));
+    }
     let hint = if report.damaged_objects {
         "objects on disk are damaged: `atom pull --repair [REMOTE]` fetches good copies from a remote you pushed to"
     } else {
@@ -70,6 +80,17 @@ fn human(ctx: &Ctx, report: &VerifyReport) -> String {
             }
         }
     }
+    for problem in &report.log.problems {
+        text.push_str(&format!("{} log: {}\n", p.paint(RED, "✗"), safe(problem)));
+    }
+    if report.log.unlogged > 0 {
+        text.push_str(&format!(
+            "{} log: {} atom{} not logged yet (they arrived by plain git; the next append logs them)\n",
+            p.paint(YELLOW, "!"),
+            report.log.unlogged,
+            plural(report.log.unlogged as usize)
+        ));
+    }
     if report.ok {
         text.push_str(&format!(
             "{} {} atom{} verified, chain intact\n",
@@ -77,7 +98,7 @@ fn human(ctx: &Ctx, report: &VerifyReport) -> String {
             report.atoms,
             plural(report.atoms)
         ));
-    } else {
+    } else if !report.failures.is_empty() {
         text.push_str(&format!(
             "{} {} of {} atom{} failed verification\n",
             p.paint(RED, "✗"),

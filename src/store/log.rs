@@ -1,0 +1,206 @@
+//! The transparency log's commits (SPEC §10): a chain under `refs/atom/log`,
+//! each commit holding the leaves one append transaction added (`leaves`:
+//! one `<commit> <digest>` line per atom) and the signed checkpoint of the
+//! log after them (`checkpoint`). The chain travels with the trails like any
+//! git history; the Merkle hashes are derived from it into the index.
+
+use gix::objs::tree::{Entry, EntryKind};
+use gix::objs::Kind;
+use gix::ObjectId;
+
+use super::pack::PackWriter;
+use super::{io_context, GitStore, Identity, StoreError};
+
+/// The ref of the chain.
+pub const LOG_REF: &str = "refs/atom/log";
+/// The most leaves one log commit holds (about 7.5 MB of `leaves`).
+pub const MAX_LEAVES_PER_COMMIT: usize = 65_536;
+/// The largest `leaves` file read.
+const MAX_LEAVES_BYTES: u64 = 8 << 20;
+/// The largest `checkpoint` file read.
+const MAX_CHECKPOINT_BYTES: u64 = 64 << 10;
+
+/// One commit of the log, read back.
+#[derive(Debug, Clone)]
+pub struct LogCommit {
+    /// The commit before it, if any.
+    pub parent: Option<ObjectId>,
+    /// The signed checkpoint after its leaves.
+    pub checkpoint: String,
+    /// Its leaves' data, in order.
+    pub leaves: Vec<String>,
+}
+
+impl GitStore {
+    /// Write a log commit into `pack`: `leaves` (leaf data, in order) and
+    /// the signed `checkpoint` after them, on top of `parent`, the commit
+    /// signed by `signer`.
+    pub fn pack_log_commit(
+        &self,
+        pack: &mut PackWriter,
+        leaves: &[String],
+        checkpoint: &str,
+        parent: Option<ObjectId>,
+        who: &Identity,
+        signer: &dyn crate::signing::Signer,
+    ) -> Result<ObjectId, StoreError> {
+        let mut add =
+            |kind, data: &[u8]| io_context(pack.add(kind, data), || "writing a pack".into());
+        let text: String = leaves.iter().map(|l| format!("{l}\n")).collect();
+        let checkpoint_blob = add(Kind::Blob, checkpoint.as_bytes())?;
+        let leaves_blob = add(Kind::Blob, text.as_bytes())?;
+        let mut buf = Vec::new();
+        let tree = gix::objs::Tree {
+            entries: vec![
+                Entry {
+                    mode: EntryKind::Blob.into(),
+                    filename: "checkpoint".into(),
+                    oid: checkpoint_blob,
+                },
+                Entry {
+                    mode: EntryKind::Blob.into(),
+                    filename: "leaves".into(),
+                    oid: leaves_blob,
+                },
+            ],
+        };
+        encode(&tree, &mut buf)?;
+        let tree = add(Kind::Tree, &buf)?;
+        let sig = gix::actor::Signature {
+            name: who.name.as_str().into(),
+            email: who.email.as_str().into(),
+            time: gix::date::Time {
+                seconds: chrono::Utc::now().timestamp(),
+                offset: 0,
+            },
+        };
+        let n = leaves.len();
+        let mut commit = gix::objs::Commit {
+            tree,
+            parents: parent.into_iter().collect(),
+            author: sig.clone(),
+            committer: sig,
+            encoding: None,
+            message: format!("atom log: {n} leaf{}\n", if n == 1 { "" } else { "s" }).into(),
+            extra_headers: Vec::new(),
+        };
+        // Signed like every commit of the store, so `git verify-commit`
+        // accepts the whole repository.
+        self.sign(&mut commit, signer)?;
+        encode(&commit, &mut buf)?;
+        add(Kind::Commit, &buf)
+    }
+
+    /// Read a log commit; anything but a commit with one parent at most and
+    /// a tree of `checkpoint` and `leaves` within their size limits is
+    /// refused (it may come from a remote).
+    pub fn read_log_commit(&self, commit: ObjectId) -> Result<LogCommit, StoreError> {
+        let refuse = |reason: String| StoreError::NotAnAtom { commit, reason };
+        let mut corrupt = Vec::new();
+        let data = self
+            .read_checked(commit, "commit", &mut corrupt)
+            .ok_or_else(|| refuse(format!("log commit cannot be read: {}", corrupt.join("; "))))?;
+        let kind = self.repo.object_hash();
+        let parsed = gix::objs::CommitRef::from_bytes(&data, kind)
+            .map_err(|_| refuse("log commit cannot be parsed".into()))?;
+        let parents: Vec<ObjectId> = parsed.parents().collect();
+        if parents.len() > 1 {
+            return Err(refuse("a log commit has one parent at most".into()));
+        }
+        let tree = self
+            .read_checked(parsed.tree(), "tree", &mut corrupt)
+            .ok_or_else(|| refuse("its tree cannot be read".into()))?;
+        let entries = gix::objs::TreeRef::from_bytes(&tree, kind)
+            .map_err(|_| refuse("its tree cannot be parsed".into()))?
+            .entries;
+        let mut checkpoint = None;
+        let mut leaves = None;
+        for e in &entries {
+            let limit = match e.filename.as_ref() as &[u8] {
+                b"checkpoint" => MAX_CHECKPOINT_BYTES,
+                b"leaves" => MAX_LEAVES_BYTES,
+                _ => {
+                    return Err(refuse(
+                        "its tree holds more than checkpoint and leaves".into(),
+                    ))
+                }
+            };
+            if e.mode.value() != super::MODE_FILE {
+                return Err(refuse("its tree holds something that is not a file".into()));
+            }
+            let size = self
+                .repo
+                .find_header(e.oid)
+                .map_err(|err| refuse(format!("{} cannot be read: {err}", e.filename)))?
+                .size();
+            if size > limit {
+                return Err(refuse(format!(
+                    "{} is {size} bytes, over {limit}",
+                    e.filename
+                )));
+            }
+            let bytes = self
+                .read_checked(e.oid.to_owned(), "blob", &mut corrupt)
+                .ok_or_else(|| refuse(format!("{} cannot be read", e.filename)))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| refuse(format!("{} is not UTF-8", e.filename)))?;
+            if e.filename == "checkpoint" {
+                checkpoint = Some(text);
+            } else {
+                leaves = Some(text);
+            }
+        }
+        let (Some(checkpoint), Some(leaves)) = (checkpoint, leaves) else {
+            return Err(refuse("its tree lacks checkpoint or leaves".into()));
+        };
+        Ok(LogCommit {
+            parent: parents.first().copied(),
+            checkpoint,
+            leaves: leaves.lines().map(str::to_owned).collect(),
+        })
+    }
+
+    /// The log commits from the root up to `tip`, stopping below at `stop`
+    /// when the chain reaches it (then `Ok((commits, true))`).
+    pub fn log_chain(
+        &self,
+        tip: ObjectId,
+        stop: Option<ObjectId>,
+    ) -> Result<(Vec<ObjectId>, bool), StoreError> {
+        let mut chain = Vec::new();
+        let mut at = Some(tip);
+        while let Some(c) = at {
+            if Some(c) == stop {
+                chain.reverse();
+                return Ok((chain, true));
+            }
+            chain.push(c);
+            at = self.log_parent(c)?;
+        }
+        chain.reverse();
+        Ok((chain, false))
+    }
+
+    /// The parent of a log commit (its commit object only is read).
+    fn log_parent(&self, commit: ObjectId) -> Result<Option<ObjectId>, StoreError> {
+        let refuse = |reason: String| StoreError::NotAnAtom { commit, reason };
+        let mut corrupt = Vec::new();
+        let data = self
+            .read_checked(commit, "commit", &mut corrupt)
+            .ok_or_else(|| refuse(format!("log commit cannot be read: {}", corrupt.join("; "))))?;
+        let parsed = gix::objs::CommitRef::from_bytes(&data, self.repo.object_hash())
+            .map_err(|_| refuse("log commit cannot be parsed".into()))?;
+        let parents: Vec<ObjectId> = parsed.parents().collect();
+        match parents.as_slice() {
+            [] => Ok(None),
+            [p] => Ok(Some(*p)),
+            _ => Err(refuse("a log commit has one parent at most".into())),
+        }
+    }
+}
+
+/// Serialize `obj` into `buf` (cleared first).
+fn encode(obj: &dyn gix::objs::WriteTo, buf: &mut Vec<u8>) -> Result<(), StoreError> {
+    buf.clear();
+    io_context(obj.write_to(buf), || "serializing an object".into())
+}

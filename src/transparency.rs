@@ -1,0 +1,498 @@
+//! The store's transparency log (SPEC §10): every atom the store accepts
+//! becomes a leaf of one append-only Merkle tree (RFC 6962), in the order
+//! it was accepted; after each append transaction the store signs a C2SP
+//! checkpoint of the tree with its Ed25519 key.
+//!
+//! The design decision a reader must know: the leaves and checkpoints live
+//! in git, as a chain of small commits under `refs/atom/log` (one per
+//! append transaction, see [`crate::store::log`]), so they travel and are
+//! backed up like trails; the Merkle hashes are derived from them into the
+//! index, where an append reads the few it needs and a proof O(log n). The
+//! log is appended in the append transaction, after the trail refs move, so
+//! a crash in between leaves atoms that the next append logs (they are
+//! queued in the index), never a leaf for an atom that was not recorded.
+//!
+//! What it catches: an atom the log holds that no trail or archive reaches
+//! any more (a rewind with plain git, a deleted archive), a log or
+//! checkpoint rewritten (a root that does not match its leaves), and, when
+//! another device witnessed a checkpoint, a log rewound behind it. What it
+//! cannot catch alone: whoever holds this store's key can rewrite the trail
+//! and the log together; only a witness that saw a later checkpoint tells.
+
+use base64::Engine as _;
+use gix::ObjectId;
+use serde::Serialize;
+use sha2::Digest as _;
+
+use crate::append::Transaction;
+use crate::index::IndexError;
+use crate::store::log::{LOG_REF, MAX_LEAVES_PER_COMMIT};
+use crate::tlog::checkpoint::Checkpoint;
+use crate::tlog::note::{verifier_key, Note, VerifierKey, ALG_COSIGNATURE_V1, ALG_ED25519};
+use crate::tlog::proof::TlogProof;
+use crate::tlog::{self, Frontier, Hash};
+use crate::trail::{Trail, TrailError};
+
+/// The log's state as `atom checkpoint` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckpointView {
+    /// The log's name (the checkpoint's first line, and its note key name).
+    pub origin: String,
+    /// Leaves in the log.
+    pub size: u64,
+    /// The root hash, base64.
+    pub root: String,
+    /// The signed note, verbatim.
+    pub note: String,
+    /// The log commit holding it.
+    pub commit: String,
+    /// The names on its signature lines (the store's own, then witnesses').
+    pub signers: Vec<String>,
+}
+
+/// What `atom verify` found about the log.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LogReport {
+    /// Leaves in the log.
+    pub size: u64,
+    /// Atoms indexed but not logged yet (they arrived by plain git; the
+    /// next append logs them).
+    pub unlogged: u64,
+    /// Problems, one sentence each (a leaf no ref reaches, a checkpoint
+    /// that does not match its leaves or does not verify, ...).
+    pub problems: Vec<String>,
+}
+
+/// The note key name and origin of a log whose first key is `public`:
+/// `atom/<16 hex digits of SHA-256 of the key>`.
+pub fn origin_for(public: &[u8; 32]) -> String {
+    let digest = sha2::Sha256::digest(public);
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("atom/{hex}")
+}
+
+impl Transaction<'_> {
+    /// Turn the atoms queued in the index (this transaction's, and any
+    /// that arrived by plain git) into leaves, and write a log commit with
+    /// a signed checkpoint per [`MAX_LEAVES_PER_COMMIT`] of them.
+    pub(crate) fn log_queued(&mut self) -> Result<(), TrailError> {
+        loop {
+            let pending = self.ix().pending_atoms(MAX_LEAVES_PER_COMMIT)?;
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let mut leaves = Vec::with_capacity(pending.len());
+            for p in &pending {
+                if self.ix().leaf_of(&p.leaf.commit)?.is_none() {
+                    self.ix().append_leaf(&p.leaf)?;
+                    leaves.push(p.leaf.data());
+                }
+                self.ix().unqueue(p.n)?;
+            }
+            if leaves.is_empty() {
+                continue;
+            }
+            let size = self.ix().log_size()?;
+            let root = self.ix().log_root(size)?;
+            let origin = match self.ix().log_state("checkpoint")? {
+                Some(note) => checkpoint_of(&note)
+                    .map(|c| c.origin)
+                    .unwrap_or_else(|| origin_for(&self.log_public())),
+                None => origin_for(&self.log_public()),
+            };
+            let mut note = Note {
+                text: Checkpoint {
+                    origin: origin.clone(),
+                    size,
+                    root,
+                    extensions: Vec::new(),
+                }
+                .to_text(),
+                signatures: Vec::new(),
+            };
+            note.sign(&origin, self.log_key())
+                .map_err(|e| IndexError::Unusable(format!("cannot sign the checkpoint: {e}")))?;
+            let note = note.format();
+            let on_disk = self.trail().git().ref_target(LOG_REF)?;
+            // A log ref deleted by hand: the chain continues from the last
+            // commit the index knows, which verify reports.
+            let parent = match self.tip(LOG_REF)? {
+                Some(t) => Some(t),
+                None => self.ix().log_tip()?,
+            };
+            let commit = self.pack_log_commit(&leaves, &note, parent)?;
+            self.move_ref(LOG_REF, on_disk, commit);
+            self.ix().set_log_state("tip", Some(&commit.to_string()))?;
+            self.ix().set_log_state("checkpoint", Some(&note))?;
+            self.ix().raise_high_water()?;
+        }
+    }
+}
+
+/// The checkpoint in a signed note's text, if it parses.
+fn checkpoint_of(note: &str) -> Option<Checkpoint> {
+    Checkpoint::parse(&Note::parse(note).ok()?.text).ok()
+}
+
+/// Base64, standard alphabet with padding (C2SP's).
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+impl Trail {
+    /// The verifier key of this store's checkpoints
+    /// (`name+hexkeyid+base64(0x01 || key)`, C2SP signed-note).
+    pub fn verifier_key(&self) -> Result<String, TrailError> {
+        self.log_key_text(ALG_ED25519)
+    }
+
+    /// The key with which this store cosigns other stores' checkpoints
+    /// (C2SP tlog-cosignature, type 0x04).
+    pub fn witness_key(&self) -> Result<String, TrailError> {
+        self.log_key_text(ALG_COSIGNATURE_V1)
+    }
+
+    fn log_key_text(&self, alg: u8) -> Result<String, TrailError> {
+        let name = self.with_index(|ix| ix.log_state("checkpoint"))?;
+        let public = self.signer()?.ed25519().verifying_key().to_bytes();
+        let name = match name.as_deref().and_then(checkpoint_of) {
+            Some(c) => c.origin,
+            None => origin_for(&public),
+        };
+        Ok(verifier_key(&name, alg, &public))
+    }
+
+    /// The latest checkpoint, `None` while the log is empty.
+    pub fn checkpoint(&self) -> Result<Option<CheckpointView>, TrailError> {
+        self.with_index(|ix| {
+            let (Some(note), Some(commit)) = (ix.log_state("checkpoint")?, ix.log_tip()?) else {
+                return Ok(None);
+            };
+            let parsed = Note::parse(&note)
+                .ok()
+                .and_then(|n| Checkpoint::parse(&n.text).ok().map(|c| (n, c)));
+            let Some((n, c)) = parsed else {
+                return Err(IndexError::Unusable(format!(
+                    "the checkpoint in log commit {commit} does not parse"
+                )));
+            };
+            Ok(Some(CheckpointView {
+                origin: c.origin,
+                size: c.size,
+                root: b64(&c.root),
+                signers: n.signatures.iter().map(|s| s.name.clone()).collect(),
+                note,
+                commit: commit.to_string(),
+            }))
+        })
+    }
+
+    /// A C2SP tlog-proof that the atom at `commit` is in the log at the
+    /// latest checkpoint; its leaf data is the proof's `extra` line.
+    pub fn prove(&self, commit: ObjectId) -> Result<TlogProof, TrailError> {
+        self.with_index(|ix| {
+            let note = ix.log_state("checkpoint")?.ok_or_else(|| {
+                IndexError::Unusable("the log is empty: record an atom first".into())
+            })?;
+            let size = checkpoint_of(&note)
+                .ok_or_else(|| IndexError::Unusable("the latest checkpoint does not parse".into()))?
+                .size;
+            let n = ix.leaf_of(&commit)?.ok_or_else(|| {
+                IndexError::Unusable(format!("commit {commit} is not in the log yet"))
+            })?;
+            let leaf = ix.leaf(n)?.expect("leaf_of found it");
+            let path = tlog::prove_record(size, n, ix).map_err(|e| {
+                IndexError::Unusable(format!("cannot prove leaf {n} in a tree of {size}: {e:?}"))
+            })?;
+            Ok(TlogProof {
+                extra: Some(leaf.data().into_bytes()),
+                index: n,
+                path,
+                checkpoint: note,
+            })
+        })
+    }
+
+    /// The RFC 6962 consistency path between two checkpoints of this
+    /// store's log (sizes `old` <= `new` <= the log's size).
+    pub fn prove_consistency(&self, old: u64, new: u64) -> Result<Vec<Hash>, TrailError> {
+        self.with_index(|ix| {
+            let size = ix.log_size()?;
+            if old == 0 || old > new || new > size {
+                return Err(IndexError::Unusable(format!(
+                    "no consistency path from {old} to {new} leaves: this log has {size}"
+                )));
+            }
+            tlog::prove_tree(new, old, ix)
+                .map_err(|e| IndexError::Unusable(format!("consistency path: {e:?}")))
+        })
+    }
+
+    /// The root hash of the first `size` leaves of this store's log.
+    pub fn log_root(&self, size: u64) -> Result<Hash, TrailError> {
+        self.with_index(|ix| ix.log_root(size))
+    }
+
+    /// Check the log for `atom verify`: every leaf still reached by a trail
+    /// or archive, the latest checkpoint signed by this store's key (or a
+    /// key it trusts) and matching the leaves; with `full`, every log
+    /// commit re-derived from git, each checkpoint's root against the leaves
+    /// before it, in O(log n) memory.
+    pub fn check_log(&self, full: bool) -> Result<LogReport, TrailError> {
+        // One snapshot: writers in other processes may append meanwhile.
+        let (mut report, latest) = self.with_index(|ix| {
+            ix.snapshot(|ix| {
+                let size = ix.log_size()?;
+                let mut problems = Vec::new();
+                if let Some((high, root)) = ix.high_water()? {
+                    if size < high {
+                        problems.push(format!(
+                            "the log holds {size} leaves, but this store's log held {high} before: it was rewound"
+                        ));
+                    } else if ix.log_root(high)? != root {
+                        problems.push(format!(
+                            "the log's first {high} leaves are not those this store logged: it was rewritten"
+                        ));
+                    }
+                }
+                // A ref left out of the index (damaged, say) makes its
+                // atoms look unreached; verify names those atoms itself.
+                if !self.skipped_refs() {
+                    self.unreached_leaves(ix, &mut problems)?;
+                }
+                let latest = match ix.log_state("checkpoint")? {
+                    Some(note) => {
+                        let root = match checkpoint_of(&note) {
+                            Some(c) if c.size <= size => Some(ix.log_root(c.size)?),
+                            _ => None,
+                        };
+                        Some((note, root))
+                    }
+                    None => None,
+                };
+                let report = LogReport {
+                    size,
+                    unlogged: ix.pending_count()?,
+                    problems,
+                };
+                Ok((report, latest))
+            })
+        })?;
+        match latest {
+            Some((note, root)) => self.check_latest(&note, root, &mut report),
+            None if self.git().ref_target(LOG_REF)?.is_some() => {
+                report.problems.push(format!("{LOG_REF} does not read"));
+            }
+            None => {}
+        }
+        if full {
+            if let Some(tip) = self.git().ref_target(LOG_REF)? {
+                self.check_chain(tip, &mut report)?;
+            }
+        }
+        if let Some(problem) = self.take_log_notice() {
+            report.problems.push(problem);
+        }
+        Ok(report)
+    }
+
+    /// Leaves whose atom no trail or archive reaches any more.
+    fn unreached_leaves(
+        &self,
+        ix: &crate::index::Index,
+        problems: &mut Vec<String>,
+    ) -> Result<(), IndexError> {
+        let mut from = 0;
+        loop {
+            let batch = ix.leaves(from, 4096)?;
+            let Some((last, _)) = batch.last() else {
+                return Ok(());
+            };
+            from = last + 1;
+            for (n, leaf) in batch {
+                if !ix.holds(&leaf.commit)? {
+                    let id = self
+                        .git()
+                        .read_atom(leaf.commit)
+                        .map(|s| s.record.atom_id.to_string())
+                        .unwrap_or_else(|_| "an atom whose commit is gone".into());
+                    problems.push(format!(
+                        "{id} (commit {}, log leaf {n}) was accepted by this store and no trail or archive reaches it any more",
+                        leaf.commit.to_hex_with_len(12)
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The latest checkpoint: signed by a trusted key under its origin, and
+    /// matching the log's leaves (`root`: the log's root at its size, when
+    /// the log is that large).
+    fn check_latest(&self, note: &str, root: Option<Hash>, report: &mut LogReport) {
+        let Some(c) = checkpoint_of(note) else {
+            report
+                .problems
+                .push("the latest checkpoint does not parse".into());
+            return;
+        };
+        if c.size != report.size {
+            report.problems.push(format!(
+                "the latest checkpoint says {} leaves, the log holds {}",
+                c.size, report.size
+            ));
+        } else if root != Some(c.root) {
+            report
+                .problems
+                .push("the latest checkpoint's root does not match the log's leaves".into());
+        }
+        let Ok(parsed) = Note::parse(note) else {
+            report
+                .problems
+                .push("the latest checkpoint does not parse".into());
+            return;
+        };
+        let signed = self.allowed_signers().entries().iter().any(|e| {
+            e.key.key_data().ed25519().is_some_and(|k| {
+                let key = VerifierKey {
+                    name: c.origin.clone(),
+                    key_id: crate::tlog::note::key_id(&c.origin, ALG_ED25519, &k.0),
+                    alg: ALG_ED25519,
+                    public: k.0,
+                };
+                parsed.verify(&key).is_ok()
+            })
+        });
+        if !signed {
+            report.problems.push(format!(
+                "the latest checkpoint is not signed by a key in keys/allowed_signers under its origin {}",
+                c.origin
+            ));
+        }
+    }
+
+    /// Every log commit from the root: its leaves hashed in order (O(log n)
+    /// memory), its checkpoint's size and root against them.
+    fn check_chain(&self, tip: ObjectId, report: &mut LogReport) -> Result<(), TrailError> {
+        let (chain, _) = match self.git().log_chain(tip, None) {
+            Ok(c) => c,
+            Err(e) => {
+                report
+                    .problems
+                    .push(format!("{LOG_REF} does not read: {e}"));
+                return Ok(());
+            }
+        };
+        let mut frontier = Frontier::new();
+        for c in chain {
+            let commit = match self.git().read_log_commit(c) {
+                Ok(lc) => lc,
+                Err(e) => {
+                    report.problems.push(format!("log commit {c}: {e}"));
+                    return Ok(());
+                }
+            };
+            for line in &commit.leaves {
+                frontier.push(tlog::record_hash(line.as_bytes()));
+            }
+            match checkpoint_of(&commit.checkpoint) {
+                Some(cp) if cp.size == frontier.size() && cp.root == frontier.root() => {}
+                Some(cp) => report.problems.push(format!(
+                    "log commit {} has a checkpoint of {} leaves that does not match the {} leaves before it",
+                    c.to_hex_with_len(12),
+                    cp.size,
+                    frontier.size()
+                )),
+                None => report.problems.push(format!(
+                    "log commit {}'s checkpoint does not parse",
+                    c.to_hex_with_len(12)
+                )),
+            }
+        }
+        if frontier.size() != report.size {
+            report.problems.push(format!(
+                "{LOG_REF} holds {} leaves, the index {}",
+                frontier.size(),
+                report.size
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What a checked proof proves.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProvenLeaf {
+    /// The log's origin.
+    pub origin: String,
+    /// The tree size of the checkpoint.
+    pub size: u64,
+    /// The leaf's index.
+    pub index: u64,
+    /// The atom's commit.
+    pub commit: String,
+    /// Its record's digest.
+    pub digest: String,
+    /// Names on the checkpoint's other signature lines (witnesses; not
+    /// verified unless their keys are given).
+    pub cosigners: Vec<String>,
+}
+
+/// Check a C2SP tlog-proof offline with the log's verifier key: the
+/// checkpoint is signed by that key under its origin, and the inclusion
+/// path binds the leaf (the proof's `extra`: `<commit> <digest>`) to its
+/// root. Returns what it proves, or why it does not.
+pub fn check_proof(text: &str, key: &VerifierKey) -> Result<ProvenLeaf, String> {
+    let proof = TlogProof::parse(text).map_err(|e| format!("not a tlog proof: {e:?}"))?;
+    let note = Note::parse(&proof.checkpoint)
+        .map_err(|e| format!("its checkpoint is not a signed note: {e:?}"))?;
+    let checkpoint = Checkpoint::parse(&note.text)
+        .map_err(|e| format!("its checkpoint does not parse: {e:?}"))?;
+    if checkpoint.origin != key.name {
+        return Err(format!(
+            "the checkpoint is of log {:?}, the key of {:?}",
+            checkpoint.origin, key.name
+        ));
+    }
+    note.verify(key)
+        .map_err(|e| format!("the checkpoint is not signed by that key: {e:?}"))?;
+    let extra = proof
+        .extra
+        .as_deref()
+        .ok_or("the proof carries no leaf data (no `extra` line)")?;
+    let leaf = std::str::from_utf8(extra)
+        .ok()
+        .and_then(crate::index::parse_leaf)
+        .ok_or("the proof's leaf data is not `<commit> <digest>`")?;
+    let hash = tlog::record_hash(extra);
+    if !tlog::check_record(
+        &proof.path,
+        checkpoint.size,
+        &checkpoint.root,
+        proof.index,
+        &hash,
+    ) {
+        return Err(format!(
+            "the inclusion path does not lead from leaf {} to the checkpoint's root",
+            proof.index
+        ));
+    }
+    Ok(ProvenLeaf {
+        cosigners: note
+            .signatures
+            .iter()
+            .filter(|s| s.name != key.name || s.key_id != key.key_id)
+            .map(|s| s.name.clone())
+            .collect(),
+        origin: checkpoint.origin,
+        size: checkpoint.size,
+        index: proof.index,
+        commit: leaf.commit.to_string(),
+        digest: leaf.digest,
+    })
+}
+
+/// The checkpoint in a signed note (for `atom prove --consistency`).
+pub fn parse_checkpoint(note: &str) -> Result<Checkpoint, String> {
+    let note = Note::parse(note).map_err(|e| format!("not a signed note: {e:?}"))?;
+    Checkpoint::parse(&note.text).map_err(|e| format!("not a checkpoint: {e:?}"))
+}
