@@ -5,9 +5,10 @@
 //! reads a WAL database read-only through its `-shm` file (`mode=ro`); when
 //! that file is missing and cannot be created, only `immutable=1` opens it,
 //! which ignores the write-ahead log, so it is used only when the log holds
-//! nothing. An index that is missing, damaged, of another derivation or
-//! behind the refs is [`IndexError::ReadOnly`]: a user who may write brings
-//! it up to date.
+//! nothing (should a writer change the file while it is read that way, the
+//! reader may see it as damaged, and says so; it never repairs it). An index
+//! that is missing, damaged, of another derivation or behind the refs is
+//! [`IndexError::ReadOnly`]: a user who may write brings it up to date.
 
 use std::path::{Path, PathBuf};
 
