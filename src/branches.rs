@@ -246,6 +246,10 @@ impl Trail {
         if switch {
             self.git().set_head(name)?;
         }
+        // Leave the index up to date, so that a reader who may not write
+        // the store (another user, a read-only mount) can use it. The fork
+        // is done either way: a failure here is the next command's to heal.
+        let _ = self.catch_up();
         Ok(ForkReport {
             name: name.to_owned(),
             from: atom.to_string(),

@@ -93,6 +93,15 @@ pub enum TrailError {
         /// The UTC day.
         day: chrono::NaiveDate,
     },
+    /// The command writes, and this process may not write to the store (a
+    /// read-only mount, another user's store).
+    #[error("the store is read-only for this user: {}: {source}", path.display())]
+    NotWritable {
+        /// The file that could not be written.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Concurrent writers kept moving the trail.
     #[error("trail {trail} kept moving; gave up after {APPEND_ATTEMPTS} attempts")]
     Contention {
@@ -328,10 +337,10 @@ impl Trail {
             });
             match result {
                 Err(e) if attempt == 0 && index::is_corruption(&e) => {
+                    ix.reset()?;
                     self.notices
                         .borrow_mut()
                         .push(format!("index was damaged ({e}); rebuilding it from git"));
-                    ix.reset()?;
                 }
                 other => return Ok(other?),
             }
@@ -401,10 +410,8 @@ impl Trail {
         let prepared = self.prepare(draft)?;
         let path = self.git.git_dir().join("atom.lock");
         self.append_retrying(&prepared, || {
-            io_context(StoreLock::acquire_within(&path, max_wait), || {
-                format!("locking {}", path.display())
-            })?
-            .ok_or(TrailError::Locked { waited: max_wait })
+            lock_error(StoreLock::acquire_within(&path, max_wait), &path)?
+                .ok_or(TrailError::Locked { waited: max_wait })
         })
     }
 
@@ -532,7 +539,9 @@ impl Trail {
     /// bringing the index up to date, on a connection that cannot write.
     pub fn query_sql(&self, sql: &str) -> Result<index::SqlRows, QuerySqlError> {
         self.with_index(|_| Ok(()))?;
-        Ok(index::read_only_query(&self.home.join(INDEX_FILE), sql)?)
+        let slot = self.index.borrow();
+        let ix = slot.as_ref().expect("with_index opened the index");
+        Ok(ix.read_only_query(sql)?)
     }
 
     /// Provenance of the atom `rev` names: what it built on through
@@ -553,9 +562,15 @@ impl Trail {
         let mut slot = self.index.borrow_mut();
         *slot = None;
         // Never delete what is not ours to delete (a newer atom's index,
-        // another program's database).
-        if let Err(e @ IndexError::Foreign { .. }) = Index::open(&path) {
-            return Err(e.into());
+        // another program's database), nor what this user cannot write.
+        match Index::open(&path) {
+            Err(e @ (IndexError::Foreign { .. } | IndexError::ReadOnly { .. })) => {
+                return Err(e.into())
+            }
+            Ok((ix, _)) if ix.is_read_only() => {
+                return Err(ix.read_only_error("cannot be rebuilt by this user").into())
+            }
+            _ => {}
         }
         index::remove_index_files(&path);
         let (mut ix, _) = Index::open(&path)?;
@@ -700,9 +715,7 @@ impl Trail {
     /// Take the store-wide write lock (blocks).
     pub(crate) fn lock(&self) -> Result<StoreLock, TrailError> {
         let path = self.git.git_dir().join("atom.lock");
-        Ok(io_context(StoreLock::acquire(&path), || {
-            format!("locking {}", path.display())
-        })?)
+        lock_error(StoreLock::acquire(&path), &path)
     }
 
     /// `$ATOM_AGENT`, else git's `user.name`, else `$USER`, else `unknown`.
@@ -733,6 +746,23 @@ impl Trail {
             },
         }
     }
+}
+
+/// The store lock's outcome, a store this user may not write named as such.
+fn lock_error<T>(result: std::io::Result<T>, path: &Path) -> Result<T, TrailError> {
+    result.map_err(|e| match e.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            TrailError::NotWritable {
+                path: path.to_owned(),
+                source: e,
+            }
+        }
+        _ => StoreError::Io {
+            context: format!("locking {}", path.display()),
+            source: e,
+        }
+        .into(),
+    })
 }
 
 /// The signing key: `atom.signingKey` from the store's git config, else `keys/atom_ed25519`.

@@ -117,6 +117,18 @@ impl From<TrailError> for CliError {
                 Some("wait for the git command using the store to finish; if none is running, one that crashed left the file: delete it and retry".into()),
             ),
             TrailError::Store(_) => (EXIT_PROBLEM, None),
+            TrailError::NotWritable { .. } => (
+                EXIT_PROBLEM,
+                Some("this command writes to the store: run it as a user who may write to the store's files and directories, or on a writable copy (cp -r the store and point ATOM_HOME at the copy); reading works as it is".into()),
+            ),
+            TrailError::Index(atom::index::IndexError::ReadOnly { .. }) => (
+                EXIT_PROBLEM,
+                Some("a user who may write to the store brings the index up to date with `atom reindex` (or any atom command); or cp -r the store and point ATOM_HOME at the copy".into()),
+            ),
+            TrailError::Index(e) if atom::index::is_access(e) => (
+                EXIT_PROBLEM,
+                Some("check that this user may read index.sqlite and its -wal and -shm files in the store".into()),
+            ),
             TrailError::Index(atom::index::IndexError::Foreign { .. }) => (
                 EXIT_PROBLEM,
                 Some("the index is only a cache: move index.sqlite out of the store and atom rebuilds its own".into()),

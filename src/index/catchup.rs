@@ -69,8 +69,12 @@ impl Index {
     ) -> Result<CatchUp, IndexError> {
         let current = atom_refs(git)?;
         let log_tip = git.ref_target(LOG_REF)?;
-        if self.seen_refs()? == current && self.log_tip()? == log_tip {
+        let seen = self.seen_refs()?;
+        if seen == current && self.log_tip()? == log_tip {
             return Ok(CatchUp::default());
+        }
+        if self.is_read_only() {
+            return self.behind_read_only(git, &seen, &current);
         }
         self.begin()?;
         // Read the refs again under the write lock: a writer may have moved
@@ -91,6 +95,37 @@ impl Index {
                 Err(e)
             }
         }
+    }
+
+    /// What a read-only index that differs from the refs can still answer:
+    /// refs it would leave out anyway (they name no atom) are skipped as a
+    /// catch-up skips them; any other difference means it is out of date.
+    fn behind_read_only(
+        &self,
+        git: &GitStore,
+        seen: &BTreeMap<String, ObjectId>,
+        current: &BTreeMap<String, ObjectId>,
+    ) -> Result<CatchUp, IndexError> {
+        let mut report = CatchUp::default();
+        let names: std::collections::BTreeSet<&String> =
+            seen.keys().chain(current.keys()).collect();
+        for name in names {
+            let new = current.get(name).copied();
+            if seen.get(name).copied() == new {
+                continue;
+            }
+            match new.map(|tip| git.read_atom(tip)) {
+                Some(Err(e)) if !matches!(e, StoreError::Io { .. }) && !seen.contains_key(name) => {
+                    report.skipped.push((name.clone(), e.to_string()));
+                }
+                _ => {
+                    return Err(self.read_only_error(&format!(
+                        "is out of date ({name} changed since it was written), and this user cannot update it"
+                    )))
+                }
+            }
+        }
+        Ok(report)
     }
 
     /// [`Index::catch_up`] inside a write transaction the caller holds.

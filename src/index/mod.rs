@@ -10,10 +10,18 @@
 //! derivation, or a file that is not an atom index at all, is refused and
 //! left alone; a busy or unreadable file is an error, never a reason to
 //! delete it.
+//!
+//! A store this process cannot write (a read-only mount, another user's
+//! store) is read as it is: the index is opened read-only (SQLite's `mode=ro`,
+//! or `immutable=1` when its write-ahead log is empty and the `-shm` file
+//! cannot be created), and answers as long as it reflects the refs. One that
+//! is missing, behind the refs, damaged or outdated cannot be rebuilt there:
+//! that is [`IndexError::ReadOnly`], never a reason to touch the file.
 
 mod catchup;
 mod log;
 mod query;
+mod read_only;
 mod sql;
 mod stats;
 mod trace;
@@ -28,7 +36,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use catchup::{trail_name, CatchUp, ARCHIVE_PREFIX};
 pub use log::{parse_leaf, Leaf, PendingAtom};
 pub use query::{fts_query, Filter, IndexRow, Scope, SigState};
-pub use sql::{read_only_query, QueryError, SqlRows, SqlValue};
+pub use sql::{QueryError, SqlRows, SqlValue};
 pub use stats::{StatsBy, StatsRow};
 pub use trace::{Trace, TraceNode};
 pub use write::{IndexedAtom, IndexedSignature};
@@ -68,6 +76,15 @@ pub enum IndexError {
     /// A record in the index does not parse (the index is damaged).
     #[error("index: a stored record does not parse: {0}")]
     Record(#[from] serde_json::Error),
+    /// The index cannot be used as it is, and this process cannot write it
+    /// (a read-only store): nothing was changed.
+    #[error("index {path} {reason}")]
+    ReadOnly {
+        /// The index file.
+        path: PathBuf,
+        /// What is wrong with it, and that it cannot be written.
+        reason: String,
+    },
     /// A trail reaches a commit that is not an atom the index could hold.
     #[error("index: commit {commit} has a parent {parent} that is not an indexed atom")]
     MissingParent {
@@ -78,10 +95,23 @@ pub enum IndexError {
     },
 }
 
+/// How the index file is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Read and write (the usual case).
+    Write,
+    /// Read-only, through SQLite's WAL (`mode=ro`).
+    ReadOnly,
+    /// Read-only without the WAL (`mode=ro&immutable=1`): the WAL is empty
+    /// and its `-shm` file cannot be created.
+    Immutable,
+}
+
 /// The opened index.
 pub struct Index {
     conn: Connection,
     path: Option<PathBuf>,
+    access: Access,
     /// `signer_key` ids by key text, and key texts by id.
     keys: RefCell<HashMap<String, i64>>,
 }
@@ -99,6 +129,7 @@ impl Index {
         }
         match Self::try_open(path) {
             Ok(index) => Ok((index, None)),
+            Err(OpenFailure::ReadOnly) => Ok((Self::open_read_only(path)?, None)),
             Err(OpenFailure::Foreign(reason)) => Err(IndexError::Foreign {
                 path: path.to_owned(),
                 reason,
@@ -121,17 +152,31 @@ impl Index {
     /// An empty index in memory (for `reindex --check`).
     pub fn in_memory() -> Result<Self, IndexError> {
         let conn = Connection::open_in_memory()?;
-        let mut index = Index::with_conn(conn, None);
+        let mut index = Index::with_conn(conn, None, Access::Write);
         index.prepare_schema()?;
         Ok(index)
     }
 
-    fn with_conn(conn: Connection, path: Option<PathBuf>) -> Self {
+    fn with_conn(conn: Connection, path: Option<PathBuf>, access: Access) -> Self {
         Index {
             conn,
             path,
+            access,
             keys: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// Whether this process cannot write the index (a read-only store).
+    pub fn is_read_only(&self) -> bool {
+        self.access != Access::Write
+    }
+
+    /// [`IndexError::ReadOnly`] for this index: `reason`, and it cannot be written.
+    pub(crate) fn read_only_error(&self, reason: &str) -> IndexError {
+        read_only::read_only_error(
+            self.path.as_deref().unwrap_or(Path::new(":memory:")),
+            reason,
+        )
     }
 
     /// Delete the index file and start over (after a corruption was detected mid-query).
@@ -139,6 +184,9 @@ impl Index {
         let Some(path) = self.path.clone() else {
             return Ok(());
         };
+        if self.is_read_only() {
+            return Err(self.read_only_error("is damaged"));
+        }
         let fresh = Connection::open_in_memory()?;
         drop(std::mem::replace(&mut self.conn, fresh));
         remove_index_files(&path);
@@ -146,43 +194,29 @@ impl Index {
         Ok(())
     }
 
+    /// Open the index for writing; [`OpenFailure::ReadOnly`] when SQLite
+    /// could only open it read-only or could not create what it needs.
     fn try_open(path: &Path) -> Result<Self, OpenFailure> {
+        match Self::try_open_writable(path) {
+            Err(OpenFailure::Sqlite(e)) if is_permission(&e) => Err(OpenFailure::ReadOnly),
+            other => other,
+        }
+    }
+
+    fn try_open_writable(path: &Path) -> Result<Self, OpenFailure> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
+        // SQLite falls back to reading a file it may not write.
+        if conn.is_readonly(rusqlite::MAIN_DB)? {
+            return Err(OpenFailure::ReadOnly);
+        }
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         // Check what the file is before writing anything to it.
-        let (app, version) = identify(&conn)?;
-        let empty: bool =
-            conn.query_row("SELECT count(*) = 0 FROM sqlite_master", [], |r| r.get(0))?;
-        match (app, version) {
-            (APPLICATION_ID, DERIVATION) => {}
-            (APPLICATION_ID, v) if v > DERIVATION => {
-                return Err(OpenFailure::Foreign(format!(
-                    "was written by a newer atom (index derivation {v}, this atom knows {DERIVATION}); use that atom, or move the file away and this one rebuilds it"
-                )))
-            }
-            (APPLICATION_ID, v) => {
-                return Err(OpenFailure::Outdated(format!(
-                    "built by an older atom (derivation {v})"
-                )))
-            }
-            // The first atom indexes carried no application id.
-            (0, 1) if has_table(&conn, "refs_seen")? => {
-                return Err(OpenFailure::Outdated(
-                    "built by an older atom (derivation 1)".into(),
-                ))
-            }
-            (0, 0) if empty => {}
-            (app, _) => {
-                return Err(OpenFailure::Foreign(format!(
-                    "is not an atom index (a SQLite database with application_id {app:#x}); move it away and atom rebuilds its index"
-                )))
-            }
-        }
+        classify(&conn)?;
         // Creating the file (the switch to WAL, the first WAL header, the
         // schema) runs unsynced: the index is a cache, and one lost in a
         // crash is rebuilt. Appends then commit with `NORMAL`, unsynced too.
@@ -211,7 +245,7 @@ impl Index {
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
             true,
         )?;
-        let mut index = Index::with_conn(conn, Some(path.to_owned()));
+        let mut index = Index::with_conn(conn, Some(path.to_owned()), Access::Write);
         index.prepare_schema()?;
         index.conn.pragma_update(None, "synchronous", "NORMAL")?;
         Ok(index)
@@ -240,15 +274,13 @@ impl Index {
 
     /// An index marked as ours must have its tables.
     fn check_tables(&self) -> Result<(), OpenFailure> {
-        {
-            let tables: i64 = self.conn.query_row(
-                "SELECT count(*) FROM sqlite_master WHERE name IN ('atom','segment','ref_tip','trail_range','atoms_fts')",
-                [],
-                |r| r.get(0),
-            )?;
-            if tables != 5 {
-                return Err(OpenFailure::Damaged("missing its tables".into()));
-            }
+        let tables: i64 = self.conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('atom','segment','ref_tip','trail_range','atoms_fts')",
+            [],
+            |r| r.get(0),
+        )?;
+        if tables != 5 {
+            return Err(OpenFailure::Damaged("missing its tables".into()));
         }
         Ok(())
     }
@@ -269,6 +301,8 @@ enum OpenFailure {
     Outdated(String),
     /// Not ours to delete.
     Foreign(String),
+    /// This process cannot write the file: open it read-only.
+    ReadOnly,
 }
 
 impl From<rusqlite::Error> for OpenFailure {
@@ -284,6 +318,7 @@ impl From<OpenFailure> for IndexError {
             OpenFailure::Damaged(m) | OpenFailure::Outdated(m) | OpenFailure::Foreign(m) => {
                 IndexError::Unusable(m)
             }
+            OpenFailure::ReadOnly => IndexError::Unusable("cannot be written".into()),
         }
     }
 }
@@ -295,7 +330,32 @@ impl std::fmt::Display for OpenFailure {
             OpenFailure::Damaged(m) | OpenFailure::Outdated(m) | OpenFailure::Foreign(m) => {
                 f.write_str(m)
             }
+            OpenFailure::ReadOnly => f.write_str("not writable"),
         }
+    }
+}
+
+/// Whether the file is an atom index of this derivation (`Ok(false)`) or
+/// an empty database to create the schema in (`Ok(true)`); reads only.
+fn classify(conn: &Connection) -> Result<bool, OpenFailure> {
+    let (app, version) = identify(conn)?;
+    let empty: bool = conn.query_row("SELECT count(*) = 0 FROM sqlite_master", [], |r| r.get(0))?;
+    match (app, version) {
+        (APPLICATION_ID, DERIVATION) => Ok(false),
+        (APPLICATION_ID, v) if v > DERIVATION => Err(OpenFailure::Foreign(format!(
+            "was written by a newer atom (index derivation {v}, this atom knows {DERIVATION}); use that atom, or move the file away and this one rebuilds it"
+        ))),
+        (APPLICATION_ID, v) => Err(OpenFailure::Outdated(format!(
+            "built by an older atom (derivation {v})"
+        ))),
+        // The first atom indexes carried no application id.
+        (0, 1) if has_table(conn, "refs_seen")? => Err(OpenFailure::Outdated(
+            "built by an older atom (derivation 1)".into(),
+        )),
+        (0, 0) if empty => Ok(true),
+        (app, _) => Err(OpenFailure::Foreign(format!(
+            "is not an atom index (a SQLite database with application_id {app:#x}); move it away and atom rebuilds its index"
+        ))),
     }
 }
 
@@ -321,6 +381,27 @@ fn is_damage(e: &rusqlite::Error) -> bool {
         f.code,
         rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
     ))
+}
+
+/// Whether SQLite could not open, create or write a file for lack of
+/// permission (a read-only store): never a reason to delete the index.
+fn is_permission(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(
+        f.code,
+        rusqlite::ErrorCode::ReadOnly
+            | rusqlite::ErrorCode::CannotOpen
+            | rusqlite::ErrorCode::PermissionDenied
+    ))
+}
+
+/// Whether an error is about permissions or a read-only store rather than
+/// the index's content (so deleting the index would not help).
+pub fn is_access(e: &IndexError) -> bool {
+    match e {
+        IndexError::Sqlite(e) => is_permission(e),
+        IndexError::ReadOnly { .. } => true,
+        _ => false,
+    }
 }
 
 /// Whether an error means the index file itself is damaged.

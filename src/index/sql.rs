@@ -6,11 +6,10 @@
 //! safety does not rest on parsing SQL; the keyword and single-statement
 //! checks only give a clear refusal before SQLite would give an obscure one.
 
-use std::path::Path;
-
 use rusqlite::limits::Limit;
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OpenFlags};
+
+use super::Index;
 
 /// Why a query was not run or failed.
 #[derive(Debug, thiserror::Error)]
@@ -79,8 +78,19 @@ pub struct SqlRows {
 /// Statements `atom query` accepts, by first keyword.
 const READ_KEYWORDS: [&str; 3] = ["SELECT", "WITH", "EXPLAIN"];
 
-/// Run `sql` read-only on the index file at `path`.
-pub fn read_only_query(path: &Path, sql: &str) -> Result<SqlRows, QueryError> {
+impl Index {
+    /// Run `sql` on a connection of its own to the index file that cannot
+    /// write (see the module documentation).
+    pub fn read_only_query(&self, sql: &str) -> Result<SqlRows, QueryError> {
+        run(|| self.reader(), sql)
+    }
+}
+
+/// Run `sql` read-only on the connection `open` makes.
+fn run(
+    open: impl FnOnce() -> Result<rusqlite::Connection, rusqlite::Error>,
+    sql: &str,
+) -> Result<SqlRows, QueryError> {
     let keyword = first_keyword(sql);
     if !READ_KEYWORDS.contains(&keyword.as_str()) {
         return Err(QueryError::Refused(if keyword.is_empty() {
@@ -89,17 +99,14 @@ pub fn read_only_query(path: &Path, sql: &str) -> Result<SqlRows, QueryError> {
             format!("{keyword} is not a read statement (only SELECT, WITH or EXPLAIN)")
         }));
     }
-    let open = |e: rusqlite::Error| QueryError::Open(e.to_string());
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(open)?;
+    let open_error = |e: rusqlite::Error| QueryError::Open(e.to_string());
+    let conn = open().map_err(open_error)?;
     conn.set_limit(Limit::SQLITE_LIMIT_ATTACHED, 0)
-        .map_err(open)?;
-    conn.pragma_update(None, "query_only", true).map_err(open)?;
+        .map_err(open_error)?;
+    conn.pragma_update(None, "query_only", true)
+        .map_err(open_error)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))
-        .map_err(open)?;
+        .map_err(open_error)?;
     let mut stmt = conn.prepare(sql).map_err(|e| match e {
         rusqlite::Error::MultipleStatement => {
             QueryError::Refused("only a single statement is allowed".into())

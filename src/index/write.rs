@@ -72,6 +72,9 @@ pub(crate) type Reach = BTreeMap<i64, i64>;
 impl Index {
     /// Start a write transaction (waits for other writers).
     pub fn begin(&self) -> Result<(), IndexError> {
+        if self.is_read_only() {
+            return Err(self.read_only_error("cannot be written by this user"));
+        }
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         Ok(())
     }

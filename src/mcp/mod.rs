@@ -12,6 +12,7 @@
 //! `--agent`, else the `clientInfo.name` the client sent in `initialize`,
 //! else the store's default (`$ATOM_AGENT`, git's `user.name`, `$USER`).
 
+mod gate;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ use rmcp::model::{
     ReadResourceResult, Resource, ResourceContents, Role, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
-use rmcp::{tool_handler, ErrorData, RoleServer, ServerHandler, ServiceExt};
+use rmcp::{tool_handler, ErrorData, RoleServer, ServerHandler};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -67,22 +68,18 @@ pub enum ServeError {
 }
 
 /// Serve the store at `home` over stdin/stdout until the client closes stdin.
+/// Every line gets an answer: what rmcp could not parse is answered by the
+/// [`gate`] with a JSON-RPC error.
 pub fn serve(home: &Path, options: Options) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let server = AtomServer::new(home.to_owned(), options);
-    runtime.block_on(async move {
-        let running = server
-            .serve((tokio::io::stdin(), tokio::io::stdout()))
-            .await
-            .map_err(|e| ServeError::Handshake(e.to_string()))?;
-        running
-            .waiting()
-            .await
-            .map_err(|e| ServeError::Run(e.to_string()))?;
-        Ok(())
-    })
+    let served = runtime.block_on(gate::serve(server, tokio::io::stdin(), tokio::io::stdout()));
+    // A read of stdin may still be pending on a blocking thread (when the
+    // server stopped before the client closed stdin): do not wait for it.
+    runtime.shutdown_background();
+    served
 }
 
 /// The MCP server: tools from [`tools`], plus the session-start prompt and resource.

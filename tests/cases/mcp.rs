@@ -70,9 +70,26 @@ impl Client {
 
     /// Write one raw line to the server.
     fn send_line(&mut self, line: &str) {
+        self.send_bytes(line.as_bytes());
+    }
+
+    /// Write `bytes` and a newline to the server.
+    fn send_bytes(&mut self, bytes: &[u8]) {
         let stdin = self.stdin.as_mut().expect("stdin open");
-        writeln!(stdin, "{line}").expect("write to atom mcp");
+        stdin.write_all(bytes).expect("write to atom mcp");
+        stdin.write_all(b"\n").expect("write to atom mcp");
         stdin.flush().expect("flush");
+    }
+
+    /// The next message, which must be a JSON-RPC error with `code` in
+    /// reply to `id`; returns its `error` object.
+    fn error_reply(&mut self, id: &Value, code: i64) -> Value {
+        let reply = self.next_message(Instant::now() + REPLY_TIMEOUT);
+        assert_eq!(reply["jsonrpc"], "2.0", "{reply}");
+        assert_eq!(&reply["id"], id, "{reply}");
+        assert_eq!(reply["error"]["code"], code, "{reply}");
+        assert!(reply.get("result").is_none(), "{reply}");
+        reply["error"].clone()
     }
 
     fn notify(&mut self, method: &str) {
@@ -511,10 +528,15 @@ fn bad_arguments_are_errors_and_the_server_keeps_answering() {
     let reply = client.call_raw("atom/rewrite", json!({}));
     assert!(reply["error"]["code"].is_i64(), "{reply}");
 
-    // A line that is not JSON is skipped; JSON that is not a request gets an
-    // error; the next request is answered either way.
+    // A line that is not JSON is a parse error; JSON that is not a request
+    // gets an error too; the next request is answered either way.
     client.send_line("{\"jsonrpc\": \"2.0\", \"id\": 99, \"method\": ");
     client.send_line("this is not json");
+    for _ in 0..2 {
+        let reply = client.next_message(Instant::now() + REPLY_TIMEOUT);
+        assert_eq!(reply["error"]["code"], -32700, "{reply}");
+        assert_eq!(reply["id"], Value::Null, "{reply}");
+    }
     let tools = client.request("tools/list", json!({}));
     assert_eq!(tools["tools"].as_array().unwrap().len(), TOOLS.len());
     client.send_line("{\"hello\": \"world\"}");
@@ -526,6 +548,107 @@ fn bad_arguments_are_errors_and_the_server_keeps_answering() {
     client.finish();
 
     assert_eq!(env.tip(), None, "a refused call recorded nothing");
+}
+
+/// `{"a":[[...]]}` nested `depth` levels deep in all.
+fn nested(depth: usize) -> String {
+    format!(
+        "{{\"a\":{}1{}}}",
+        "[".repeat(depth - 1),
+        "]".repeat(depth - 1)
+    )
+}
+
+/// The peak resident memory of a process, in bytes (Linux).
+fn peak_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status");
+    kib * 1024
+}
+
+#[test]
+fn every_line_is_answered_even_garbage_deep_nesting_and_huge_lines() {
+    let env = TestEnv::init();
+    let (mut client, _) = Client::start(&env, &[], "claude-code");
+    let record = |id: u64, metadata: &str, summary: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"atom_record","arguments":{{"type":"CFG","operation":"x","summary":"{summary}","metadata":{metadata}}}}}}}"#
+        )
+    };
+
+    // Not JSON, cut short, not UTF-8: parse errors, as JSON-RPC 2.0 says.
+    for line in [
+        b"this is not json".as_slice(),
+        b"{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/list\"",
+        b"{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/\xff\"}",
+        b"{\"a\":1}}",
+    ] {
+        client.send_bytes(line);
+        let error = client.error_reply(&Value::Null, -32700);
+        assert_eq!(error["message"], "Parse error", "{error}");
+    }
+
+    // JSON that is no request object.
+    for line in ["[]", "[1, 2]", "42", "\"tools/list\""] {
+        client.send_line(line);
+        client.error_reply(&Value::Null, -32600);
+    }
+
+    // Nested deeper than the limit: refused before any parser recurses,
+    // with the request's id.
+    client.send_line(&record(7, &nested(200), "deep"));
+    let error = client.error_reply(&json!(7), -32600);
+    assert!(
+        error["data"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nested"),
+        "{error}"
+    );
+    client.send_line(&format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"ping\"}}",
+        nested(5000)
+    ));
+    client.error_reply(&Value::Null, -32600);
+    // Within the limit it reaches the tool, which refuses metadata nested
+    // over 64 levels as usual.
+    client.send_line(&record(8, &nested(80), "less deep"));
+    let reply = client.next_message(Instant::now() + REPLY_TIMEOUT);
+    assert_eq!(reply["id"], 8, "{reply}");
+    assert_eq!(reply["result"]["isError"], true, "{reply}");
+
+    // A 50 MB line is dropped as it streams in, not held, and answered.
+    let huge = record(9, "{}", &"a".repeat(50 << 20));
+    client.send_line(&huge);
+    drop(huge);
+    let error = client.error_reply(&Value::Null, -32600);
+    assert!(
+        error["data"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("16 MiB"),
+        "{error}"
+    );
+    let peak = peak_memory(client.child.id());
+    assert!(
+        peak < 45 << 20,
+        "atom mcp held {} MiB for a 50 MB line",
+        peak >> 20
+    );
+
+    // The server goes on answering, and wrote nothing for the refused calls.
+    let tools = client.request("tools/list", json!({}));
+    assert_eq!(tools["tools"].as_array().unwrap().len(), TOOLS.len());
+    let recorded = client.tool_ok(
+        "atom_record",
+        json!({"type": "CFG", "operation": "after", "metadata": {"ok": [[1]]}}),
+    );
+    client.finish();
+    assert_eq!(env.log_ids(&[]), [atom_id(&recorded)]);
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod import;
 mod index;
 mod mcp;
 mod mirror;
+mod read_only;
 mod remote_input;
 mod store;
 mod sync;
