@@ -23,6 +23,7 @@ pub mod signers;
 pub mod signing;
 pub mod store;
 pub mod sync;
+pub mod tlog;
 pub mod trail;
 pub mod verify;
 
