@@ -1,5 +1,5 @@
-//! The Merkle algorithms against a naive RFC 6962 implementation and the
-//! RFC's reference vectors.
+//! The Merkle algorithms against a naive RFC 6962 implementation, the RFC's
+//! reference vectors, and Cloudflare's port of Go's tlog (`tlog_tiles`).
 
 use super::*;
 
@@ -351,4 +351,80 @@ fn a_reader_breaking_its_contract_is_an_error() {
         stored_hashes_for_record_hash(3, [0; 32], &Short),
         Err(ProofError::ShortRead { .. })
     ));
+}
+
+/// `tlog_tiles` (Cloudflare's port of Go's tlog) as an independent oracle.
+mod tlog_tiles_oracle {
+    use super::*;
+    use tlog_tiles as oracle;
+
+    struct Theirs<'a>(&'a MemoryHashes);
+    impl oracle::HashReader for Theirs<'_> {
+        fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<oracle::Hash>, oracle::tlog::Error> {
+            Ok(indexes
+                .iter()
+                .map(|&i| oracle::Hash(self.0 .0[i as usize]))
+                .collect())
+        }
+    }
+
+    fn theirs(hashes: &[Hash]) -> Vec<oracle::Hash> {
+        hashes.iter().map(|h| oracle::Hash(*h)).collect()
+    }
+
+    #[test]
+    fn stored_hashes_and_roots_match() {
+        let (_, stored) = build(200);
+        let mut their_stored: Vec<[u8; 32]> = Vec::new();
+        for n in 0..200u64 {
+            let theirs = oracle::stored_hashes_for_record_hash(
+                n,
+                oracle::Hash(leaf(n)),
+                &Theirs(&MemoryHashes(their_stored.clone())),
+            )
+            .unwrap();
+            their_stored.extend(theirs.iter().map(|h| h.0));
+            assert_eq!(oracle::stored_hash_count(n + 1), stored_hash_count(n + 1));
+            let root = oracle::tree_hash(n + 1, &Theirs(&stored)).unwrap();
+            assert_eq!(root.0, tree_hash(n + 1, &stored).unwrap());
+        }
+        assert_eq!(their_stored, stored.0);
+        for index in 0..2000u64 {
+            let (level, n) = oracle::split_stored_hash_index(index);
+            assert_eq!(split_stored_hash_index(index), (u32::from(level), n));
+        }
+    }
+
+    #[test]
+    fn proofs_match_and_verify_both_ways() {
+        let (leaves, stored) = build(80);
+        for t in 1..=80u64 {
+            let th = tree_hash(t, &stored).unwrap();
+            for n in 0..t {
+                let ours = prove_record(t, n, &stored).unwrap();
+                let theirs = oracle::prove_record(t, n, &Theirs(&stored)).unwrap();
+                assert_eq!(theirs, theirs_of(&ours), "inclusion t {t} n {n}");
+                oracle::check_record(
+                    &theirs,
+                    t,
+                    oracle::Hash(th),
+                    n,
+                    oracle::Hash(leaves[n as usize]),
+                )
+                .unwrap();
+            }
+            for n in 1..=t {
+                let h = tree_hash(n, &stored).unwrap();
+                let ours = prove_tree(t, n, &stored).unwrap();
+                let theirs = oracle::prove_tree(t, n, &Theirs(&stored)).unwrap();
+                assert_eq!(theirs, theirs_of(&ours), "consistency t {t} n {n}");
+                oracle::check_tree(&theirs_of(&ours), t, oracle::Hash(th), n, oracle::Hash(h))
+                    .unwrap();
+            }
+        }
+    }
+
+    fn theirs_of(proof: &[Hash]) -> Vec<oracle::Hash> {
+        theirs(proof)
+    }
 }
