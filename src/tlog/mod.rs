@@ -1,5 +1,5 @@
 //! The transparency log's Merkle tree: RFC 6962 hashing, inclusion and
-//! consistency proofs.
+//! consistency proofs, and the C2SP signed notes around them ([`note`]).
 //!
 //! Everything here is pure: no git, no SQLite, no I/O. Storage is reached
 //! through [`HashReader`], and the algorithms are a port of Go's
@@ -20,6 +20,10 @@
 //! Tree sizes are at most [`MAX_TREE_SIZE`] (2^63; Go's tlog counts in `int64`), so the
 //! index arithmetic never overflows. Proof *checks* take any sizes, since
 //! hostile input reaches them, and answer `false` rather than panic.
+
+pub mod note;
+
+pub use note::{Note, NoteError, Signature, VerifierKey};
 
 use sha2::{Digest as _, Sha256};
 
