@@ -1,5 +1,6 @@
 //! The transparency log's Merkle tree: RFC 6962 hashing, inclusion and
-//! consistency proofs, and the C2SP signed notes around them ([`note`]).
+//! consistency proofs, and the C2SP text formats around them ([`note`],
+//! [`checkpoint`]).
 //!
 //! Everything here is pure: no git, no SQLite, no I/O. Storage is reached
 //! through [`HashReader`], and the algorithms are a port of Go's
@@ -21,8 +22,10 @@
 //! index arithmetic never overflows. Proof *checks* take any sizes, since
 //! hostile input reaches them, and answer `false` rather than panic.
 
+pub mod checkpoint;
 pub mod note;
 
+pub use checkpoint::Checkpoint;
 pub use note::{Note, NoteError, Signature, VerifierKey};
 
 use sha2::{Digest as _, Sha256};
