@@ -1,6 +1,6 @@
 //! The transparency log's Merkle tree: RFC 6962 hashing, inclusion and
 //! consistency proofs, and the C2SP text formats around them ([`note`],
-//! [`checkpoint`]).
+//! [`checkpoint`], [`proof`]).
 //!
 //! Everything here is pure: no git, no SQLite, no I/O. Storage is reached
 //! through [`HashReader`], and the algorithms are a port of Go's
@@ -24,9 +24,11 @@
 
 pub mod checkpoint;
 pub mod note;
+pub mod proof;
 
 pub use checkpoint::Checkpoint;
 pub use note::{Note, NoteError, Signature, VerifierKey};
+pub use proof::TlogProof;
 
 use sha2::{Digest as _, Sha256};
 
