@@ -101,4 +101,106 @@ pub(super) fn parse_hash(s: &str) -> Option<Hash> {
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    use super::*;
+
+    const ROOT: &str = "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=";
+
+    #[test]
+    fn the_spec_example_round_trips() {
+        let text = format!("example.com/behind-the-sofa\n20852163\n{ROOT}\n");
+        let checkpoint = Checkpoint::parse(&text).unwrap();
+        assert_eq!(checkpoint.origin, "example.com/behind-the-sofa");
+        assert_eq!(checkpoint.size, 20852163);
+        assert_eq!(BASE64.encode(checkpoint.root), ROOT);
+        assert!(checkpoint.extensions.is_empty());
+        assert_eq!(checkpoint.to_text(), text);
+        let with_ext = format!("o\n0\n{ROOT}\nabc\ndef ghi\n");
+        let checkpoint = Checkpoint::parse(&with_ext).unwrap();
+        assert_eq!(checkpoint.extensions, ["abc", "def ghi"]);
+        assert_eq!(checkpoint.to_text(), with_ext);
+    }
+
+    #[test]
+    fn only_canonical_checkpoints_parse() {
+        let good = [
+            format!("o\n0\n{ROOT}\n"),
+            format!("o\n18446744073709551615\n{ROOT}\n"),
+            format!("example.com/log\n1\n{ROOT}\nx\n"),
+        ];
+        for text in &good {
+            assert_eq!(Checkpoint::parse(text).unwrap().to_text(), *text);
+        }
+        let bad = [
+            format!("o\n1\n{ROOT}"),
+            "o\n1\n".to_owned(),
+            format!("\n1\n{ROOT}\n"),
+            format!("a b\n1\n{ROOT}\n"),
+            format!("a+b\n1\n{ROOT}\n"),
+            format!("o\n01\n{ROOT}\n"),
+            format!("o\n00\n{ROOT}\n"),
+            format!("o\n+1\n{ROOT}\n"),
+            format!("o\n-1\n{ROOT}\n"),
+            format!("o\n 1\n{ROOT}\n"),
+            format!("o\n\n{ROOT}\n"),
+            format!("o\n0x1f\n{ROOT}\n"),
+            format!("o\n18446744073709551616\n{ROOT}\n"),
+            format!("o\n1\n{}\n", ROOT.trim_end_matches('=')),
+            format!("o\n1\n{}\n", ROOT.replace("2I=", "2J=")),
+            "o\n1\nQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBCg==\n".to_owned(),
+            "o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\n".to_owned(),
+            format!("o\n1\n{ROOT}\n\n"),
+            format!("o\n1\n{ROOT}\nabc\n\ndef\n"),
+            format!("o\n1\n{ROOT}\na\tb\n"),
+            format!("o\n1\n{ROOT}\r\n"),
+        ];
+        for text in &bad {
+            assert!(
+                matches!(
+                    Checkpoint::parse(text),
+                    Err(NoteError::MalformedCheckpoint(_))
+                ),
+                "accepted {text:?}"
+            );
+        }
+    }
+
+    /// `tlog_tiles` (Cloudflare's port of Go's checkpoint code) as an oracle.
+    #[test]
+    fn tlog_tiles_reads_ours_and_agrees_on_verdicts() {
+        let ours = Checkpoint {
+            origin: "example.com/log".into(),
+            size: 12345,
+            root: super::super::record_hash(b"x"),
+            extensions: vec!["ext one".into(), "two".into()],
+        };
+        let theirs = tlog_tiles::Checkpoint::from_bytes(ours.to_text().as_bytes()).unwrap();
+        assert_eq!(theirs.origin(), ours.origin);
+        assert_eq!(theirs.size(), ours.size);
+        assert_eq!(theirs.hash().0, ours.root);
+        assert_eq!(theirs.extension(), "ext one\ntwo\n");
+        assert_eq!(theirs.to_bytes(), ours.to_text().as_bytes());
+        // Same verdicts, except on origins with spaces or '+', which the
+        // spec only advises against and this module refuses.
+        let cases = [
+            format!("o\n0\n{ROOT}\n"),
+            format!("o\n7\n{ROOT}\nx\ny\n"),
+            format!("o\n1\n{ROOT}"),
+            format!("\n1\n{ROOT}\n"),
+            format!("o\n01\n{ROOT}\n"),
+            format!("o\n0x1\n{ROOT}\n"),
+            format!("o\n18446744073709551616\n{ROOT}\n"),
+            format!("o\n1\n{}\n", ROOT.trim_end_matches('=')),
+            "o\n1\nQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBCg==\n".to_owned(),
+            format!("o\n1\n{ROOT}\nabc\n\n"),
+            "o\n1\n".to_owned(),
+        ];
+        for case in &cases {
+            assert_eq!(
+                Checkpoint::parse(case).is_ok(),
+                tlog_tiles::Checkpoint::from_bytes(case.as_bytes()).is_ok(),
+                "{case:?}"
+            );
+        }
+    }
+}

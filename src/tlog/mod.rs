@@ -18,7 +18,7 @@
 //! after `n` leaves, from which any tree head and proof can be computed with
 //! O(log n) reads.
 //!
-//! Tree sizes are at most [`MAX_TREE_SIZE`] (2^63, as Go's `int64`), so the
+//! Tree sizes are at most [`MAX_TREE_SIZE`] (2^63; Go's tlog counts in `int64`), so the
 //! index arithmetic never overflows. Proof *checks* take any sizes, since
 //! hostile input reaches them, and answer `false` rather than panic.
 

@@ -91,7 +91,7 @@ fn hex(key_id: &[u8; 4]) -> String {
 }
 
 /// The key ID the spec recommends and tlog-cosignature requires:
-/// SHA-256(name || 0x0A || alg || public key)[:4].
+/// `SHA-256(name || 0x0A || alg || public key)[:4]`.
 pub fn key_id(name: &str, alg: u8, public: &[u8; 32]) -> [u8; 4] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
@@ -418,4 +418,509 @@ fn parse_signature_line(line: &str) -> Result<Signature, NoteError> {
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    use super::*;
+
+    // The example of Go's golang.org/x/mod/sumdb/note (note.go's package
+    // doc and note_test.go's TestSign/TestOpen).
+    const PETER_SKEY: &str =
+        "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+    const PETER_VKEY: &str = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
+    const ENOCH_VKEY: &str = "EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop";
+    const TEXT: &str = "If you think cryptography is the answer to your problem,\n\
+                        then you don't know what your problem is.\n";
+    const PETER_SIG: &str = "\u{2014} PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
+    const ENOCH_SIG: &str = "\u{2014} EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n";
+
+    /// The Ed25519 key of a Go note signer key `PRIVATE+KEY+name+id+base64(0x01 || seed)`.
+    fn signing_key(skey: &str) -> SigningKey {
+        let b64 = skey.splitn(5, '+').nth(4).unwrap();
+        let raw = BASE64.decode(b64).unwrap();
+        assert_eq!(raw[0], ALG_ED25519);
+        SigningKey::from_bytes(&raw[1..].try_into().unwrap())
+    }
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn unsigned(text: &str) -> Note {
+        Note {
+            text: text.to_owned(),
+            signatures: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn signs_as_go_note_does() {
+        let key = signing_key(PETER_SKEY);
+        let public = key.verifying_key().to_bytes();
+        assert_eq!(
+            verifier_key("PeterNeumann", ALG_ED25519, &public),
+            PETER_VKEY
+        );
+        assert_eq!(
+            key_id("PeterNeumann", ALG_ED25519, &public),
+            [0xc7, 0x4f, 0x20, 0xa3]
+        );
+        let mut note = unsigned(TEXT);
+        note.sign("PeterNeumann", &key).unwrap();
+        assert_eq!(note.format(), format!("{TEXT}\n{PETER_SIG}"));
+    }
+
+    #[test]
+    fn verifies_go_note_signatures() {
+        let note = Note::parse(&format!("{TEXT}\n{PETER_SIG}{ENOCH_SIG}")).unwrap();
+        assert_eq!(note.text, TEXT);
+        assert_eq!(note.signatures.len(), 2);
+        assert_eq!(note.signatures[1].name, "EnochRoot");
+        assert_eq!(note.signatures[1].key_id, [0xaf, 0x0c, 0xfe, 0x78]);
+        assert_eq!(
+            note.verify(&VerifierKey::parse(PETER_VKEY).unwrap()),
+            Ok(None)
+        );
+        assert_eq!(
+            note.verify(&VerifierKey::parse(ENOCH_VKEY).unwrap()),
+            Ok(None)
+        );
+        assert_eq!(note.format(), format!("{TEXT}\n{PETER_SIG}{ENOCH_SIG}"));
+        // Only Peter's line: Enoch did not sign.
+        let note = Note::parse(&format!("{TEXT}\n{PETER_SIG}")).unwrap();
+        assert_eq!(
+            note.verify(&VerifierKey::parse(ENOCH_VKEY).unwrap()),
+            Err(NoteError::NotSigned {
+                name: "EnochRoot".into(),
+                key_id: [0xaf, 0x0c, 0xfe, 0x78]
+            })
+        );
+    }
+
+    #[test]
+    fn verifies_the_signed_note_spec_example() {
+        // c2sp.org/signed-note, "Verifier keys: Example".
+        let vkey = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k";
+        let note = "This is an example message.\n\n\u{2014} example.com/foo Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n";
+        let key = VerifierKey::parse(vkey).unwrap();
+        assert_eq!(key.to_string(), vkey);
+        let parsed = Note::parse(note).unwrap();
+        assert_eq!(parsed.text, "This is an example message.\n");
+        assert_eq!(parsed.verify(&key), Ok(None));
+        let mut tampered = parsed.clone();
+        tampered.text = "This is an example message!\n".into();
+        assert!(matches!(
+            tampered.verify(&key),
+            Err(NoteError::BadSignature { .. })
+        ));
+    }
+
+    #[test]
+    fn a_bad_signature_from_a_known_key_fails_and_the_first_line_decides() {
+        let key = VerifierKey::parse(PETER_VKEY).unwrap();
+        let bad_sig = format!("{}ABCD{}", &PETER_SIG[..60], &PETER_SIG[60..]);
+        let bad = Note::parse(&format!("{TEXT}\n{bad_sig}")).unwrap();
+        assert!(matches!(
+            bad.verify(&key),
+            Err(NoteError::BadSignature { .. })
+        ));
+        let bad_first = Note::parse(&format!("{TEXT}\n{bad_sig}{PETER_SIG}")).unwrap();
+        assert!(matches!(
+            bad_first.verify(&key),
+            Err(NoteError::BadSignature { .. })
+        ));
+        let good_first = Note::parse(&format!("{TEXT}\n{PETER_SIG}{bad_sig}")).unwrap();
+        assert_eq!(good_first.verify(&key), Ok(None));
+        // A line with Peter's name but another key ID is someone else's.
+        let other_id = PETER_SIG.replace("x08g", "xxxx");
+        let other = Note::parse(&format!("{TEXT}\n{other_id}")).unwrap();
+        assert!(matches!(
+            other.verify(&key),
+            Err(NoteError::NotSigned { .. })
+        ));
+        // So is a line with Peter's key ID but another name.
+        let other_name = PETER_SIG.replace("PeterNeumann", "CarmenSandiego");
+        let other = Note::parse(&format!("{TEXT}\n{other_name}")).unwrap();
+        assert!(matches!(
+            other.verify(&key),
+            Err(NoteError::NotSigned { .. })
+        ));
+    }
+
+    #[test]
+    fn malformed_notes_are_refused() {
+        let sig = PETER_SIG;
+        let bad = [
+            TEXT.to_owned(),
+            format!("{TEXT}\n"),
+            format!("{TEXT}\n{}", &sig[..sig.len() - 1]),
+            format!("\x01{TEXT}\n{sig}"),
+            format!("{TEXT}\r\n{sig}"),
+            format!("{TEXT}\n{}", sig.replace("PeterNeumann", "Bad Name")),
+            format!("{TEXT}\n{}", sig.replace("PeterNeumann", "Peter+Neumann")),
+            format!("{TEXT}\n{}", sig.replace("\u{2014} ", "- ")),
+            format!("{TEXT}\n{}", sig.replace(" x08go", "  x08go")),
+            format!("{TEXT}\n{}", sig.replace("AM=", "AM")),
+            format!("{TEXT}\n{sig}Unexpected line.\n"),
+            format!("{TEXT}\n\u{2014} PeterNeumann AAAAAA==\n"),
+            format!("{TEXT}\n{}", sig.repeat(101)),
+            format!("{}\n{sig}", "a".repeat(MAX_NOTE_SIZE)),
+        ];
+        for note in &bad {
+            assert!(
+                matches!(Note::parse(note), Err(NoteError::MalformedNote(_))),
+                "accepted {note:?}"
+            );
+        }
+        assert_eq!(
+            Note::parse(&format!("{TEXT}\n{}", sig.repeat(100)))
+                .unwrap()
+                .signatures
+                .len(),
+            100
+        );
+        // The text ends at the last blank line: a text may hold blank lines.
+        let note = Note::parse(&format!("a\n\nb\n\n{sig}")).unwrap();
+        assert_eq!(note.text, "a\n\nb\n");
+    }
+
+    #[test]
+    fn verifier_keys_refuse_every_mangling() {
+        let key = VerifierKey::parse(PETER_VKEY).unwrap();
+        assert_eq!(key.name, "PeterNeumann");
+        assert_eq!(key.key_id, [0xc7, 0x4f, 0x20, 0xa3]);
+        assert_eq!(key.alg, ALG_ED25519);
+        let b = PETER_VKEY.as_bytes();
+        for i in 0..=b.len() {
+            for j in i + 1..=b.len() {
+                if i != 0 || j != b.len() {
+                    let s = std::str::from_utf8(&b[i..j]).unwrap();
+                    assert!(VerifierKey::parse(s).is_err(), "accepted {s:?}");
+                }
+            }
+        }
+        for i in 0..b.len() {
+            let mut m = b.to_vec();
+            m[i] += 1;
+            let s = String::from_utf8(m).unwrap();
+            assert!(VerifierKey::parse(&s).is_err(), "accepted {s:?}");
+        }
+        assert!(matches!(
+            VerifierKey::parse(
+                "PeterNeumann+cc469956+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TWBADKEY=="
+            ),
+            Err(NoteError::MalformedKey(_))
+        ));
+        assert_eq!(
+            VerifierKey::parse(
+                "PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+            ),
+            Err(NoteError::UnknownAlgorithm(0x65))
+        );
+        assert!(matches!(
+            VerifierKey::parse(
+                "PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+            ),
+            Err(NoteError::KeyIdMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn key_names() {
+        for good in [
+            "PeterNeumann",
+            "example.com/log42",
+            "a",
+            "caf\u{e9}",
+            "x\u{7f}",
+        ] {
+            assert!(valid_key_name(good), "{good:?}");
+        }
+        for bad in [
+            "",
+            "a b",
+            "a+b",
+            "a\tb",
+            "a\u{a0}b",
+            "a\u{2003}b",
+            "a\u{3000}b",
+            "a\u{85}b",
+            "a\x01b",
+        ] {
+            assert!(!valid_key_name(bad), "{bad:?}");
+        }
+        let mut note = unsigned("x\n");
+        assert_eq!(
+            note.sign("a b", &key(1)),
+            Err(NoteError::InvalidKeyName("a b".into()))
+        );
+        assert!(note.signatures.is_empty());
+    }
+
+    #[test]
+    fn only_texts_a_note_can_carry_are_signed() {
+        for text in ["", "no newline", "a\x01\n", "a\r\n"] {
+            let mut note = unsigned(text);
+            assert!(matches!(
+                note.sign("k", &key(1)),
+                Err(NoteError::MalformedNote(_))
+            ));
+            assert!(matches!(
+                note.cosign("k", &key(1), 5),
+                Err(NoteError::MalformedNote(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn signed_notes_round_trip_and_resigning_replaces() {
+        let text = "example.com/log\n3\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+        let mut note = unsigned(text);
+        note.sign("example.com/log", &key(1)).unwrap();
+        note.cosign("w1.example", &key(2), 1_700_000_000).unwrap();
+        note.cosign("w2.example", &key(3), 1_700_000_001).unwrap();
+        let parsed = Note::parse(&note.format()).unwrap();
+        assert_eq!(parsed, note);
+        // Cosigning again with a later time replaces the earlier line.
+        note.cosign("w1.example", &key(2), 1_800_000_000).unwrap();
+        assert_eq!(note.signatures.len(), 3);
+        assert_eq!(note.signatures[2].name, "w1.example");
+        let w1 = VerifierKey::parse(&verifier_key(
+            "w1.example",
+            ALG_COSIGNATURE_V1,
+            key(2).verifying_key().as_bytes(),
+        ))
+        .unwrap();
+        assert_eq!(note.verify(&w1), Ok(Some(1_800_000_000)));
+    }
+
+    #[test]
+    fn cosignatures_verify_with_their_time_and_only_as_cosignatures() {
+        let text = "example.com/log\n3\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nextension\n";
+        let witness = key(7);
+        let public = witness.verifying_key().to_bytes();
+        let mut note = unsigned(text);
+        note.cosign("witness.example/w", &witness, 1_679_315_147)
+            .unwrap();
+        let sig = &note.signatures[0];
+        assert_eq!(
+            sig.key_id,
+            key_id("witness.example/w", ALG_COSIGNATURE_V1, &public)
+        );
+        assert_eq!(sig.bytes.len(), 72);
+        assert_eq!(sig.bytes[..8], 1_679_315_147u64.to_be_bytes());
+        // The signature covers "cosignature/v1\ntime <t>\n" + text.
+        let msg = format!("cosignature/v1\ntime 1679315147\n{text}");
+        let ed = ed25519_dalek::Signature::from_slice(&sig.bytes[8..]).unwrap();
+        witness
+            .verifying_key()
+            .verify_strict(msg.as_bytes(), &ed)
+            .unwrap();
+
+        let vkey = verifier_key("witness.example/w", ALG_COSIGNATURE_V1, &public);
+        let cosigner = VerifierKey::parse(&vkey).unwrap();
+        assert_eq!(cosigner.alg, ALG_COSIGNATURE_V1);
+        assert_eq!(note.verify(&cosigner), Ok(Some(1_679_315_147)));
+        // The same key as a note signer (type 0x01) has another key ID.
+        let as_signer =
+            VerifierKey::parse(&verifier_key("witness.example/w", ALG_ED25519, &public)).unwrap();
+        assert!(matches!(
+            note.verify(&as_signer),
+            Err(NoteError::NotSigned { .. })
+        ));
+        // Another time, or another text, fails.
+        let mut moved = note.clone();
+        moved.signatures[0].bytes[7] ^= 1;
+        assert!(matches!(
+            moved.verify(&cosigner),
+            Err(NoteError::BadSignature { .. })
+        ));
+        let mut other = note.clone();
+        other.text = text.replace("extension", "extensiom");
+        assert!(matches!(
+            other.verify(&cosigner),
+            Err(NoteError::BadSignature { .. })
+        ));
+        // A time beyond 2^63 - 1 is refused both ways.
+        assert_eq!(
+            note.cosign("w", &witness, 1 << 63),
+            Err(NoteError::InvalidTimestamp(1 << 63))
+        );
+        let mut late = note.clone();
+        late.signatures[0].bytes[0] = 0x80;
+        assert!(matches!(
+            late.verify(&cosigner),
+            Err(NoteError::BadSignature { .. })
+        ));
+        // A cosignature line too short to hold a time is a bad signature.
+        let mut short = note.clone();
+        short.signatures[0].bytes.truncate(6);
+        assert!(matches!(
+            short.verify(&cosigner),
+            Err(NoteError::BadSignature { .. })
+        ));
+    }
+
+    #[test]
+    fn parses_the_tlog_cosignature_spec_example() {
+        // c2sp.org/tlog-cosignature: the witness line's time is the one its
+        // example message shows, 1679315147.
+        let note = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n\
+            \u{2014} example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=\n\
+            \u{2014} witness.example.com/w1 jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==\n";
+        let parsed = Note::parse(note).unwrap();
+        assert_eq!(parsed.signatures.len(), 2);
+        let w1 = &parsed.signatures[1];
+        assert_eq!(w1.name, "witness.example.com/w1");
+        assert_eq!(w1.key_id, [0x8d, 0x66, 0xcf, 0x3f]);
+        assert_eq!(w1.bytes.len(), 72);
+        assert_eq!(
+            u64::from_be_bytes(w1.bytes[..8].try_into().unwrap()),
+            1_679_315_147
+        );
+        assert_eq!(parsed.format(), note);
+    }
+
+    /// `signed_note` (Cloudflare's port of Go's note) as an independent oracle.
+    mod signed_note_oracle {
+        use super::*;
+        use signed_note as oracle;
+        use signed_note::Verifier as _;
+
+        /// A cosignature/v1 verifier written from the spec, for the oracle's
+        /// note parser and verification loop.
+        struct CosignatureVerifier {
+            name: String,
+            id: u32,
+            key: VerifyingKey,
+        }
+
+        impl oracle::Verifier for CosignatureVerifier {
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn key_id(&self) -> u32 {
+                self.id
+            }
+            fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+                let Some((time, sig)) = sig.split_first_chunk::<8>() else {
+                    return false;
+                };
+                let mut signed =
+                    format!("cosignature/v1\ntime {}\n", u64::from_be_bytes(*time)).into_bytes();
+                signed.extend_from_slice(msg);
+                ed25519_dalek::Signature::from_slice(sig)
+                    .is_ok_and(|sig| self.key.verify_strict(&signed, &sig).is_ok())
+            }
+        }
+
+        #[test]
+        fn our_signatures_verify_with_signed_note() {
+            let log = key(11);
+            let witness = key(12);
+            let vkey = verifier_key(
+                "example.com/log",
+                ALG_ED25519,
+                log.verifying_key().as_bytes(),
+            );
+            let verifier = oracle::StandardVerifier::new(&vkey).unwrap();
+            assert_eq!(
+                verifier.key_id().to_be_bytes(),
+                key_id(
+                    "example.com/log",
+                    ALG_ED25519,
+                    log.verifying_key().as_bytes()
+                )
+            );
+            let mut cosigning_material = vec![ALG_COSIGNATURE_V1];
+            cosigning_material.extend_from_slice(witness.verifying_key().as_bytes());
+            let cosigner = CosignatureVerifier {
+                name: "w.example".into(),
+                id: oracle::key_id("w.example", &cosigning_material),
+                key: witness.verifying_key(),
+            };
+            assert_eq!(
+                cosigner.id.to_be_bytes(),
+                key_id(
+                    "w.example",
+                    ALG_COSIGNATURE_V1,
+                    witness.verifying_key().as_bytes()
+                )
+            );
+            for text in [
+                "example.com/log\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+                "a\n\nb\n",
+            ] {
+                let mut note = unsigned(text);
+                note.sign("example.com/log", &log).unwrap();
+                note.cosign("w.example", &witness, 1_234_567_890).unwrap();
+                let theirs = oracle::Note::from_bytes(note.format().as_bytes()).unwrap();
+                assert_eq!(theirs.text(), text.as_bytes());
+                assert_eq!(theirs.to_bytes(), note.format().as_bytes());
+                let list = oracle::VerifierList::new(vec![
+                    Box::new(verifier.clone()),
+                    Box::new(CosignatureVerifier {
+                        name: cosigner.name.clone(),
+                        ..cosigner
+                    }),
+                ]);
+                let (verified, unverified) = theirs.verify(&list).unwrap();
+                assert_eq!((verified.len(), unverified.len()), (2, 0));
+                // Tampered text fails there too.
+                let tampered = note
+                    .format()
+                    .replacen(text.split('\n').next().unwrap(), "x", 1);
+                let theirs = oracle::Note::from_bytes(tampered.as_bytes()).unwrap();
+                assert!(theirs.verify(&list).is_err());
+            }
+        }
+
+        #[test]
+        fn signed_note_signatures_verify_with_ours() {
+            let signer = oracle::StandardSigner::new(PETER_SKEY).unwrap();
+            let text = "origin.example\n42\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+            let mut theirs = oracle::Note::new(text.as_bytes(), &[]).unwrap();
+            theirs.add_sigs(&[&signer]).unwrap();
+            let ours = Note::parse(std::str::from_utf8(&theirs.to_bytes()).unwrap()).unwrap();
+            assert_eq!(ours.text, text);
+            assert_eq!(
+                ours.verify(&VerifierKey::parse(PETER_VKEY).unwrap()),
+                Ok(None)
+            );
+            let mut resigned = unsigned(text);
+            resigned
+                .sign("PeterNeumann", &signing_key(PETER_SKEY))
+                .unwrap();
+            assert_eq!(resigned.format().as_bytes(), theirs.to_bytes());
+        }
+
+        #[test]
+        fn structural_verdicts_agree() {
+            let sig = PETER_SIG;
+            let cases = [
+                format!("{TEXT}\n{sig}"),
+                format!("{TEXT}\n{sig}{ENOCH_SIG}"),
+                format!("a\n\nb\n\n{sig}"),
+                format!("\n\n{sig}"),
+                TEXT.to_owned(),
+                format!("{TEXT}\n"),
+                format!("{TEXT}\n\n"),
+                format!("{TEXT}\n{}", &sig[..sig.len() - 1]),
+                format!("{TEXT}\n{}", sig.replace("PeterNeumann", "Bad Name")),
+                format!("{TEXT}\n{sig}Unexpected line.\n"),
+                format!("{TEXT}\n{}", sig.repeat(100)),
+                format!("{TEXT}\n{}", sig.repeat(101)),
+                format!("{TEXT}\n\u{2014} PeterNeumann AAAAAA==\n"),
+                format!("{TEXT}\n\u{2014} PeterNeumann AAAAAAA=\n"),
+                format!("{TEXT}\n\u{2014} PeterNeumann \n"),
+                format!("{TEXT}\n\u{2014}  x08go/ZJ\n"),
+                format!("{TEXT}\t\n{sig}"),
+            ];
+            for case in &cases {
+                assert_eq!(
+                    Note::parse(case).is_ok(),
+                    oracle::Note::from_bytes(case.as_bytes()).is_ok(),
+                    "{case:?}"
+                );
+            }
+        }
+    }
+}

@@ -130,4 +130,146 @@ impl TlogProof {
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    use super::*;
+    use crate::tlog::{
+        check_record, prove_record, record_hash, stored_hashes_for_record_hash, tree_hash,
+        MemoryHashes,
+    };
+    use ed25519_dalek::SigningKey;
+
+    fn signed(checkpoint: &Checkpoint) -> String {
+        let mut note = Note {
+            text: checkpoint.to_text(),
+            signatures: Vec::new(),
+        };
+        note.sign(&checkpoint.origin, &SigningKey::from_bytes(&[9; 32]))
+            .unwrap();
+        note.cosign(
+            "w.example",
+            &SigningKey::from_bytes(&[10; 32]),
+            1_700_000_000,
+        )
+        .unwrap();
+        note.format()
+    }
+
+    #[test]
+    fn proofs_of_a_log_round_trip_and_check() {
+        let mut stored = MemoryHashes::default();
+        for i in 0..21u64 {
+            let hashes =
+                stored_hashes_for_record_hash(i, record_hash(&i.to_be_bytes()), &stored).unwrap();
+            stored.0.extend(hashes);
+        }
+        let checkpoint = Checkpoint {
+            origin: "example.com/log".into(),
+            size: 21,
+            root: tree_hash(21, &stored).unwrap(),
+            extensions: Vec::new(),
+        };
+        let note = signed(&checkpoint);
+        for index in 0..21u64 {
+            let proof = TlogProof {
+                extra: (index % 2 == 0).then(|| vec![index as u8, 0xff]),
+                index,
+                path: prove_record(21, index, &stored).unwrap(),
+                checkpoint: note.clone(),
+            };
+            let text = proof.format();
+            let parsed = TlogProof::parse(&text).unwrap();
+            assert_eq!(parsed, proof);
+            assert_eq!(parsed.format(), text);
+            let tree = Checkpoint::parse(&Note::parse(&parsed.checkpoint).unwrap().text).unwrap();
+            assert!(check_record(
+                &parsed.path,
+                tree.size,
+                &tree.root,
+                parsed.index,
+                &record_hash(&index.to_be_bytes())
+            ));
+        }
+        // Empty extra data is written as no line.
+        let proof = TlogProof {
+            extra: Some(Vec::new()),
+            index: 0,
+            path: Vec::new(),
+            checkpoint: note.clone(),
+        };
+        assert_eq!(TlogProof::parse(&proof.format()).unwrap().extra, None);
+    }
+
+    /// The spec's example, with a checkpoint signed here (the spec elides
+    /// its signatures).
+    fn spec_example() -> (String, String) {
+        let head = "c2sp.org/tlog-proof@v1\n\
+            extra YWdlLXYxLjIuMS1kYXJ3aW4tYXJtNjQudGFyLmd6kYXJ3aW4tYXJ\n\
+            index 73894\n\
+            gSKyXoYZUgZ6jduWYrkDOARinOMGJveXjgMkBTcdPlQ=\n\
+            B95lDa8R83lS8n0eG+o0buTxRKQTYFi//1U8anccXmA=\n\
+            EKNzoDWG8LGC0Yp9o+sv3qllpMP9uHQ9B20KNL+Q1zs=\n\
+            RoopEkOdqkYqMB4MJXrbt/hMjOxsVn0IrWjpz1ZMMes=\n\
+            AHCioX9nLjsrse6YhjRRmk1WUEirVOLLRoOQ6vfO5vk=\n\
+            \n";
+        let checkpoint = Checkpoint::parse(
+            "example.com/fancylog\n109482\nsFodV/vSp5O8n9a8QpW6PRY97tfOSW5bsc2Xl/EQi08=\n",
+        )
+        .unwrap();
+        (head.to_owned(), signed(&checkpoint))
+    }
+
+    #[test]
+    fn parses_the_spec_example() {
+        let (head, note) = spec_example();
+        let text = format!("{head}{note}");
+        let proof = TlogProof::parse(&text).unwrap();
+        assert_eq!(proof.index, 73894);
+        assert_eq!(proof.path.len(), 5);
+        assert_eq!(
+            BASE64.encode(proof.path[4]),
+            "AHCioX9nLjsrse6YhjRRmk1WUEirVOLLRoOQ6vfO5vk="
+        );
+        assert!(proof
+            .extra
+            .as_ref()
+            .unwrap()
+            .starts_with(b"age-v1.2.1-darwin-arm64.tar.gz"));
+        assert_eq!(proof.checkpoint, note);
+        assert_eq!(proof.format(), text);
+    }
+
+    #[test]
+    fn malformed_proofs_are_refused() {
+        let (head, note) = spec_example();
+        let hash = "gSKyXoYZUgZ6jduWYrkDOARinOMGJveXjgMkBTcdPlQ=\n";
+        let bad = [
+            String::new(),
+            head.clone(),
+            format!("{}{note}", head.replace("@v1", "@v2")),
+            format!("{}{note}", head.replace("extra YWdl", "extra  YWdl")),
+            format!("{}{note}", head.replace("extra YWdl", "extra *Wdl")),
+            format!("{}{note}", head.replace("extra YWdlLXYxLjIuMS1kYXJ3aW4tYXJtNjQudGFyLmd6kYXJ3aW4tYXJ", "extra ")),
+            format!("{}{note}", head.replace("index 73894", "index 073894")),
+            format!("{}{note}", head.replace("index 73894", "index -1")),
+            format!("{}{note}", head.replace("index 73894", "index")),
+            format!("{}{note}", head.replace("index 73894", "index 109482")),
+            format!("{}{note}", head.replace("index 73894\n", "")),
+            format!("{}{note}", head.replace("5vk=", "5vk")),
+            format!("{}{note}", head.replace("5vk=\n\n", "5vk=\n")),
+            format!("{}{note}", head.replace("\nindex", "\n\nindex")),
+            format!("c2sp.org/tlog-proof@v1\nindex 0\n{}\n{note}", hash.repeat(65)),
+            format!("{head}example.com/fancylog\n109482\nsFodV/vSp5O8n9a8QpW6PRY97tfOSW5bsc2Xl/EQi08=\n\n"),
+            format!("{head}example.com/fancylog\n109482\n"),
+            format!("{head}x\n\n{}", note.split("\n\n").nth(1).unwrap()),
+            format!("{head}{note}{}", "a".repeat(MAX_NOTE_SIZE)),
+        ];
+        for text in &bad {
+            assert!(TlogProof::parse(text).is_err(), "accepted {text:?}");
+        }
+        let longest = format!(
+            "c2sp.org/tlog-proof@v1\nindex 0\n{}\n{note}",
+            hash.repeat(64)
+        );
+        assert_eq!(TlogProof::parse(&longest).unwrap().path.len(), 64);
+    }
+}
