@@ -140,6 +140,12 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 impl Trail {
+    /// Log the atoms indexed but not logged yet, now (after a pull or a
+    /// clone moved refs directly). The caller holds the store lock.
+    pub(crate) fn log_queued_locked(&self) -> Result<(), TrailError> {
+        Transaction::begin_locked(self, None)?.commit()
+    }
+
     /// The verifier key of this store's checkpoints
     /// (`name+hexkeyid+base64(0x01 || key)`, C2SP signed-note).
     pub fn verifier_key(&self) -> Result<String, TrailError> {

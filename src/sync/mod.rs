@@ -20,6 +20,7 @@
 //! `refs/atom/remotes/<remote>/signers`, so that a rewritten chain is seen.
 
 mod git_cli;
+pub mod witness;
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +37,8 @@ use crate::store::{StoreError, HEADS_PREFIX};
 use crate::trail::{set_git_config, Draft, Trail, TrailError};
 use crate::verify::AtomProblem;
 use git_cli::{GitCli, GitFailure};
+use witness::WitnessReport;
+use witness::{COSIGS_PREFIX, LOGS_PREFIX};
 
 /// Where a pull keeps what it fetched until it is verified.
 pub const INCOMING_PREFIX: &str = "refs/atom/incoming/";
@@ -243,6 +246,8 @@ pub struct PullReport {
     /// What is wrong with the remote's published key list, when something
     /// is (its keys past the problem are not even offered for trust).
     pub signers_problem: Option<String>,
+    /// Transparency logs checked and cosigned, cosignatures collected.
+    pub witness: WitnessReport,
 }
 
 /// What `atom clone` did.
@@ -376,6 +381,7 @@ impl Trail {
         let plan = theirs.and_then(|theirs| self.plan_key_list(remote, theirs));
         let _ = cli.delete_refs_under(&ns);
         let plan = plan?;
+        specs.extend(self.witness_refspecs()?);
         let mut lease = None;
         if let Some(target) = plan.target {
             specs.push(format!("{target}:{SIGNERS_REF}"));
@@ -524,7 +530,11 @@ impl Trail {
             validate_trail_name(t)?;
         }
         let ns = format!("{INCOMING_PREFIX}{remote}/");
-        let mut specs = vec![format!("+{SIGNERS_REF}*:{ns}signers*")];
+        let mut specs = vec![
+            format!("+{SIGNERS_REF}*:{ns}signers*"),
+            format!("+{LOGS_PREFIX}*:{ns}logs/*"),
+            format!("+{COSIGS_PREFIX}*:{ns}cosigs/*"),
+        ];
         match trail {
             Some(t) => specs.push(format!("+{HEADS_PREFIX}{t}:{ns}heads/{t}")),
             None => {
@@ -587,6 +597,8 @@ impl Trail {
         if let Some(first) = problems.first() {
             return Err(self.refusal(remote, first, problems.len(), &published));
         }
+        let mut witness = WitnessReport::default();
+        let logs = self.check_logs(remote, ns, &mut witness)?;
 
         let _lock = self.lock()?;
         if !allow_unrelated {
@@ -603,8 +615,10 @@ impl Trail {
                 updates.push(update);
             }
         }
-        // Index what arrived now, so the next command starts fast.
-        self.with_index(|_| Ok(()))?;
+        // Index and log what arrived now: the store accepted it.
+        self.log_queued_locked()?;
+        self.cosign_logs(logs, &mut witness)?;
+        self.collect_cosignatures(ns, &mut witness)?;
         Ok(PullReport {
             remote: remote.to_owned(),
             url: String::new(),
@@ -613,6 +627,7 @@ impl Trail {
             untrusted_keys,
             repaired: Vec::new(),
             signers_problem: chain.problem,
+            witness,
         })
     }
 
@@ -890,6 +905,8 @@ fn clone_into(url: &str, home: &Path, progress: bool) -> Result<CloneReport, Syn
         format!("+{SIGNERS_REF}*:{ns}signers*"),
         format!("+{HEADS_PREFIX}*:{ns}heads/*"),
         format!("+{ARCHIVE_PREFIX}*:{ns}archive/*"),
+        format!("+{LOGS_PREFIX}*:{ns}logs/*"),
+        format!("+{COSIGS_PREFIX}*:{ns}cosigs/*"),
     ];
     trail
         .cli()
