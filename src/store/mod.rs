@@ -16,6 +16,10 @@ mod repair;
 pub mod rollup;
 mod write;
 
+pub use write::{
+    encode_atom_tree, encode_attachments_tree, encode_commit, sign_commit, CommitFields,
+};
+
 use std::path::{Path, PathBuf};
 
 use gix::bstr::ByteSlice;
