@@ -66,29 +66,23 @@ impl GitStore {
         };
         encode(&tree, &mut buf)?;
         let tree = add(Kind::Tree, &buf)?;
-        let sig = gix::actor::Signature {
-            name: who.name.as_str().into(),
-            email: who.email.as_str().into(),
-            time: gix::date::Time {
-                seconds: chrono::Utc::now().timestamp(),
-                offset: 0,
-            },
-        };
         let n = leaves.len();
-        let mut commit = gix::objs::Commit {
-            tree,
-            parents: parent.into_iter().collect(),
-            author: sig.clone(),
-            committer: sig,
-            encoding: None,
-            message: format!("atom log: {n} leaf{}\n", if n == 1 { "" } else { "s" }).into(),
-            extra_headers: Vec::new(),
-        };
+        let message = format!("atom log: {n} leaf{}\n", if n == 1 { "" } else { "s" });
+        let parents: Vec<ObjectId> = parent.into_iter().collect();
         // Signed like every commit of the store, so `git verify-commit`
         // accepts the whole repository.
-        self.sign(&mut commit, signer)?;
-        encode(&commit, &mut buf)?;
-        add(Kind::Commit, &buf)
+        let commit = super::write::sign_commit(
+            &super::write::CommitFields {
+                tree,
+                parents: &parents,
+                author: who,
+                committer: who,
+                time: chrono::Utc::now().timestamp(),
+                message: message.as_bytes(),
+            },
+            signer,
+        )?;
+        add(Kind::Commit, &commit)
     }
 
     /// Read a log commit; anything but a commit with one parent at most and

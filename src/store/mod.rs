@@ -17,6 +17,10 @@ mod repair;
 pub mod rollup;
 mod write;
 
+pub use write::{
+    encode_atom_tree, encode_attachments_tree, encode_commit, sign_commit, CommitFields,
+};
+
 use std::path::{Path, PathBuf};
 
 use gix::bstr::ByteSlice;
@@ -556,6 +560,8 @@ pub struct TreeFile {
 /// The objects of one atom commit, each checked against its id.
 #[derive(Debug, Clone, Default)]
 pub struct AtomObjects {
+    /// The commit object's bytes (empty when it cannot be read).
+    pub commit: Vec<u8>,
     /// Every entry of the tree and of its sub-trees, in tree order.
     pub files: Vec<TreeFile>,
     /// Objects whose content does not hash to their id, or that cannot be read.
@@ -619,6 +625,8 @@ impl GitStore {
                 signature,
             })
         })();
+        drop(parsed);
+        out.commit = data;
         (atom, out)
     }
 

@@ -111,15 +111,26 @@ impl Trail {
             .and_then(|c| log_id(&c.origin).map(str::to_owned)))
     }
 
-    /// The trusted key whose log is `atom/<id>`, as a verifier of `alg`.
-    fn log_verifier(&self, id: &str, alg: u8) -> Option<VerifierKey> {
+    /// Verifiers of `alg` under the name `atom/<id>` for every Ed25519 key
+    /// this store trusts: a log keeps its name when its owner rotates keys,
+    /// so any trusted key may sign for it. `None` when it is not the name of
+    /// a key this store trusts (a log of a store it does not know).
+    fn log_verifiers(&self, id: &str, alg: u8) -> Option<Vec<VerifierKey>> {
         let origin = format!("atom/{id}");
-        self.allowed_signers().entries().iter().find_map(|e| {
-            let k = e.key.key_data().ed25519()?.0;
-            (origin_for(&k) == origin)
-                .then(|| VerifierKey::parse(&verifier_key(&origin, alg, &k)).ok())
-                .flatten()
-        })
+        let keys: Vec<[u8; 32]> = self
+            .allowed_signers()
+            .entries()
+            .iter()
+            .filter_map(|e| Some(e.key.key_data().ed25519()?.0))
+            .collect();
+        if !keys.iter().any(|k| origin_for(k) == origin) {
+            return None;
+        }
+        Some(
+            keys.iter()
+                .filter_map(|k| VerifierKey::parse(&verifier_key(&origin, alg, k)).ok())
+                .collect(),
+        )
     }
 
     /// The refspecs push adds: this store's log and its cosignatures.
@@ -156,13 +167,13 @@ impl Trail {
                     .push((id, "not the name of an atom log".into()));
                 continue;
             }
-            let Some(key) = self.log_verifier(&id, ALG_ED25519) else {
+            let Some(keys) = self.log_verifiers(&id, ALG_ED25519) else {
                 report
                     .skipped
                     .push((format!("atom/{id}"), "no trusted key signs it".into()));
                 continue;
             };
-            checked.push(self.check_one_log(remote, &id, tip, &key, own.as_deref())?);
+            checked.push(self.check_one_log(remote, &id, tip, &keys, own.as_deref())?);
         }
         Ok(checked)
     }
@@ -172,7 +183,7 @@ impl Trail {
         remote: &str,
         id: &str,
         tip: ObjectId,
-        key: &VerifierKey,
+        keys: &[VerifierKey],
         own: Option<&str>,
     ) -> Result<Checked, SyncError> {
         let origin = format!("atom/{id}");
@@ -236,7 +247,7 @@ impl Trail {
             (None, Some(s)) => Note::parse(&s.note).map_err(|e| refuse(format!("{e}")))?,
             (None, None) => return Err(refuse("it is empty".into())),
         };
-        if n.verify(key).is_err() {
+        if !keys.iter().any(|k| n.verify(k).is_ok()) {
             return Err(refuse(format!(
                 "its latest checkpoint is not signed by the key of {origin}"
             )));
@@ -330,7 +341,7 @@ impl Trail {
             if witness == own || log_id(&format!("atom/{witness}")).is_none() {
                 continue;
             }
-            let Some(key) = self.log_verifier(&witness, ALG_COSIGNATURE_V1) else {
+            let Some(keys) = self.log_verifiers(&witness, ALG_COSIGNATURE_V1) else {
                 continue;
             };
             let Ok(fc) = self.git().read_file_commit(commit, WITNESS_FILE, 1 << 20) else {
@@ -339,7 +350,8 @@ impl Trail {
             let Some(file) = WitnessFile::parse(&String::from_utf8_lossy(&fc.file)) else {
                 continue;
             };
-            let Some((_, cp)) = cosigned_checkpoint(&file.note, &key) else {
+            let Some((_, cp, _)) = keys.iter().find_map(|k| cosigned_checkpoint(&file.note, k))
+            else {
                 continue;
             };
             if cp.origin != format!("atom/{own}")
@@ -364,7 +376,7 @@ impl Trail {
         let mut out = Vec::new();
         for (name, commit) in self.git().refs_under(COSIGNED_PREFIX)? {
             let witness = &name[COSIGNED_PREFIX.len()..];
-            let Some(key) = self.log_verifier(witness, ALG_COSIGNATURE_V1) else {
+            let Some(keys) = self.log_verifiers(witness, ALG_COSIGNATURE_V1) else {
                 continue;
             };
             let Ok(fc) = self.git().read_file_commit(commit, WITNESS_FILE, 1 << 20) else {
@@ -373,7 +385,9 @@ impl Trail {
             let Some(file) = WitnessFile::parse(&String::from_utf8_lossy(&fc.file)) else {
                 continue;
             };
-            if let Some((time, cp)) = cosigned_checkpoint(&file.note, &key) {
+            if let Some((time, cp, key)) =
+                keys.iter().find_map(|k| cosigned_checkpoint(&file.note, k))
+            {
                 let line = Note::parse(&file.note)
                     .ok()
                     .and_then(|n| {
@@ -416,9 +430,10 @@ pub struct Cosignature {
     pub line: String,
 }
 
-/// The checkpoint of a note cosigned by `key`, with the cosignature's time.
-fn cosigned_checkpoint(note: &str, key: &VerifierKey) -> Option<(u64, Checkpoint)> {
+/// The checkpoint of a note cosigned by `key`, with the cosignature's time
+/// and the key.
+fn cosigned_checkpoint(note: &str, key: &VerifierKey) -> Option<(u64, Checkpoint, VerifierKey)> {
     let n = Note::parse(note).ok()?;
     let time = n.verify(key).ok()??;
-    Some((time, Checkpoint::parse(&n.text).ok()?))
+    Some((time, Checkpoint::parse(&n.text).ok()?, key.clone()))
 }

@@ -1,5 +1,6 @@
 //! Test cases, one module per area of the command line.
 
+mod canonical;
 mod concurrency;
 mod crash;
 mod custody;
