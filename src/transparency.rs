@@ -195,27 +195,66 @@ impl Trail {
 
     /// A C2SP tlog-proof that the atom at `commit` is in the log at the
     /// latest checkpoint; its leaf data is the proof's `extra` line.
+    ///
+    /// When other devices cosigned a checkpoint that includes the atom, the
+    /// proof is against the largest such one, carrying its cosignatures
+    /// (this store's signature is made again: Ed25519 is deterministic);
+    /// else against the latest checkpoint.
     pub fn prove(&self, commit: ObjectId) -> Result<TlogProof, TrailError> {
-        self.with_index(|ix| {
+        let cosigs = self.cosignatures().unwrap_or_default();
+        let (n, leaf, latest) = self.with_index(|ix| {
             let note = ix.log_state("checkpoint")?.ok_or_else(|| {
                 IndexError::Unusable("the log is empty: record an atom first".into())
             })?;
-            let size = checkpoint_of(&note)
-                .ok_or_else(|| IndexError::Unusable("the latest checkpoint does not parse".into()))?
-                .size;
             let n = ix.leaf_of(&commit)?.ok_or_else(|| {
                 IndexError::Unusable(format!("commit {commit} is not in the log yet"))
             })?;
-            let leaf = ix.leaf(n)?.expect("leaf_of found it");
-            let path = tlog::prove_record(size, n, ix).map_err(|e| {
+            Ok((n, ix.leaf(n)?.expect("leaf_of found it"), note))
+        })?;
+        let witnessed = cosigs.iter().filter(|c| c.size > n).map(|c| c.size).max();
+        let (size, note) = match witnessed {
+            Some(size) => {
+                let origin = checkpoint_of(&latest).map(|c| c.origin).ok_or_else(|| {
+                    IndexError::Unusable("the latest checkpoint does not parse".into())
+                })?;
+                let mut note = Note {
+                    text: Checkpoint {
+                        origin: origin.clone(),
+                        size,
+                        root: self.log_root(size)?,
+                        extensions: Vec::new(),
+                    }
+                    .to_text(),
+                    signatures: Vec::new(),
+                };
+                note.sign(&origin, self.signer()?.ed25519()).map_err(|e| {
+                    IndexError::Unusable(format!("cannot sign the checkpoint: {e}"))
+                })?;
+                let mut text = note.format();
+                for c in cosigs.iter().filter(|c| c.size == size) {
+                    text.push_str(&c.line);
+                }
+                (size, text)
+            }
+            None => {
+                let size = checkpoint_of(&latest)
+                    .ok_or_else(|| {
+                        IndexError::Unusable("the latest checkpoint does not parse".into())
+                    })?
+                    .size;
+                (size, latest)
+            }
+        };
+        let path = self.with_index(|ix| {
+            tlog::prove_record(size, n, ix).map_err(|e| {
                 IndexError::Unusable(format!("cannot prove leaf {n} in a tree of {size}: {e:?}"))
-            })?;
-            Ok(TlogProof {
-                extra: Some(leaf.data().into_bytes()),
-                index: n,
-                path,
-                checkpoint: note,
             })
+        })?;
+        Ok(TlogProof {
+            extra: Some(leaf.data().into_bytes()),
+            index: n,
+            path,
+            checkpoint: note,
         })
     }
 

@@ -478,23 +478,28 @@ impl Trail {
     }
 
     /// The remote's published keys (`theirs`, fetched) as far as they are
-    /// in custody; the commit checked is remembered when the chain grew
-    /// from the one seen before.
+    /// in custody, checked from the commit this store saw last.
     fn published_keys(
         &self,
         remote: &str,
         theirs: Option<ObjectId>,
     ) -> Result<KeyChain, SyncError> {
-        let seen_ref = seen_ref(remote);
-        let seen = self.git().ref_target(&seen_ref)?;
+        let seen = self.git().ref_target(&seen_ref(remote))?;
         let Some(theirs) = theirs else {
             return Ok(KeyChain::default());
         };
-        let chain = custody::check(self.git(), theirs, seen)?;
+        Ok(custody::check(self.git(), theirs, seen)?)
+    }
+
+    /// Remember the commit of `remote`'s key list checked, when the chain
+    /// grew from the one seen before (once the pull went through).
+    fn remember_keys(&self, remote: &str, chain: &KeyChain) -> Result<(), SyncError> {
+        let seen_ref = seen_ref(remote);
+        let seen = self.git().ref_target(&seen_ref)?;
         if let Some(valid) = chain.valid.filter(|v| Some(*v) != seen) {
             self.git().force_ref(&seen_ref, valid)?;
         }
-        Ok(chain)
+        Ok(())
     }
 
     /// Fetch from `remote` (every trail, archive and the published keys, or
@@ -585,7 +590,7 @@ impl Trail {
             }
         }
         let chain = self.published_keys(remote, self.git().ref_target(&format!("{ns}signers"))?)?;
-        let published = chain.keys;
+        let published = chain.keys.clone();
         let untrusted_keys = untrusted(&published, self.allowed_signers());
 
         let tips: Vec<ObjectId> = heads.iter().chain(&archives).map(|(_, id)| *id).collect();
@@ -617,6 +622,7 @@ impl Trail {
         }
         // Index and log what arrived now: the store accepted it.
         self.log_queued_locked()?;
+        self.remember_keys(remote, &chain)?;
         self.cosign_logs(logs, &mut witness)?;
         self.collect_cosignatures(ns, &mut witness)?;
         Ok(PullReport {

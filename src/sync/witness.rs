@@ -241,11 +241,16 @@ impl Trail {
             }
             note = Some((n, lc.checkpoint));
         }
-        let n = match (note, &seen) {
-            (Some((n, _)), _) => n,
-            // Nothing new since the last pull.
-            (None, Some(s)) => Note::parse(&s.note).map_err(|e| refuse(format!("{e}")))?,
-            (None, None) => return Err(refuse("it is empty".into())),
+        // The tip's own checkpoint (read again when nothing is new).
+        let n = match note {
+            Some((n, _)) => n,
+            None => {
+                let lc = self
+                    .git()
+                    .read_log_commit(tip)
+                    .map_err(|e| refuse(format!("log commit {tip}: {e}")))?;
+                Note::parse(&lc.checkpoint).map_err(|e| refuse(format!("{e}")))?
+            }
         };
         if !keys.iter().any(|k| n.verify(k).is_ok()) {
             return Err(refuse(format!(

@@ -21,3 +21,4 @@ mod transparency;
 mod trust;
 mod verify;
 mod verify_merges;
+mod witness;
