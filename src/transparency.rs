@@ -114,11 +114,13 @@ impl Transaction<'_> {
                 .map_err(|e| IndexError::Unusable(format!("cannot sign the checkpoint: {e}")))?;
             let note = note.format();
             let on_disk = self.trail().git().ref_target(LOG_REF)?;
-            // A log ref deleted by hand: the chain continues from the last
-            // commit the index knows, which verify reports.
+            // The chain continues from the last log commit the index
+            // derived (catch-up brought it to the ref when the ref reads):
+            // a ref deleted, or pointed at something that is not a log by
+            // hand, is put back on the log, and verify reports what it saw.
             let parent = match self.tip(LOG_REF)? {
-                Some(t) => Some(t),
-                None => self.ix().log_tip()?,
+                Some(t) if Some(t) != on_disk => Some(t),
+                _ => self.ix().log_tip()?,
             };
             let commit = self.pack_log_commit(&leaves, &note, parent)?;
             self.move_ref(LOG_REF, on_disk, commit);

@@ -17,6 +17,9 @@ pub const LOG_REF: &str = "refs/atom/log";
 pub const MAX_LEAVES_PER_COMMIT: usize = 65_536;
 /// The largest `leaves` file read.
 const MAX_LEAVES_BYTES: u64 = 8 << 20;
+/// The longest chain walked (20 bytes of memory each): one commit per
+/// append transaction.
+const MAX_LOG_COMMITS: usize = 10_000_000;
 /// The largest `checkpoint` file read.
 const MAX_CHECKPOINT_BYTES: u64 = 64 << 10;
 
@@ -167,6 +170,12 @@ impl GitStore {
             if Some(c) == stop {
                 chain.reverse();
                 return Ok((chain, true));
+            }
+            if chain.len() == MAX_LOG_COMMITS {
+                return Err(StoreError::NotAnAtom {
+                    commit: tip,
+                    reason: format!("the log chain is longer than {MAX_LOG_COMMITS} commits"),
+                });
             }
             chain.push(c);
             at = self.log_parent(c)?;

@@ -111,6 +111,18 @@ impl Trail {
             .and_then(|c| log_id(&c.origin).map(str::to_owned)))
     }
 
+    /// The id this store witnesses under: its log's, or the one its first
+    /// checkpoint will have.
+    fn witness_id(&self) -> Result<String, SyncError> {
+        if let Some(id) = self.own_log_id()? {
+            return Ok(id);
+        }
+        let public = self.signer()?.ed25519().verifying_key().to_bytes();
+        Ok(log_id(&origin_for(&public))
+            .expect("origin_for makes a log id")
+            .to_owned())
+    }
+
     /// Verifiers of `alg` under the name `atom/<id>` for every Ed25519 key
     /// this store trusts: a log keeps its name when its owner rotates keys,
     /// so any trusted key may sign for it. `None` when it is not the name of
@@ -154,11 +166,11 @@ impl Trail {
         ns: &str,
         report: &mut WitnessReport,
     ) -> Result<Vec<Checked>, SyncError> {
-        let own = self.own_log_id()?;
+        let own = self.witness_id()?;
         let mut checked = Vec::new();
         for (name, tip) in self.git().refs_under(&format!("{ns}logs/"))? {
             let id = name[ns.len() + "logs/".len()..].to_owned();
-            if own.as_deref() == Some(id.as_str()) {
+            if own == id {
                 continue;
             }
             if log_id(&format!("atom/{id}")).is_none() {
@@ -173,7 +185,9 @@ impl Trail {
                     .push((format!("atom/{id}"), "no trusted key signs it".into()));
                 continue;
             };
-            checked.push(self.check_one_log(remote, &id, tip, &keys, own.as_deref())?);
+            if let Some(c) = self.check_one_log(remote, &id, tip, &keys, &own)? {
+                checked.push(c);
+            }
         }
         Ok(checked)
     }
@@ -184,8 +198,8 @@ impl Trail {
         id: &str,
         tip: ObjectId,
         keys: &[VerifierKey],
-        own: Option<&str>,
-    ) -> Result<Checked, SyncError> {
+        own: &str,
+    ) -> Result<Option<Checked>, SyncError> {
         let origin = format!("atom/{id}");
         let refuse = |reason: String| {
             SyncError::Refused {
@@ -194,10 +208,11 @@ impl Trail {
             hint: "a log that contradicts what this store saw of it was rewritten or shown differently to different devices; ask its owner to run `atom verify --all`".into(),
         }
         };
-        let seen = match own {
-            Some(own) => self.witnessed(id, own)?,
-            None => None,
-        };
+        let seen = self.witnessed(id, own)?;
+        if seen.as_ref().is_some_and(|s| s.log == tip) {
+            // Witnessed and cosigned already.
+            return Ok(None);
+        }
         let (chain, met) = self
             .git()
             .log_chain(tip, seen.as_ref().map(|s| s.log))
@@ -257,12 +272,12 @@ impl Trail {
                 "its latest checkpoint is not signed by the key of {origin}"
             )));
         }
-        Ok(Checked {
+        Ok(Some(Checked {
             id: id.to_owned(),
             tip,
             checkpoint: n.text,
             frontier,
-        })
+        }))
     }
 
     /// What this store's own cosignature of log `id` says it saw.
@@ -288,12 +303,7 @@ impl Trail {
             return Ok(());
         }
         let signer = self.signer()?;
-        let own_id = match self.own_log_id()? {
-            Some(id) => id,
-            None => log_id(&origin_for(&signer.ed25519().verifying_key().to_bytes()))
-                .expect("origin_for makes a log id")
-                .to_owned(),
-        };
+        let own_id = self.witness_id()?;
         let own_origin = format!("atom/{own_id}");
         let now = chrono::Utc::now().timestamp().max(0) as u64;
         for c in checked {
