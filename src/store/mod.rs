@@ -316,6 +316,11 @@ impl GitStore {
         })
     }
 
+    /// Whether the repository holds the object `id`.
+    pub fn has_object(&self, id: ObjectId) -> bool {
+        self.repo.has_object(id)
+    }
+
     /// The value of the trailer `key` in `commit`'s message, when the
     /// commit reads.
     pub fn trailer(&self, commit: ObjectId, key: &str) -> Option<String> {

@@ -20,6 +20,7 @@
 //! `refs/atom/remotes/<remote>/signers`, so that a rewritten chain is seen.
 
 mod git_cli;
+mod rollback;
 pub mod witness;
 
 use std::path::{Path, PathBuf};
@@ -406,6 +407,19 @@ impl Trail {
                 detail: p.summary,
             })
             .collect();
+        let mut refs = refs;
+        let rejected: Vec<String> = refs
+            .iter()
+            .filter(|r| r.status == "rejected")
+            .map(|r| r.name.clone())
+            .collect();
+        // A trail rolled back here goes over the remote tip it discarded.
+        for name in self.push_rollbacks(remote, &rejected, progress)? {
+            if let Some(r) = refs.iter_mut().find(|r| r.name == name) {
+                r.status = "rolled back".into();
+                r.detail = "over the tip this store's rollback discarded".into();
+            }
+        }
         let rejected: Vec<String> = refs
             .iter()
             .filter(|r| r.status == "rejected")
@@ -769,6 +783,17 @@ impl Trail {
         if cli.is_ancestor(ours, theirs).map_err(transport(remote))? {
             self.git().compare_and_swap(&full, Some(ours), theirs)?;
             return Ok(update("fast-forward", atoms, None, theirs));
+        }
+        // The other device rolled back past this tip: follow it, keeping
+        // this tip under an archive ref (merging would bring back what the
+        // rollback took off).
+        if let Some(archive) = self.follow_rollback(name, ours, theirs)? {
+            return Ok(update(
+                &format!("followed a rollback; this tip kept under {archive}"),
+                atoms,
+                None,
+                theirs,
+            ));
         }
         let mut draft = Draft::new("MERGE", "merge");
         draft.summary = format!("merge {name} from {remote}");
