@@ -249,7 +249,7 @@ impl Trail {
         };
         let path = self.with_index(|ix| {
             tlog::prove_record(size, n, ix).map_err(|e| {
-                IndexError::Unusable(format!("cannot prove leaf {n} in a tree of {size}: {e:?}"))
+                IndexError::Unusable(format!("cannot prove leaf {n} in a tree of {size}: {e}"))
             })
         })?;
         Ok(TlogProof {
@@ -271,7 +271,7 @@ impl Trail {
                 )));
             }
             tlog::prove_tree(new, old, ix)
-                .map_err(|e| IndexError::Unusable(format!("consistency path: {e:?}")))
+                .map_err(|e| IndexError::Unusable(format!("consistency path: {e}")))
         })
     }
 
@@ -489,11 +489,11 @@ pub struct ProvenLeaf {
 /// path binds the leaf (the proof's `extra`: `<commit> <digest>`) to its
 /// root. Returns what it proves, or why it does not.
 pub fn check_proof(text: &str, key: &VerifierKey) -> Result<ProvenLeaf, String> {
-    let proof = TlogProof::parse(text).map_err(|e| format!("not a tlog proof: {e:?}"))?;
+    let proof = TlogProof::parse(text).map_err(|e| format!("not a tlog proof: {e}"))?;
     let note = Note::parse(&proof.checkpoint)
-        .map_err(|e| format!("its checkpoint is not a signed note: {e:?}"))?;
+        .map_err(|e| format!("its checkpoint is not a signed note: {e}"))?;
     let checkpoint = Checkpoint::parse(&note.text)
-        .map_err(|e| format!("its checkpoint does not parse: {e:?}"))?;
+        .map_err(|e| format!("its checkpoint does not parse: {e}"))?;
     if checkpoint.origin != key.name {
         return Err(format!(
             "the checkpoint is of log {:?}, the key of {:?}",
@@ -501,7 +501,7 @@ pub fn check_proof(text: &str, key: &VerifierKey) -> Result<ProvenLeaf, String> 
         ));
     }
     note.verify(key)
-        .map_err(|e| format!("the checkpoint is not signed by that key: {e:?}"))?;
+        .map_err(|e| format!("the checkpoint is not signed by that key: {e}"))?;
     let extra = proof
         .extra
         .as_deref()
@@ -540,6 +540,6 @@ pub fn check_proof(text: &str, key: &VerifierKey) -> Result<ProvenLeaf, String> 
 
 /// The checkpoint in a signed note (for `atom prove --consistency`).
 pub fn parse_checkpoint(note: &str) -> Result<Checkpoint, String> {
-    let note = Note::parse(note).map_err(|e| format!("not a signed note: {e:?}"))?;
-    Checkpoint::parse(&note.text).map_err(|e| format!("not a checkpoint: {e:?}"))
+    let note = Note::parse(note).map_err(|e| format!("not a signed note: {e}"))?;
+    Checkpoint::parse(&note.text).map_err(|e| format!("not a checkpoint: {e}"))
 }
