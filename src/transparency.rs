@@ -492,8 +492,8 @@ pub fn check_proof(text: &str, key: &VerifierKey) -> Result<ProvenLeaf, String> 
     let proof = TlogProof::parse(text).map_err(|e| format!("not a tlog proof: {e}"))?;
     let note = Note::parse(&proof.checkpoint)
         .map_err(|e| format!("its checkpoint is not a signed note: {e}"))?;
-    let checkpoint = Checkpoint::parse(&note.text)
-        .map_err(|e| format!("its checkpoint does not parse: {e}"))?;
+    let checkpoint =
+        Checkpoint::parse(&note.text).map_err(|e| format!("its checkpoint does not parse: {e}"))?;
     if checkpoint.origin != key.name {
         return Err(format!(
             "the checkpoint is of log {:?}, the key of {:?}",
