@@ -17,6 +17,7 @@ pub mod index;
 pub mod mcp;
 pub mod mirror;
 pub mod model;
+pub mod secrets;
 pub mod shell;
 pub mod signers;
 pub mod signing;

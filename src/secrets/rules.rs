@@ -1,0 +1,325 @@
+//! The patterns: one [`Rule`] per well-known secret format, each compiled
+//! the first time a text holds its cheap literal anchor, so a record with no
+//! `sk-`, `AKIA`, `-----BEGIN`, ... in it costs a few substring searches and
+//! no regex compilation.
+//!
+//! Formats with a distinctive prefix (`ghp_`, `AKIA`, `xoxb-`, `AIza`) match
+//! on shape alone. Looser shapes (`sk-...`, `Bearer ...`, `password=...`)
+//! must also look random: see [`looks_random`].
+
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use super::Kind;
+
+/// What a match must satisfy besides the pattern.
+#[derive(Clone, Copy)]
+enum Gate {
+    /// The shape is enough.
+    Shape,
+    /// The captured value must look random, at least this long.
+    Random(usize),
+    /// A private key block: it must carry key material, not only its header.
+    KeyBody,
+}
+
+pub(super) struct Rule {
+    pub(super) kind: Kind,
+    /// Any of these (ASCII, lowercase) must occur in the lowercased text
+    /// before the pattern runs.
+    anchors: &'static [&'static str],
+    pattern: &'static str,
+    /// The capture group holding the secret (0: the whole match).
+    group: usize,
+    gate: Gate,
+    regex: OnceLock<Regex>,
+}
+
+impl Rule {
+    const fn new(
+        kind: Kind,
+        anchors: &'static [&'static str],
+        pattern: &'static str,
+        group: usize,
+        gate: Gate,
+    ) -> Self {
+        Rule {
+            kind,
+            anchors,
+            pattern,
+            group,
+            gate,
+            regex: OnceLock::new(),
+        }
+    }
+
+    fn regex(&self) -> &Regex {
+        self.regex
+            .get_or_init(|| Regex::new(self.pattern).expect("the built-in patterns compile"))
+    }
+
+    /// The ranges of `text` this rule finds; `lower` is `text` in ASCII
+    /// lowercase (for the anchors).
+    pub(super) fn find(&self, text: &str, lower: &str, out: &mut Vec<(Kind, Range<usize>)>) {
+        if !self.anchors.iter().any(|a| lower.contains(a)) {
+            return;
+        }
+        for caps in self.regex().captures_iter(text) {
+            let whole = caps.get(0).expect("a match has group 0");
+            let Some(m) = caps.get(self.group) else {
+                continue;
+            };
+            // The gate looks at the value: group 1 when there is one.
+            let value = caps.get(1).unwrap_or(whole).as_str();
+            let ok = match self.gate {
+                Gate::Shape => true,
+                Gate::Random(min) => looks_random(value, min),
+                Gate::KeyBody => carries_key_material(value),
+            };
+            if ok {
+                out.push((self.kind, m.range()));
+            }
+        }
+    }
+}
+
+/// Words that make a name (`DB_PASSWORD`, `api_key`, `client-secret`) say
+/// its value is a secret.
+macro_rules! secret_words {
+    () => {
+        r"passw(?:or)?d|passphrase|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|credentials?"
+    };
+}
+
+/// A name that says its value is a secret (a metadata key, an environment
+/// variable): [`secret_words`] inside an identifier.
+static SECRET_NAME: OnceLock<Regex> = OnceLock::new();
+
+/// Whether `name` says its value is a secret (`password`, `GITHUB_TOKEN`,
+/// `client-secret`, `aws.secret_access_key`).
+pub(super) fn is_secret_name(name: &str) -> bool {
+    name.len() <= 128
+        && SECRET_NAME
+            .get_or_init(|| {
+                Regex::new(concat!(
+                    "(?i)^[A-Za-z0-9_.-]*(?:",
+                    secret_words!(),
+                    ")[A-Za-z0-9_.-]*$"
+                ))
+                .expect("the built-in pattern compiles")
+            })
+            .is_match(name)
+}
+
+/// The rules, most specific first: where two findings overlap, the earlier
+/// rule's kind names the merged finding.
+pub(super) static RULES: [Rule; 15] = [
+    // PEM, OpenSSH and PGP armor: the BEGIN line, header lines and base64
+    // lines (newlines may have become spaces), up to the END line if any.
+    Rule::new(
+        Kind::PrivateKey,
+        &["-----begin"],
+        r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----(?:[ \t]*\r?\n?[ \t]*(?:[A-Za-z-]+:[^\r\n]*|[A-Za-z0-9+/=]+))*(?:[ \t\r\n]*-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----)?",
+        0,
+        Gate::KeyBody,
+    ),
+    // An OpenSSH private key without its armor: the body starts with the
+    // base64 of "openssh-key-v1\0".
+    Rule::new(
+        Kind::PrivateKey,
+        &["b3blbnnzac1rzxktdje"],
+        r"b3BlbnNzaC1rZXktdjE[A-Za-z0-9+/=]*(?:\r?\n[A-Za-z0-9+/=]{16,})*",
+        0,
+        Gate::Shape,
+    ),
+    Rule::new(
+        Kind::AwsAccessKeyId,
+        &["akia", "asia", "abia", "acca"],
+        r"(?-u:\b)(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?-u:\b)",
+        0,
+        Gate::Shape,
+    ),
+    Rule::new(
+        Kind::AwsSecretKey,
+        &["aws"],
+        r#"(?i)aws[A-Za-z0-9_.-]{0,24}(?:secret|sk)[A-Za-z0-9_.-]*["']?[ \t]*(?::=|=>|=|:)[ \t]*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#,
+        1,
+        Gate::Random(40),
+    ),
+    Rule::new(
+        Kind::GithubToken,
+        &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
+        r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{36,251})(?-u:\b)",
+        0,
+        Gate::Shape,
+    ),
+    Rule::new(
+        Kind::SlackWebhook,
+        &["hooks.slack.com"],
+        r"https?://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/_-]{16,}",
+        0,
+        Gate::Shape,
+    ),
+    Rule::new(
+        Kind::SlackToken,
+        &["xox"],
+        r"(?-u:\b)xox[abeoprs]-[0-9]+-[A-Za-z0-9-]{8,250}",
+        0,
+        Gate::Shape,
+    ),
+    Rule::new(
+        Kind::AnthropicKey,
+        &["sk-ant-"],
+        r"(?-u:\b)sk-ant-[A-Za-z0-9_-]{32,}",
+        0,
+        Gate::Shape,
+    ),
+    Rule::new(
+        Kind::OpenAiKey,
+        &["sk-"],
+        r"(?-u:\b)sk-(?:proj-|svcacct-|admin-)?([A-Za-z0-9_-]{20,})",
+        0,
+        Gate::Random(20),
+    ),
+    Rule::new(
+        Kind::GoogleApiKey,
+        &["aiza"],
+        r"(?-u:\b)AIza[0-9A-Za-z_-]{35}",
+        0,
+        Gate::Shape,
+    ),
+    Rule::new(
+        Kind::StripeKey,
+        &["_live_"],
+        r"(?-u:\b)(?:sk|rk)_live_[A-Za-z0-9]{20,247}",
+        0,
+        Gate::Shape,
+    ),
+    Rule::new(
+        Kind::Jwt,
+        &["eyj"],
+        r"(?-u:\b)eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
+        0,
+        Gate::Shape,
+    ),
+    Rule::new(
+        Kind::Generic,
+        &["bearer"],
+        r"(?i)(?-u:\b)bearer[ \t]+([A-Za-z0-9._~+/-]{16,}=*)",
+        1,
+        Gate::Random(16),
+    ),
+    // `password=...`, `secret: ...`, `"api_key": "..."`, `DB_TOKEN=...`.
+    Rule::new(
+        Kind::Generic,
+        &["pass", "pwd", "secret", "token", "key", "credential"],
+        concat!(
+            "(?i)[A-Za-z0-9_.-]*(?:",
+            secret_words!(),
+            r#")[A-Za-z0-9_.-]*["']?[ \t]*(?::=|=>|=|:)[ \t]*["']?([^\s"'`,;]{12,})"#
+        ),
+        1,
+        Gate::Random(12),
+    ),
+    // A URL with a password in it: `scheme://user:password@host`.
+    Rule::new(
+        Kind::Generic,
+        &["://"],
+        r"(?-u:\b)[a-z][a-z0-9+.-]*://[^\s/:@]+:([^\s/@]{8,})@[A-Za-z0-9.-]+",
+        1,
+        Gate::Random(8),
+    ),
+];
+
+/// Whether an armored private key block holds key material: base64 words
+/// of 16 characters or more, [`MIN_KEY_BODY`] characters in all (a bare
+/// header, as in a sentence about keys, is not a key).
+fn carries_key_material(block: &str) -> bool {
+    let is_b64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
+    let body: usize = block
+        .split_whitespace()
+        .filter(|w| w.len() >= 16 && w.bytes().all(is_b64))
+        .map(str::len)
+        .sum();
+    body >= MIN_KEY_BODY
+}
+
+/// The least key material a private key block must show to count.
+const MIN_KEY_BODY: usize = 40;
+
+/// The least Shannon entropy, in bits per character, of a value that
+/// looks random. Random base64 or alphanumeric text of 12 characters or
+/// more has 3.3 and up; English words and identifiers mostly fall below,
+/// and the shapes that atom itself writes are left out before this test.
+pub const MIN_ENTROPY: f64 = 3.0;
+
+/// Whether `value` looks like a random secret rather than a word, a path,
+/// a placeholder or one of the identifiers atom writes itself:
+/// - at least `min_len` characters, with letters and digits, and
+///   [`MIN_ENTROPY`] bits of entropy per character;
+/// - not a git object id or SHA-256 digest (40 or 64 hex digits, or
+///   `sha256:` and hex), a UUID, an atom id, a path (`/...`, `./...`,
+///   `~/...`), a URL, or a reference to a variable (`$X`, `${X}`, `{{x}}`,
+///   `<x>`, `%X%`).
+pub fn looks_random(value: &str, min_len: usize) -> bool {
+    let v = value.trim_matches(|c| matches!(c, '"' | '\'' | '`'));
+    if v.chars().count() < min_len {
+        return false;
+    }
+    if v.starts_with(['$', '{', '<', '%', '/', '~'])
+        || v.starts_with("./")
+        || v.contains("://")
+        || v.contains("{{")
+        || is_digest_like(v)
+        || is_uuid(v)
+        || v.parse::<crate::model::AtomId>().is_ok()
+    {
+        return false;
+    }
+    let has_letter = v.chars().any(|c| c.is_ascii_alphabetic());
+    let has_digit = v.chars().any(|c| c.is_ascii_digit());
+    has_letter && has_digit && entropy(v) >= MIN_ENTROPY
+}
+
+/// Shannon entropy of `s` in bits per character.
+pub fn entropy(s: &str) -> f64 {
+    let mut counts = std::collections::HashMap::new();
+    let mut n = 0usize;
+    for c in s.chars() {
+        *counts.entry(c).or_insert(0usize) += 1;
+        n += 1;
+    }
+    if n == 0 {
+        return 0.0;
+    }
+    let n = n as f64;
+    counts
+        .values()
+        .map(|&k| {
+            let p = k as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// A git object id (40 hex, or 64 for SHA-256 repositories) or a digest as
+/// atom writes them (`sha256:` + 64 hex), in either case.
+fn is_digest_like(v: &str) -> bool {
+    let hex = v
+        .split_once(':')
+        .filter(|(algo, _)| matches!(*algo, "sha1" | "sha256" | "sha512"))
+        .map_or(v, |(_, hex)| hex);
+    matches!(hex.len(), 40 | 64 | 128) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `8-4-4-4-12` hex digits.
+fn is_uuid(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
