@@ -17,6 +17,7 @@ pub mod index;
 pub mod mcp;
 pub mod mirror;
 pub mod model;
+mod screen;
 pub mod secrets;
 pub mod shell;
 pub mod signers;

@@ -108,13 +108,26 @@ pub enum TrailError {
     /// The signing key could not be used.
     #[error(transparent)]
     Signing(#[from] crate::signing::SigningError),
+    /// The input holds a secret (a private key, a token); nothing was
+    /// written. The message names the field and the kind, never the secret.
+    #[error("refusing to record a secret: {located}")]
+    Secret {
+        /// Where it is and what it is.
+        located: crate::secrets::Located,
+        /// Whether a mask could take its place (`record --redact`): not in
+        /// an attachment, the TYPE or the operation.
+        maskable: bool,
+    },
 }
 
 impl TrailError {
     /// Whether this error is the user's input (exit code 2) rather than a
     /// problem found while running (exit code 1).
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, TrailError::Invalid(_) | TrailError::Input { .. })
+        matches!(
+            self,
+            TrailError::Invalid(_) | TrailError::Input { .. } | TrailError::Secret { .. }
+        )
     }
 }
 
@@ -211,6 +224,7 @@ pub struct Trail {
     allowed: OnceCell<AllowedSigners>,
     pub(crate) index: RefCell<Option<Index>>,
     notices: RefCell<Vec<String>>,
+    pub(crate) scanner: OnceCell<crate::secrets::Scanner>,
 }
 
 impl Trail {
@@ -281,6 +295,7 @@ impl Trail {
             allowed: OnceCell::new(),
             index: RefCell::new(None),
             notices: RefCell::new(Vec::new()),
+            scanner: OnceCell::new(),
         })
     }
 
@@ -399,6 +414,8 @@ impl Trail {
             Some(a) => a.clone(),
             None => self.default_agent(),
         };
+        // First, so that no other message can echo a secret.
+        self.refuse_secrets(&draft, &agent)?;
         model::validate_type(&draft.atom_type)?;
         model::validate_operation(&draft.operation)?;
         model::validate_agent(&agent)?;
@@ -657,7 +674,12 @@ impl Trail {
 
     /// The key that signs new atoms.
     pub(crate) fn signer(&self) -> Result<SshSigner, TrailError> {
-        Ok(SshSigner::load(&configured_key(&self.git, &self.home))?)
+        Ok(SshSigner::load(&self.signing_key_path())?)
+    }
+
+    /// The file of the key that signs new atoms.
+    pub(crate) fn signing_key_path(&self) -> PathBuf {
+        configured_key(&self.git, &self.home)
     }
 
     /// Take the store-wide write lock (blocks).

@@ -38,7 +38,8 @@ impl Scanner {
     }
 
     /// The first secret in the keys and strings of `map`, whose path is
-    /// `path` (`metadata`), if any.
+    /// `path` (`metadata`; empty for a whole record, whose fields are then
+    /// named alone: `summary`), if any.
     pub fn locate_json(&self, path: &str, map: &Map<String, Value>) -> Option<Located> {
         let mut found = None;
         self.walk_map(path, map, &mut |located| {
@@ -70,7 +71,7 @@ impl Scanner {
                     return false;
                 }
             }
-            if !self.walk_value(&format!("{path}.{key}"), key, value, found) {
+            if !self.walk_value(&join(path, key), key, value, found) {
                 return false;
             }
         }
@@ -149,7 +150,18 @@ impl Scanner {
 
 fn key_located(path: &str, f: &Finding) -> Located {
     Located {
-        field: format!("a key of {path}"),
+        field: match path {
+            "" => "a field name of the record".to_owned(),
+            _ => format!("a key of {path}"),
+        },
         kind: f.kind,
+    }
+}
+
+/// `path.key`, or `key` at the top.
+fn join(path: &str, key: &str) -> String {
+    match path {
+        "" => key.to_owned(),
+        _ => format!("{path}.{key}"),
     }
 }

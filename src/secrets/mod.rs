@@ -156,16 +156,28 @@ pub fn mask(kind: Kind) -> String {
 }
 
 /// Finds secrets; [`Scanner::default`] knows the well-known formats, and
-/// [`Scanner::with_private_key`] teaches it one private key to look for.
+/// [`Scanner::with_private_key`] teaches it private keys to look for.
 #[derive(Debug, Clone, Default)]
 pub struct Scanner {
-    /// Base64 lines of the known key's body (each long enough to tell).
-    key_lines: Vec<String>,
-    /// The known key's body without line breaks.
-    key_body: String,
+    keys: Vec<KnownKey>,
+}
+
+/// A private key the scanner looks for.
+#[derive(Debug, Clone)]
+struct KnownKey {
+    /// Base64 lines of its body (each long enough to tell).
+    lines: Vec<String>,
+    /// Its body without line breaks.
+    body: String,
     /// Its public key's base64, which is no secret.
     public: String,
+    /// The first line of an OpenSSH key body, the same in every unencrypted
+    /// key of its type (format, cipher, key type): no sign of this key.
+    header: String,
 }
+
+/// How every OpenSSH private key body starts: base64 of "openssh-key-v1\0".
+const OPENSSH_MAGIC: &str = "b3BlbnNzaC1rZXktdjE";
 
 /// Base64 runs shorter than this are not compared with a known key.
 const MIN_KNOWN_RUN: usize = 40;
@@ -179,7 +191,7 @@ impl Scanner {
     /// Also find the private key whose file holds `key_file` (OpenSSH or
     /// PEM text): the file, any line of its base64 body, or any run of 40
     /// or more base64 characters taken from it, reported as
-    /// [`Kind::StoreKey`]. Its public half (`public_key`, the base64 of an
+    /// [`Kind::StoreKey`]. Its public half (`public_key`, an
     /// `ssh-ed25519 AAAA...` line) is no secret and never matches.
     pub fn with_private_key(mut self, key_file: &str, public_key: Option<&str>) -> Self {
         let body: Vec<&str> = key_file
@@ -187,16 +199,28 @@ impl Scanner {
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with("-----") && !l.contains(':'))
             .collect();
-        self.public = public_key
+        let public = public_key
             .and_then(|p| p.split_whitespace().nth(1))
             .unwrap_or_default()
             .to_owned();
-        self.key_body = body.concat();
-        self.key_lines = body
+        let header = body
+            .first()
+            .filter(|l| l.starts_with(OPENSSH_MAGIC))
+            .map_or(String::new(), |l| (*l).to_owned());
+        let lines = body
             .iter()
-            .filter(|l| l.len() >= MIN_KNOWN_RUN && !self.public.contains(**l))
+            .filter(|l| l.len() >= MIN_KNOWN_RUN && !public.contains(**l) && **l != header)
             .map(|l| (*l).to_owned())
             .collect();
+        let body = body.concat();
+        if !body.is_empty() {
+            self.keys.push(KnownKey {
+                lines,
+                body,
+                public,
+                header,
+            });
+        }
         self
     }
 
@@ -240,14 +264,16 @@ impl Scanner {
         found
     }
 
-    /// Runs of the known key's base64 body in `text`.
+    /// Lines and runs of the known keys' base64 bodies in `text`.
     fn find_known(&self, text: &str, out: &mut Vec<(Kind, Range<usize>)>) {
-        if self.key_body.is_empty() {
+        if self.keys.is_empty() {
             return;
         }
-        for line in &self.key_lines {
-            for (at, _) in text.match_indices(line.as_str()) {
-                out.push((Kind::StoreKey, at..at + line.len()));
+        for key in &self.keys {
+            for line in &key.lines {
+                for (at, _) in text.match_indices(line.as_str()) {
+                    out.push((Kind::StoreKey, at..at + line.len()));
+                }
             }
         }
         let bytes = text.as_bytes();
@@ -264,8 +290,9 @@ impl Scanner {
             }
             let run = &text[start..i];
             if run.len() >= MIN_KNOWN_RUN
-                && self.key_body.contains(run)
-                && !self.public.contains(run)
+                && self.keys.iter().any(|k| {
+                    k.body.contains(run) && !k.public.contains(run) && !k.header.contains(run)
+                })
             {
                 out.push((Kind::StoreKey, start..i));
             }

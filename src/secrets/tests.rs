@@ -343,3 +343,22 @@ fn json_is_scanned_at_any_depth_with_key_names() {
         .locate_json("metadata", all.as_object().unwrap())
         .is_none());
 }
+
+#[test]
+fn another_openssh_key_is_a_private_key_not_the_stores() {
+    let header = format!("{}{}", "b3BlbnNzaC1rZXktdjE", filler(B64, 51, 80));
+    let file = |seed: usize| {
+        let body: Vec<String> = (0..5).map(|i| filler(B64, 70, seed + i)).collect();
+        format!(
+            "-----BEGIN OPENSSH PRIVATE KEY-----\n{header}\n{}\n-----END OPENSSH PRIVATE KEY-----\n",
+            body.join("\n")
+        )
+    };
+    let ours = file(81);
+    let scanner = Scanner::new().with_private_key(&ours, None);
+    let names =
+        |text: &str| -> Vec<&str> { scanner.scan(text).iter().map(|f| f.kind.name()).collect() };
+    assert_eq!(names(&ours), ["store-key"]);
+    assert_eq!(names(&file(90)), ["private-key"]);
+    assert_eq!(names(&format!("k={header}")), ["private-key"]);
+}

@@ -9,6 +9,7 @@ mod import;
 mod index;
 mod mcp;
 mod mirror;
+mod secrets;
 mod store;
 mod sync;
 mod terminal;
