@@ -42,7 +42,7 @@ impl Scanner {
     /// named alone: `summary`), if any.
     pub fn locate_json(&self, path: &str, map: &Map<String, Value>) -> Option<Located> {
         let mut found = None;
-        self.walk_map(path, map, &mut |located| {
+        self.walk_map(&mut path.to_owned(), map, &mut |located| {
             found = Some(located);
             false
         });
@@ -54,14 +54,16 @@ impl Scanner {
     /// gets ` (2)`, ` (3)`, ... so that nothing is lost.
     pub fn redact_json(&self, path: &str, map: &mut Map<String, Value>) -> Vec<Located> {
         let mut masked = Vec::new();
-        self.redact_map(path, map, &mut masked);
+        if self.locate_json(path, map).is_some() {
+            self.redact_map(&mut path.to_owned(), map, &mut masked);
+        }
         masked
     }
 
     /// Call `found` for each secret; stop when it returns false.
     fn walk_map(
         &self,
-        path: &str,
+        path: &mut String,
         map: &Map<String, Value>,
         found: &mut dyn FnMut(Located) -> bool,
     ) -> bool {
@@ -71,7 +73,10 @@ impl Scanner {
                     return false;
                 }
             }
-            if !self.walk_value(&join(path, key), key, value, found) {
+            let len = push_key(path, key);
+            let go_on = self.walk_value(path, key, value, found);
+            path.truncate(len);
+            if !go_on {
                 return false;
             }
         }
@@ -80,7 +85,7 @@ impl Scanner {
 
     fn walk_value(
         &self,
-        path: &str,
+        path: &mut String,
         name: &str,
         value: &Value,
         found: &mut dyn FnMut(Located) -> bool,
@@ -88,33 +93,43 @@ impl Scanner {
         match value {
             Value::String(s) => match self.scan_named(name, s).first() {
                 Some(f) => found(Located {
-                    field: path.to_owned(),
+                    field: path.clone(),
                     kind: f.kind,
                 }),
                 None => true,
             },
-            Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .all(|(i, item)| self.walk_value(&format!("{path}[{i}]"), name, item, found)),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    let go_on = self.walk_value(path, name, item, found);
+                    path.truncate(len);
+                    if !go_on {
+                        return false;
+                    }
+                }
+                true
+            }
             Value::Object(map) => self.walk_map(path, map, found),
             _ => true,
         }
     }
 
-    fn redact_map(&self, path: &str, map: &mut Map<String, Value>, masked: &mut Vec<Located>) {
+    fn redact_map(
+        &self,
+        path: &mut String,
+        map: &mut Map<String, Value>,
+        masked: &mut Vec<Located>,
+    ) {
         let entries = std::mem::take(map);
         for (key, mut value) in entries {
             let redacted = self.redact(&key);
             if let Some(f) = redacted.findings.first() {
                 masked.push(key_located(path, f));
             }
-            self.redact_value(
-                &format!("{path}.{}", redacted.text),
-                &key,
-                &mut value,
-                masked,
-            );
+            let len = push_key(path, &redacted.text);
+            self.redact_value(path, &key, &mut value, masked);
+            path.truncate(len);
             let mut new_key = redacted.text.clone();
             let mut n = 1;
             while map.contains_key(&new_key) {
@@ -125,13 +140,19 @@ impl Scanner {
         }
     }
 
-    fn redact_value(&self, path: &str, name: &str, value: &mut Value, masked: &mut Vec<Located>) {
+    fn redact_value(
+        &self,
+        path: &mut String,
+        name: &str,
+        value: &mut Value,
+        masked: &mut Vec<Located>,
+    ) {
         match value {
             Value::String(s) => {
                 let findings = self.scan_named(name, s);
                 if let Some(first) = findings.first() {
                     masked.push(Located {
-                        field: path.to_owned(),
+                        field: path.clone(),
                         kind: first.kind,
                     });
                     *s = apply_masks(s, &findings);
@@ -139,7 +160,10 @@ impl Scanner {
             }
             Value::Array(items) => {
                 for (i, item) in items.iter_mut().enumerate() {
-                    self.redact_value(&format!("{path}[{i}]"), name, item, masked);
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    self.redact_value(path, name, item, masked);
+                    path.truncate(len);
                 }
             }
             Value::Object(map) => self.redact_map(path, map, masked),
@@ -158,10 +182,13 @@ fn key_located(path: &str, f: &Finding) -> Located {
     }
 }
 
-/// `path.key`, or `key` at the top.
-fn join(path: &str, key: &str) -> String {
-    match path {
-        "" => key.to_owned(),
-        _ => format!("{path}.{key}"),
+/// Append `.key` to `path` (just `key` at the top); returns the length
+/// to truncate back to.
+fn push_key(path: &mut String, key: &str) -> usize {
+    let len = path.len();
+    if len > 0 {
+        path.push('.');
     }
+    path.push_str(key);
+    len
 }

@@ -227,11 +227,11 @@ impl Scanner {
     /// Every secret in `text`, in order; overlapping findings are merged.
     pub fn scan(&self, text: &str) -> Vec<Finding> {
         let mut raw: Vec<(Kind, Range<usize>)> = Vec::new();
-        let lower = text.to_ascii_lowercase();
-        for rule in &rules::RULES {
-            rule.find(text, &lower, &mut raw);
-        }
+        rules::find_all(text, &mut raw);
         self.find_known(text, &mut raw);
+        if raw.is_empty() {
+            return Vec::new();
+        }
         merge(raw)
     }
 
@@ -251,7 +251,7 @@ impl Scanner {
     /// judged: `{"password": "..."}` like `password=...`.
     pub fn scan_named(&self, name: &str, value: &str) -> Vec<Finding> {
         let mut found = self.scan(value);
-        if found.is_empty() && rules::is_secret_name(name) {
+        if found.is_empty() && value.len() >= 12 && rules::is_secret_name(name) {
             let trimmed = value.trim();
             if !trimmed.contains(char::is_whitespace) && looks_random(trimmed, 12) {
                 let start = value.len() - value.trim_start().len();
@@ -266,7 +266,7 @@ impl Scanner {
 
     /// Lines and runs of the known keys' base64 bodies in `text`.
     fn find_known(&self, text: &str, out: &mut Vec<(Kind, Range<usize>)>) {
-        if self.keys.is_empty() {
+        if self.keys.is_empty() || text.len() < MIN_KNOWN_RUN {
             return;
         }
         for key in &self.keys {

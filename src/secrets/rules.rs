@@ -1,7 +1,8 @@
-//! The patterns: one [`Rule`] per well-known secret format, each compiled
-//! the first time a text holds its cheap literal anchor, so a record with no
-//! `sk-`, `AKIA`, `-----BEGIN`, ... in it costs a few substring searches and
-//! no regex compilation.
+//! The patterns: one [`Rule`] per well-known secret format. One pass of an
+//! Aho-Corasick automaton over the text finds the cheap literal anchors
+//! (`sk-`, `akia`, `-----begin`, `password`, ... in any case); only the rules
+//! whose anchor is there run their regex, each compiled the first time it is
+//! needed. A record with no anchor in it costs that one pass.
 //!
 //! Formats with a distinctive prefix (`ghp_`, `AKIA`, `xoxb-`, `AIza`) match
 //! on shape alone. Looser shapes (`sk-...`, `Bearer ...`, `password=...`)
@@ -10,6 +11,7 @@
 use std::ops::Range;
 use std::sync::OnceLock;
 
+use aho_corasick::AhoCorasick;
 use regex::Regex;
 
 use super::Kind;
@@ -26,14 +28,18 @@ enum Gate {
 }
 
 pub(super) struct Rule {
-    pub(super) kind: Kind,
-    /// Any of these (ASCII, lowercase) must occur in the lowercased text
-    /// before the pattern runs.
+    kind: Kind,
+    /// Any of these (ASCII, lowercase; matched in any case) must occur in
+    /// the text before the pattern runs.
     anchors: &'static [&'static str],
     pattern: &'static str,
     /// The capture group holding the secret (0: the whole match).
     group: usize,
     gate: Gate,
+    /// Whether the pattern runs on the lowercased text (a cheap, exact
+    /// way to match names in any case: ASCII lowercasing keeps every
+    /// offset); its ranges still point into the original.
+    on_lower: bool,
     regex: OnceLock<Regex>,
 }
 
@@ -51,8 +57,15 @@ impl Rule {
             pattern,
             group,
             gate,
+            on_lower: false,
             regex: OnceLock::new(),
         }
+    }
+
+    /// The same rule, run on the lowercased text.
+    const fn any_case(mut self) -> Self {
+        self.on_lower = true;
+        self
     }
 
     fn regex(&self) -> &Regex {
@@ -60,19 +73,17 @@ impl Rule {
             .get_or_init(|| Regex::new(self.pattern).expect("the built-in patterns compile"))
     }
 
-    /// The ranges of `text` this rule finds; `lower` is `text` in ASCII
-    /// lowercase (for the anchors).
-    pub(super) fn find(&self, text: &str, lower: &str, out: &mut Vec<(Kind, Range<usize>)>) {
-        if !self.anchors.iter().any(|a| lower.contains(a)) {
-            return;
-        }
-        for caps in self.regex().captures_iter(text) {
+    /// Add the ranges of `text` this rule finds to `out`; `haystack` is
+    /// `text`, or its ASCII lowercase for a rule that runs on it.
+    fn find(&self, text: &str, haystack: &str, out: &mut Vec<(Kind, Range<usize>)>) {
+        for caps in self.regex().captures_iter(haystack) {
             let whole = caps.get(0).expect("a match has group 0");
             let Some(m) = caps.get(self.group) else {
                 continue;
             };
-            // The gate looks at the value: group 1 when there is one.
-            let value = caps.get(1).unwrap_or(whole).as_str();
+            // The gate looks at the value (group 1 when there is one), as
+            // written.
+            let value = &text[caps.get(1).unwrap_or(whole).range()];
             let ok = match self.gate {
                 Gate::Shape => true,
                 Gate::Random(min) => looks_random(value, min),
@@ -85,6 +96,54 @@ impl Rule {
     }
 }
 
+/// No finding is shorter than this (the shortest shape is a Slack token,
+/// `xoxb-1-` and 8 more): shorter texts are not scanned.
+const MIN_FINDING: usize = 15;
+
+/// The anchors of every rule in one automaton, and which rule each is of.
+struct Anchors {
+    automaton: AhoCorasick,
+    rule_of: Vec<usize>,
+}
+
+static ANCHORS: OnceLock<Anchors> = OnceLock::new();
+
+/// Add every finding of the rules to `out`.
+pub(super) fn find_all(text: &str, out: &mut Vec<(Kind, Range<usize>)>) {
+    if text.len() < MIN_FINDING {
+        return;
+    }
+    let anchors = ANCHORS.get_or_init(|| {
+        let mut words = Vec::new();
+        let mut rule_of = Vec::new();
+        for (i, rule) in RULES.iter().enumerate() {
+            for a in rule.anchors {
+                words.push(*a);
+                rule_of.push(i);
+            }
+        }
+        Anchors {
+            automaton: AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(words)
+                .expect("the built-in anchors build"),
+            rule_of,
+        }
+    });
+    let mut hit = [false; RULES.len()];
+    for m in anchors.automaton.find_overlapping_iter(text) {
+        hit[anchors.rule_of[m.pattern().as_usize()]] = true;
+    }
+    let mut lowered: Option<String> = None;
+    for (rule, _) in RULES.iter().zip(hit).filter(|(_, hit)| *hit) {
+        let haystack = match rule.on_lower {
+            true => lowered.get_or_insert_with(|| text.to_ascii_lowercase()),
+            false => text,
+        };
+        rule.find(text, haystack, out);
+    }
+}
+
 /// Words that make a name (`DB_PASSWORD`, `api_key`, `client-secret`) say
 /// its value is a secret.
 macro_rules! secret_words {
@@ -93,6 +152,9 @@ macro_rules! secret_words {
     };
 }
 
+/// What every word of [`secret_words`] contains, one at least.
+const NAME_ANCHORS: [&str; 6] = ["pass", "pwd", "secret", "token", "key", "credential"];
+
 /// A name that says its value is a secret (a metadata key, an environment
 /// variable): [`secret_words`] inside an identifier.
 static SECRET_NAME: OnceLock<Regex> = OnceLock::new();
@@ -100,28 +162,34 @@ static SECRET_NAME: OnceLock<Regex> = OnceLock::new();
 /// Whether `name` says its value is a secret (`password`, `GITHUB_TOKEN`,
 /// `client-secret`, `aws.secret_access_key`).
 pub(super) fn is_secret_name(name: &str) -> bool {
+    let has = |word: &str| {
+        name.as_bytes()
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+    };
     name.len() <= 128
+        && NAME_ANCHORS.iter().any(|a| has(a))
         && SECRET_NAME
             .get_or_init(|| {
                 Regex::new(concat!(
-                    "(?i)^[A-Za-z0-9_.-]*(?:",
+                    "^[a-z0-9_.-]*(?:",
                     secret_words!(),
-                    ")[A-Za-z0-9_.-]*$"
+                    ")[a-z0-9_.-]*$"
                 ))
                 .expect("the built-in pattern compiles")
             })
-            .is_match(name)
+            .is_match(&name.to_ascii_lowercase())
 }
 
-/// The rules, most specific first: where two findings overlap, the earlier
-/// rule's kind names the merged finding.
+/// The rules, most specific first, in the order of [`Kind`], which also
+/// decides what two overlapping findings merged into one are called.
 pub(super) static RULES: [Rule; 15] = [
     // PEM, OpenSSH and PGP armor: the BEGIN line, header lines and base64
     // lines (newlines may have become spaces), up to the END line if any.
     Rule::new(
         Kind::PrivateKey,
         &["-----begin"],
-        r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----(?:[ \t]*\r?\n?[ \t]*(?:[A-Za-z-]+:[^\r\n]*|[A-Za-z0-9+/=]+))*(?:[ \t\r\n]*-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----)?",
+        r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----(?:[ \t]*\r?\n?[ \t]*(?:[A-Za-z-]+:[ -~]*|[A-Za-z0-9+/=]+))*(?:[ \t\r\n]*-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----)?",
         0,
         Gate::KeyBody,
     ),
@@ -144,14 +212,15 @@ pub(super) static RULES: [Rule; 15] = [
     Rule::new(
         Kind::AwsSecretKey,
         &["aws"],
-        r#"(?i)aws[A-Za-z0-9_.-]{0,24}(?:secret|sk)[A-Za-z0-9_.-]*["']?[ \t]*(?::=|=>|=|:)[ \t]*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#,
+        r#"aws[a-z0-9_.-]{0,24}(?:secret|sk)[a-z0-9_.-]*["']?[ \t]*(?::=|=>|=|:)[ \t]*["']?([a-z0-9/+]+)"#,
         1,
         Gate::Random(40),
-    ),
+    )
+    .any_case(),
     Rule::new(
         Kind::GithubToken,
         &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
-        r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{36,251})(?-u:\b)",
+        r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{36,})(?-u:\b)",
         0,
         Gate::Shape,
     ),
@@ -165,7 +234,7 @@ pub(super) static RULES: [Rule; 15] = [
     Rule::new(
         Kind::SlackToken,
         &["xox"],
-        r"(?-u:\b)xox[abeoprs]-[0-9]+-[A-Za-z0-9-]{8,250}",
+        r"(?-u:\b)xox[abeoprs]-[0-9]+-[A-Za-z0-9-]{8,}",
         0,
         Gate::Shape,
     ),
@@ -193,7 +262,7 @@ pub(super) static RULES: [Rule; 15] = [
     Rule::new(
         Kind::StripeKey,
         &["_live_"],
-        r"(?-u:\b)(?:sk|rk)_live_[A-Za-z0-9]{20,247}",
+        r"(?-u:\b)(?:sk|rk)_live_[A-Za-z0-9]{20,}",
         0,
         Gate::Shape,
     ),
@@ -207,27 +276,29 @@ pub(super) static RULES: [Rule; 15] = [
     Rule::new(
         Kind::Generic,
         &["bearer"],
-        r"(?i)(?-u:\b)bearer[ \t]+([A-Za-z0-9._~+/-]{16,}=*)",
+        r"(?-u:\b)bearer[ \t]+([a-z0-9._~+/-]{16,}=*)",
         1,
         Gate::Random(16),
-    ),
+    )
+    .any_case(),
     // `password=...`, `secret: ...`, `"api_key": "..."`, `DB_TOKEN=...`.
     Rule::new(
         Kind::Generic,
-        &["pass", "pwd", "secret", "token", "key", "credential"],
+        &NAME_ANCHORS,
         concat!(
-            "(?i)[A-Za-z0-9_.-]*(?:",
+            "[a-z0-9_.-]*(?:",
             secret_words!(),
-            r#")[A-Za-z0-9_.-]*["']?[ \t]*(?::=|=>|=|:)[ \t]*["']?([^\s"'`,;]{12,})"#
+            r#")[a-z0-9_.-]*["']?[ \t]*(?::=|=>|=|:)[ \t]*["']?([!-~&&[^"'`,;]]{12,})"#
         ),
         1,
         Gate::Random(12),
-    ),
+    )
+    .any_case(),
     // A URL with a password in it: `scheme://user:password@host`.
     Rule::new(
         Kind::Generic,
         &["://"],
-        r"(?-u:\b)[a-z][a-z0-9+.-]*://[^\s/:@]+:([^\s/@]{8,})@[A-Za-z0-9.-]+",
+        r"(?-u:\b)[a-z][a-z0-9+.-]*://[!-~&&[^/:@]]+:([!-~&&[^/@]]{8,})@[A-Za-z0-9.-]+",
         1,
         Gate::Random(8),
     ),
