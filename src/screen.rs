@@ -102,10 +102,12 @@ fn refuse_unmaskable(scanner: &Scanner, draft: &Draft) -> Result<(), TrailError>
         if found.is_some() {
             break;
         }
-        let field = format!("attachment {name}");
-        found = scanner
-            .locate(&field, name)
-            .or_else(|| scanner.locate(&field, &String::from_utf8_lossy(bytes)));
+        found = scanner.locate("an attachment name", name).or_else(|| {
+            scanner.locate(
+                &format!("attachment {name}"),
+                &String::from_utf8_lossy(bytes),
+            )
+        });
     }
     match found {
         Some(located) => Err(TrailError::Secret {
@@ -135,6 +137,6 @@ pub(crate) fn find_in_record(scanner: &Scanner, record: &Atom) -> Option<Located
             record
                 .attachments
                 .iter()
-                .find_map(|a| scanner.locate(&format!("attachment {}", a.name), &a.name))
+                .find_map(|a| scanner.locate("an attachment name", &a.name))
         })
 }

@@ -308,3 +308,23 @@ fn import_of_a_private_key_is_refused_with_nothing_written() {
     }
     assert_eq!(env.log_ids(&[]).len(), 1);
 }
+
+#[test]
+fn an_attachment_named_like_a_token_is_refused_without_its_name() {
+    let env = TestEnv::init();
+    let token = github_token();
+    let file = env.write_file(&token, b"harmless\n");
+    for extra in [&[][..], &["--redact"][..]] {
+        let mut args = vec!["record", "TASK", "x", "--attach", file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let before = (env.object_counts(), env.tip());
+        let out = env.atom_err(&args, 2);
+        assert_eq!((env.object_counts(), env.tip()), before);
+        let error = out.stderr.lines().next().unwrap();
+        assert_eq!(
+            error,
+            "error: refusing to record a secret: an attachment name holds a GitHub token"
+        );
+        assert!(out.stderr.contains("rename the file"), "{out}");
+    }
+}
