@@ -194,11 +194,11 @@ pub(super) static RULES: [Rule; 15] = [
         Gate::KeyBody,
     ),
     // An OpenSSH private key without its armor: the body starts with the
-    // base64 of "openssh-key-v1\0".
+    // base64 of "openssh-key-v1\0" (a line of 70 characters in a key file).
     Rule::new(
         Kind::PrivateKey,
         &["b3blbnnzac1rzxktdje"],
-        r"b3BlbnNzaC1rZXktdjE[A-Za-z0-9+/=]*(?:\r?\n[A-Za-z0-9+/=]{16,})*",
+        r"b3BlbnNzaC1rZXktdjE[A-Za-z0-9+/=]{40,}(?:\r?\n[A-Za-z0-9+/=]{16,})*",
         0,
         Gate::Shape,
     ),
@@ -332,8 +332,9 @@ pub const MIN_ENTROPY: f64 = 3.0;
 ///   [`MIN_ENTROPY`] bits of entropy per character;
 /// - not a git object id or SHA-256 digest (40 or 64 hex digits, or
 ///   `sha256:` and hex), a UUID, an atom id, a path (`/...`, `./...`,
-///   `~/...`), a URL, or a reference to a variable (`$X`, `${X}`, `{{x}}`,
-///   `<x>`, `%X%`).
+///   `~/...`), a URL, a reference to a variable (`$X`, `${X}`, `{{x}}`,
+///   `<x>`, `%X%`), or code (a call or an index, `rng.randint(100`,
+///   `env[KEY_2]`, or a dotted name such as `settings.SECRET_KEY_2`).
 pub fn looks_random(value: &str, min_len: usize) -> bool {
     let v = value.trim_matches(|c| matches!(c, '"' | '\'' | '`'));
     if v.chars().count() < min_len {
@@ -343,6 +344,8 @@ pub fn looks_random(value: &str, min_len: usize) -> bool {
         || v.starts_with("./")
         || v.contains("://")
         || v.contains("{{")
+        || v.contains(['(', ')', '[', ']'])
+        || is_dotted_name(v)
         || is_digest_like(v)
         || is_uuid(v)
         || v.parse::<crate::model::AtomId>().is_ok()
@@ -383,6 +386,16 @@ fn is_digest_like(v: &str) -> bool {
         .filter(|(algo, _)| matches!(*algo, "sha1" | "sha256" | "sha512"))
         .map_or(v, |(_, hex)| hex);
     matches!(hex.len(), 40 | 64 | 128) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `a.b`, `settings.SECRET_KEY_2`: names joined by dots, as code refers to
+/// a value.
+fn is_dotted_name(v: &str) -> bool {
+    let name = |p: &str| {
+        p.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    v.contains('.') && v.split('.').all(name)
 }
 
 /// `8-4-4-4-12` hex digits.

@@ -222,6 +222,8 @@ fn what_atom_writes_is_never_flagged() {
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@host".to_owned(),
         "task-runner-0123456789-abcdefghij and desk-booking".to_owned(),
         "Slovakia, heyjude, monkey: value".to_owned(),
+        "\"token_cost\": rng.randint(100, 20000)".to_owned(),
+        "api_key = settings.SECRET_KEY_2024; password: env[DB_PASS_1]".to_owned(),
     ];
     for text in &texts {
         assert_eq!(scan(text), [], "{text}");
@@ -229,17 +231,42 @@ fn what_atom_writes_is_never_flagged() {
 }
 
 #[test]
-fn the_readme_and_changelog_hold_no_secrets() {
-    for (name, text) in [
-        ("README.md", include_str!("../../README.md")),
-        ("CHANGELOG.md", include_str!("../../CHANGELOG.md")),
-    ] {
-        let found = scan(text);
-        let lines: Vec<usize> = found
+fn the_repository_holds_no_secrets() {
+    // The README's examples, the changelog and every source and test file:
+    // fake tokens in tests are assembled at run time, so nothing here is
+    // flagged, and the docs show no false positive either.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("README.md"), root.join("CHANGELOG.md")];
+    let mut dirs: Vec<_> = ["src", "tests", "benches", "hooks", "schema"]
+        .iter()
+        .map(|d| root.join(d))
+        .collect();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if !path.ends_with("node_modules") {
+                    dirs.push(path);
+                }
+            } else if path.extension().is_some_and(|e| {
+                ["rs", "md", "sh", "sql", "json", "mjs"].contains(&e.to_str().unwrap_or(""))
+            }) {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 20, "{files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<usize> = scan(&text)
             .iter()
             .map(|f| text[..f.range.start].lines().count())
             .collect();
-        assert!(found.is_empty(), "{name}: findings on lines {lines:?}");
+        assert!(
+            lines.is_empty(),
+            "{}: findings on lines {lines:?}",
+            file.display()
+        );
     }
 }
 
