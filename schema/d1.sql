@@ -1,7 +1,8 @@
 -- Cloudflare D1 mirror of an atom store (SPEC §7), created by `atom mirror push`.
 --
 -- Enough to rebuild every trail byte for byte: each atom's raw git objects
--- (commit, trees, blobs), every ref, and the trusted public keys. Queryable
+-- (commit, trees, blobs), every ref, the trusted public keys and the
+-- transparency log (its commits, and its checkpoints readable). Queryable
 -- from Workers: one row per atom with its main fields and its record.
 --
 -- D1's limits shape it: a statement is at most 100,000 bytes with at most 100
@@ -54,11 +55,25 @@ CREATE TABLE IF NOT EXISTS ref_atoms (
 CREATE INDEX IF NOT EXISTS ref_atoms_commit ON ref_atoms (commit_sha);
 
 -- Trail heads as of the last push: one row per ref, plus `HEAD` whose
--- target is the ref of the current trail.
+-- target is the ref of the current trail, `refs/atom/signers` (the key list
+-- chain's tip) and `refs/atom/log` (the transparency log's tip; its commits
+-- are in `objects` like the atoms').
 CREATE TABLE IF NOT EXISTS heads (
-  name       TEXT PRIMARY KEY,            -- refs/heads/main, refs/atom/archive/main/1, HEAD
+  name       TEXT PRIMARY KEY,            -- refs/heads/main, refs/atom/archive/main/1, HEAD, refs/atom/log
   target     TEXT NOT NULL,               -- a commit sha (HEAD: a ref name)
   updated_at TEXT NOT NULL
+);
+
+-- The transparency log's checkpoint as of each push (SPEC §10): a C2SP
+-- signed note of the log's size and root, signed by the store's key. Restore
+-- checks the store it rebuilds against the largest one.
+CREATE TABLE IF NOT EXISTS checkpoints (
+  size       INTEGER PRIMARY KEY,         -- leaves in the log
+  origin     TEXT NOT NULL,               -- the log's name, atom/<16 hex digits>
+  root       TEXT NOT NULL,               -- base64 of the RFC 6962 root hash
+  log_commit TEXT NOT NULL,               -- the refs/atom/log commit holding it
+  note       TEXT NOT NULL,               -- the signed checkpoint, verbatim
+  pushed_at  TEXT NOT NULL
 );
 
 -- Trusted public keys (keys/allowed_signers), one row per key.

@@ -398,23 +398,86 @@ impl Trail {
                 .push("the latest checkpoint does not parse".into());
             return;
         };
-        let signed = self.allowed_signers().entries().iter().any(|e| {
-            e.key.key_data().ed25519().is_some_and(|k| {
-                let key = VerifierKey {
-                    name: c.origin.clone(),
-                    key_id: crate::tlog::note::key_id(&c.origin, ALG_ED25519, &k.0),
-                    alg: ALG_ED25519,
-                    public: k.0,
-                };
-                parsed.verify(&key).is_ok()
-            })
-        });
-        if !signed {
+        if !self.signed_by_trusted(&c.origin, &parsed) {
             report.problems.push(format!(
                 "the latest checkpoint is not signed by a key in keys/allowed_signers under its origin {}",
                 c.origin
             ));
         }
+    }
+
+    /// Whether `note` carries a signature under `origin` by a key of
+    /// `keys/allowed_signers`.
+    fn signed_by_trusted(&self, origin: &str, note: &Note) -> bool {
+        self.allowed_signers().entries().iter().any(|e| {
+            e.key.key_data().ed25519().is_some_and(|k| {
+                let key = VerifierKey {
+                    name: origin.to_owned(),
+                    key_id: crate::tlog::note::key_id(origin, ALG_ED25519, &k.0),
+                    alg: ALG_ED25519,
+                    public: k.0,
+                };
+                note.verify(&key).is_ok()
+            })
+        })
+    }
+
+    /// Check a checkpoint of this store's log that came from elsewhere (a
+    /// mirror, say): signed under this log's origin by a key this store
+    /// trusts, and of a tree this log holds (its root is the root of the
+    /// log's first leaves). Returns the problems, none when it checks out.
+    pub fn check_checkpoint(&self, note: &str) -> Result<Vec<String>, TrailError> {
+        let parsed = Note::parse(note)
+            .ok()
+            .and_then(|n| Checkpoint::parse(&n.text).ok().map(|c| (n, c)));
+        let Some((parsed, c)) = parsed else {
+            return Ok(vec!["it is not a signed checkpoint".into()]);
+        };
+        let (size, origin, root) = self.with_index(|ix| {
+            let size = ix.log_size()?;
+            let origin = ix
+                .log_state("checkpoint")?
+                .as_deref()
+                .and_then(checkpoint_of)
+                .map(|c| c.origin);
+            let root = match c.size <= size {
+                true => Some(ix.log_root(c.size)?),
+                false => None,
+            };
+            Ok((size, origin, root))
+        })?;
+        let mut problems = Vec::new();
+        if !self.signed_by_trusted(&c.origin, &parsed) {
+            problems.push(format!(
+                "it is not signed by a key in keys/allowed_signers under its origin {}",
+                c.origin
+            ));
+        }
+        if origin.as_deref() != Some(c.origin.as_str()) {
+            problems.push(format!(
+                "it is a checkpoint of log {}, not of this store's log {}",
+                c.origin,
+                origin.as_deref().unwrap_or("(empty)")
+            ));
+        } else if c.size > size {
+            problems.push(format!(
+                "it is of a log of {} leaves, and this store's log holds {size}",
+                c.size
+            ));
+        } else if root != Some(c.root) {
+            problems.push(format!(
+                "its root is not the root of this log's first {} leaves",
+                c.size
+            ));
+        }
+        Ok(problems)
+    }
+
+    /// Log the atoms the index holds and the log does not yet (they
+    /// arrived by plain git): the append every transaction ends with, on
+    /// its own. The caller holds the store lock.
+    pub(crate) fn log_unlogged_locked(&self) -> Result<(), TrailError> {
+        crate::append::Transaction::begin_locked(self, None)?.commit()
     }
 
     /// Every log commit from the root: its leaves hashed in order (O(log n)

@@ -13,6 +13,13 @@
 //! `refs/atom/signers`, and restore trusts only the list in custody. The
 //! `signers` table is a readable copy for queries; restore ignores it, since
 //! whoever holds the D1 token could write it.
+//!
+//! The transparency log travels the same way: the commits of `refs/atom/log`
+//! go into `objects`, its tip into `heads`, and the checkpoint of each push
+//! into `checkpoints`. Restore rebuilds the log from those objects, checks
+//! the whole chain, and checks the store it made against the latest
+//! mirrored checkpoint, signed by a key in custody: a log head moved back in
+//! D1, or a log that does not hold every restored atom, fails the restore.
 
 pub mod d1;
 
@@ -26,8 +33,10 @@ use serde_json::Value;
 
 use crate::custody::{self, NextList};
 use crate::signers::SignersError;
+use crate::store::log::LOG_REF;
 use crate::store::{StoreError, HEADS_PREFIX};
 use crate::trail::{set_git_config, Trail, TrailError};
+use crate::transparency::LogReport;
 use crate::verify::{VerifyReport, VerifyScope};
 use d1::{insert_rows, D1Client, D1Error, D1Target, Statement};
 
@@ -35,6 +44,8 @@ use d1::{insert_rows, D1Client, D1Error, D1Target, Statement};
 pub const MIRROR_PREFIX: &str = "refs/atom/mirror/";
 /// The key list commit last mirrored (or restored from the mirror).
 pub const MIRROR_SIGNERS_REF: &str = "refs/atom/mirror-signers";
+/// The log commit last mirrored (or restored from the mirror).
+pub const MIRROR_LOG_REF: &str = "refs/atom/mirror-log";
 /// The key list chain's tip in `heads`.
 const SIGNERS_HEAD: &str = "refs/atom/signers";
 /// Archived tips (mirrored like trails).
@@ -165,6 +176,10 @@ pub struct PushReport {
     pub atoms_present: usize,
     /// Git objects sent.
     pub objects_sent: usize,
+    /// Commits of the transparency log sent.
+    pub log_commits: usize,
+    /// Leaves of the log as mirrored (its latest checkpoint's size).
+    pub log_size: u64,
     /// Refs recorded in D1.
     pub refs: usize,
     /// Trusted keys recorded in D1.
@@ -198,6 +213,9 @@ pub struct RestoreReport {
     pub signers_problem: Option<String>,
     /// `atom verify --all` on the new store.
     pub verify: VerifyReport,
+    /// The restored transparency log: its whole chain checked, and checked
+    /// against the latest mirrored checkpoint. Problems fail the restore.
+    pub log: LogReport,
 }
 
 /// `refs/heads/main` -> `refs/atom/mirror/heads/main`.
@@ -233,8 +251,10 @@ impl Trail {
         if !same {
             let _lock = self.lock()?;
             self.git().delete_refs_under(MIRROR_PREFIX)?;
-            if self.git().ref_target(MIRROR_SIGNERS_REF)?.is_some() {
-                self.git().delete_ref(MIRROR_SIGNERS_REF)?;
+            for mark in [MIRROR_SIGNERS_REF, MIRROR_LOG_REF] {
+                if self.git().ref_target(mark)?.is_some() {
+                    self.git().delete_ref(mark)?;
+                }
             }
             unset_git_config(&git_dir, KEY_LAST_PUSH)?;
             unset_git_config(&git_dir, KEY_LAST_PUSH_ATOMS)?;
@@ -288,9 +308,15 @@ impl Trail {
         let schema: Vec<Statement> = schema_statements();
         client.batch(&schema, &mut |_| {})?;
 
-        // One snapshot of the refs: atoms recorded during the push wait
-        // for the next one.
-        let refs = self.mirrored_refs()?;
+        // One snapshot of the refs and the log, taken under the store lock
+        // once every atom is logged (atoms that came in by plain git are
+        // logged now), so the mirrored log holds every mirrored atom. Atoms
+        // recorded during the push wait for the next one.
+        let (refs, log_tip) = {
+            let _lock = self.lock()?;
+            self.log_unlogged_locked()?;
+            (self.mirrored_refs()?, self.git().ref_target(LOG_REF)?)
+        };
         let pending = self.mirror_pending(&refs)?;
         let mut present: HashSet<String> = HashSet::new();
         for chunk in pending.chunks(d1::MAX_PARAMS) {
@@ -361,6 +387,31 @@ impl Trail {
         }
         debug_assert_eq!(done, to_send.len());
 
+        // The log commits not mirrored yet (all of them when the log no
+        // longer contains the one mirrored last), before the head naming
+        // them.
+        let mut log_commits = 0;
+        let mut log_checkpoint = None;
+        if let Some(tip) = log_tip {
+            let mark = self.git().ref_target(MIRROR_LOG_REF)?;
+            let (chain, _) = self.git().log_chain(tip, mark)?;
+            for c in &chain {
+                let objects = self.git().atom_raw_objects(*c)?;
+                let stmts = object_rows(&objects, &mut sent_objects);
+                queued_bytes += stmts.iter().map(Statement::size).sum::<usize>();
+                queue.extend(stmts);
+                if queued_bytes >= FLUSH_BYTES {
+                    client.batch(&queue, &mut |_| {})?;
+                    queue.clear();
+                    queued_bytes = 0;
+                }
+            }
+            client.batch(&queue, &mut |_| {})?;
+            queue.clear();
+            log_commits = chain.len();
+            log_checkpoint = Some(self.git().read_log_commit(tip)?.checkpoint);
+        }
+
         // Refs: membership, heads, the current trail; then trusted keys.
         let mut finish = Vec::new();
         let mut membership = Vec::new();
@@ -405,6 +456,31 @@ impl Trail {
             Value::from(format!("{HEADS_PREFIX}{}", self.current_trail()?)),
             Value::from(pushed_at.clone()),
         ]);
+        let mut log_size = 0;
+        if let (Some(tip), Some(note)) = (log_tip, &log_checkpoint) {
+            heads.push(vec![
+                Value::from(LOG_REF),
+                Value::from(tip.to_string()),
+                Value::from(pushed_at.clone()),
+            ]);
+            // A readable copy of the checkpoint; restore checks it against
+            // the log it rebuilds, and trusts it only when signed.
+            if let Ok(c) = crate::transparency::parse_checkpoint(note) {
+                log_size = c.size;
+                finish.extend(insert_rows(
+                    "INSERT INTO checkpoints (size, origin, root, log_commit, note, pushed_at) VALUES",
+                    "ON CONFLICT (size) DO NOTHING",
+                    vec![vec![
+                        Value::from(c.size),
+                        Value::from(c.origin),
+                        Value::from(base64::engine::general_purpose::STANDARD.encode(c.root)),
+                        Value::from(tip.to_string()),
+                        Value::from(note.clone()),
+                        Value::from(pushed_at.clone()),
+                    ]],
+                ));
+            }
+        }
         finish.extend(insert_rows(
             "INSERT INTO heads (name, target, updated_at) VALUES",
             "ON CONFLICT (name) DO UPDATE SET target = excluded.target, updated_at = excluded.updated_at",
@@ -450,6 +526,9 @@ impl Trail {
         if let Some(list) = key_list.filter(|l| Some(*l) != seen) {
             self.git().force_ref(MIRROR_SIGNERS_REF, list)?;
         }
+        if let Some(tip) = log_tip {
+            self.git().force_ref(MIRROR_LOG_REF, tip)?;
+        }
         let git_dir = self.git_dir().to_owned();
         set_git_config(&git_dir, KEY_LAST_PUSH, &pushed_at)?;
         set_git_config(&git_dir, KEY_LAST_PUSH_ATOMS, &to_send.len().to_string())?;
@@ -457,6 +536,8 @@ impl Trail {
             atoms_sent: to_send.len(),
             atoms_present: present.len(),
             objects_sent: sent_objects.len(),
+            log_commits,
+            log_size,
             refs: refs.len(),
             signers: signers.len(),
             signers_action: signers_action.to_owned(),
@@ -625,6 +706,15 @@ fn restore_into(
     if heads.is_empty() {
         return Err(MirrorError::NotMirrored("it has no trail heads".into()));
     }
+    // The latest mirrored checkpoint (none from a mirror older than the log).
+    let checkpoint = match client.query(
+        "SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1",
+        Vec::new(),
+    ) {
+        Ok(rows) => rows.first().map(|r| text(r, "note")).transpose()?,
+        Err(D1Error::Api { message, .. }) if message.contains("no such table") => None,
+        Err(e) => return Err(e.into()),
+    };
 
     Trail::init(home, None)?;
     let trail = Trail::open(home)?;
@@ -635,6 +725,7 @@ fn restore_into(
     // Objects, in (sha, part) order, a page at a time, into one pack.
     let mut pack = git.new_pack()?;
     let mut written: HashSet<ObjectId> = HashSet::new();
+    let mut commits: HashSet<ObjectId> = HashSet::new();
     let (mut after_sha, mut after_part) = (String::new(), -1i64);
     let mut current: Option<(String, String, u64, u64, Vec<u8>)> = None; // sha, kind, parts, size, bytes
     let mut next_part = 0u64;
@@ -699,6 +790,9 @@ fn restore_into(
                     return Err(MirrorError::Damaged(format!("object {sha} hashes to {id}")));
                 }
                 written.insert(id);
+                if kind == gix::object::Kind::Commit {
+                    commits.insert(id);
+                }
                 progress(written.len());
             }
             after_sha = sha;
@@ -744,6 +838,7 @@ fn restore_into(
     let mut refs = Vec::new();
     let mut head_target = None;
     let mut key_list = None;
+    let mut log_tip = None;
     let mut marks = Vec::new();
     for row in &heads {
         let (name, target) = (text(row, "name")?, text(row, "target")?);
@@ -762,6 +857,19 @@ fn restore_into(
                         ))
                     })?,
             );
+            continue;
+        }
+        if name == LOG_REF {
+            let id = ObjectId::from_hex(target.as_bytes())
+                .ok()
+                .filter(|id| commits.contains(id))
+                .ok_or_else(|| {
+                    MirrorError::Damaged(format!(
+                        "{name} points to {target}, which is not a commit the mirror holds"
+                    ))
+                })?;
+            git.compare_and_swap(&name, None, id)?;
+            log_tip = Some(id);
             continue;
         }
         if !(name.starts_with(HEADS_PREFIX) || name.starts_with(ARCHIVE_PREFIX)) {
@@ -800,13 +908,19 @@ fn restore_into(
         git.force_ref(MIRROR_SIGNERS_REF, valid)?;
     }
     let trusted = trail.adopt_key_list(&chain.keys)?;
-    // The new store mirrors to the same database, which has all of it.
+    // The new store mirrors to the same database, which has all of it
+    // (configuring a new database forgets the marks: the log's is set
+    // after it).
     trail.mirror_configure(settings)?;
     trail.mark_mirrored(&marks)?;
+    if let Some(tip) = log_tip {
+        git.force_ref(MIRROR_LOG_REF, tip)?;
+    }
 
     // Open afresh: the trusted keys changed.
     let trail = Trail::open(home)?;
     let verify = trail.verify(VerifyScope::All)?;
+    let log = check_restored_log(&trail, &verify, log_tip, checkpoint.as_deref())?;
     Ok(RestoreReport {
         home: home.to_owned(),
         atoms,
@@ -816,5 +930,42 @@ fn restore_into(
         trusted,
         signers_problem: chain.problem,
         verify,
+        log,
     })
+}
+
+/// The restored log: the whole chain checked (`verify --all` did, with
+/// [`Trail::check_log`]), holding every restored atom (a push logs every
+/// atom it mirrors), and checked against the latest mirrored checkpoint.
+fn check_restored_log(
+    trail: &Trail,
+    verify: &VerifyReport,
+    tip: Option<ObjectId>,
+    checkpoint: Option<&str>,
+) -> Result<LogReport, MirrorError> {
+    let mut log = verify.log.clone();
+    if tip.is_none() {
+        log.problems.push(format!(
+            "the mirror holds no transparency log ({LOG_REF}): push it again from the store with this version of atom"
+        ));
+        return Ok(log);
+    }
+    if log.unlogged > 0 {
+        log.problems.push(format!(
+            "{} restored atom(s) are not in the restored log: a push logs every atom it mirrors, so the log's head in the mirror ({LOG_REF} in `heads`) is behind its trails",
+            log.unlogged
+        ));
+    }
+    match checkpoint {
+        Some(note) => {
+            for problem in trail.check_checkpoint(note)? {
+                log.problems
+                    .push(format!("the mirror's latest checkpoint: {problem}"));
+            }
+        }
+        None => log.problems.push(
+            "the mirror holds a log but no checkpoint (table `checkpoints`): push it again".into(),
+        ),
+    }
+    Ok(log)
 }

@@ -610,3 +610,217 @@ fn keys_written_into_d1_rows_are_not_trusted_by_restore() {
         "{signers:#}"
     );
 }
+
+/// `atom mirror restore --to DIR` from the database `env` mirrors to.
+fn restore_to(env: &TestEnv, dir: &Path, json: bool) -> Output {
+    let dir = dir.to_str().unwrap();
+    let mut args = vec!["mirror", "restore", "--to", dir];
+    if json {
+        args.insert(0, "--json");
+    }
+    with_token(env, TOKEN, &args)
+}
+
+/// The transparency log (SPEC §10) travels with the mirror: its commits as
+/// objects, its tip in `heads`, each push's checkpoint in `checkpoints`;
+/// each push sends only the log commits not mirrored yet, and the restored
+/// store has the same log, checkpoint and proofs.
+#[test]
+fn the_mirror_carries_the_log_and_restore_rebuilds_it() {
+    let (d1, env) = configured_store(3);
+    let pushed = push_json(&env);
+    assert_eq!(pushed["log_commits"], 3, "{pushed:#}");
+    assert_eq!(pushed["log_size"], 3);
+    let log_tip = env.git(&["rev-parse", "refs/atom/log"]).trim().to_owned();
+    assert_eq!(
+        d1.select("SELECT target FROM heads WHERE name = 'refs/atom/log'"),
+        vec![json!({"target": log_tip})]
+    );
+    assert_eq!(
+        env.git(&["rev-parse", "refs/atom/mirror-log"]).trim(),
+        log_tip
+    );
+    let rows = d1.select("SELECT size, origin, log_commit, note FROM checkpoints");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["note"], env.atom_ok(&["checkpoint"]));
+    assert_eq!(rows[0]["log_commit"], log_tip);
+    // Each log commit's objects: the commit, its tree and two blobs.
+    for spec in [
+        "refs/atom/log",
+        "refs/atom/log^{tree}",
+        "refs/atom/log:leaves",
+        "refs/atom/log~2:checkpoint",
+    ] {
+        let sha = env.git(&["rev-parse", spec]).trim().to_owned();
+        let n = d1.select(&format!(
+            "SELECT count(*) AS n FROM objects WHERE sha = '{sha}'"
+        ));
+        assert_eq!(n[0]["n"], 1, "{spec}");
+    }
+
+    // Nothing new: no log commit sent. Two atoms more: their two.
+    assert_eq!(push_json(&env)["log_commits"], 0);
+    let ids = record_n(&env, 2);
+    let pushed = push_json(&env);
+    assert_eq!(pushed["log_commits"], 2, "{pushed:#}");
+    assert_eq!(pushed["log_size"], 5);
+    assert_eq!(d1.count("checkpoints"), 2);
+
+    // An atom that came in by plain git is logged by the push, so the
+    // mirrored log holds every mirrored atom.
+    let other = TestEnv::init();
+    other.record(&["TASK", "elsewhere"]);
+    let key = std::fs::read_to_string(other.store().join("keys/atom_ed25519.pub")).unwrap();
+    let key: Vec<&str> = key.split_whitespace().take(2).collect();
+    env.atom_ok(&["signers", "add", "other", &key.join(" ")]);
+    let out = other
+        .command("git")
+        .arg("--git-dir")
+        .arg(other.git_dir())
+        .args(["push", "-q"])
+        .arg(env.git_dir())
+        .arg("refs/heads/main:refs/heads/from-other")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let pushed = push_json(&env);
+    assert_eq!(pushed["atoms_sent"], 1, "{pushed:#}");
+    assert_eq!(pushed["log_size"], 6, "{pushed:#}");
+    assert_eq!(env.atom_json(&["checkpoint"])["size"], 6);
+
+    let restored = TestEnv::new();
+    let out = restore_to(&env, &restored.store(), true);
+    assert_eq!(out.code, 0, "restore failed:\n{out}");
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["log"]["size"], 6, "{report:#}");
+    assert_eq!(report["log"]["problems"], json!([]), "{report:#}");
+    assert_eq!(report["log"]["unlogged"], 0, "{report:#}");
+    // The same log, checkpoint and proofs as the original.
+    assert_eq!(
+        restored.git(&["rev-parse", "refs/atom/log"]),
+        env.git(&["rev-parse", "refs/atom/log"])
+    );
+    assert_eq!(
+        restored.atom_ok(&["checkpoint"]),
+        env.atom_ok(&["checkpoint"])
+    );
+    let (last, _) = &ids[1];
+    assert_eq!(
+        restored.atom_ok(&["prove", last]),
+        env.atom_ok(&["prove", last])
+    );
+    let (code, report, out) = verify(&restored, &["--all"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(report["log"]["size"], 6);
+    // The restored store mirrors on from there: only what it adds.
+    restored.record(&["TASK", "after_restore"]);
+    let pushed = push_json(&restored);
+    assert_eq!(pushed["log_commits"], 1, "{pushed:#}");
+    assert_eq!(pushed["log_size"], 7);
+
+    // Human output names the log.
+    let again = TestEnv::new();
+    let out = restore_to(&env, &again.store(), false);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.contains("✓ log: 7 leaves"), "{out}");
+}
+
+/// Whoever holds the D1 token rewrites rows: a log head moved back, a log
+/// head or checkpoint rows removed, a forged checkpoint, an altered log
+/// object. Each restore fails (exit 1) and says why.
+#[test]
+fn a_mirrored_log_altered_in_d1_fails_restore() {
+    let (d1, env) = configured_store(3);
+    push_json(&env);
+    let older = env.git(&["rev-parse", "refs/atom/log"]).trim().to_owned();
+    record_n(&env, 2);
+    push_json(&env);
+    let tip = env.git(&["rev-parse", "refs/atom/log"]).trim().to_owned();
+    let exec = |sql: &str| {
+        d1.select(sql);
+    };
+    let restore_fails = |what: &str, needle: &str| {
+        let dir = env
+            .path()
+            .join(format!("restored-{}", what.replace(' ', "-")));
+        let out = restore_to(&env, &dir, false);
+        assert_eq!(out.code, 1, "{what}: {out}");
+        assert!(
+            out.stderr.contains(needle) || out.stdout.contains(needle),
+            "{what}: expected {needle:?}:\n{out}"
+        );
+        out
+    };
+
+    // The log's head pointed at an older log commit: the restored log is
+    // behind the mirrored checkpoint and misses two atoms.
+    exec(&format!(
+        "UPDATE heads SET target = '{older}' WHERE name = 'refs/atom/log'"
+    ));
+    let out = restore_fails("head moved back", "transparency log does not check out");
+    assert!(
+        out.stdout.contains("this store's log holds 3"),
+        "names the checkpoint it is behind:\n{out}"
+    );
+    assert!(
+        out.stdout
+            .contains("2 restored atom(s) are not in the restored log"),
+        "{out}"
+    );
+    // ...and the checkpoints removed too: the atoms it lacks still tell.
+    exec("DELETE FROM checkpoints WHERE size = 5");
+    restore_fails(
+        "head and checkpoint moved back",
+        "2 restored atom(s) are not in the restored log",
+    );
+    exec(&format!(
+        "UPDATE heads SET target = '{tip}' WHERE name = 'refs/atom/log'"
+    ));
+    push_json(&env);
+    // Every push sends the log's head and checkpoint again.
+    assert_eq!(d1.count("checkpoints"), 2);
+
+    // The log's head pointed at something that is not a log commit.
+    let atom = env.git(&["rev-parse", "main"]).trim().to_owned();
+    let blob = env
+        .git(&["rev-parse", "refs/atom/log:leaves"])
+        .trim()
+        .to_owned();
+    exec(&format!(
+        "UPDATE heads SET target = '{blob}' WHERE name = 'refs/atom/log'"
+    ));
+    restore_fails("head at a blob", "not a commit the mirror holds");
+    exec(&format!(
+        "UPDATE heads SET target = '{atom}' WHERE name = 'refs/atom/log'"
+    ));
+    restore_fails("head at an atom", "transparency log does not check out");
+
+    // No log head at all.
+    exec("DELETE FROM heads WHERE name = 'refs/atom/log'");
+    restore_fails("no head", "holds no transparency log");
+    exec(&format!(
+        "INSERT INTO heads (name, target, updated_at) VALUES ('refs/atom/log', '{tip}', 'now')"
+    ));
+
+    // A checkpoint row that is not signed by the store's key.
+    let note = env.atom_ok(&["checkpoint"]);
+    let forged = note.replacen("\n5\n", "\n9\n", 1);
+    exec(&format!(
+        "INSERT INTO checkpoints (size, origin, root, log_commit, note, pushed_at) VALUES (9, 'o', 'r', '{tip}', '{forged}', 'now')"
+    ));
+    restore_fails(
+        "forged checkpoint",
+        "not signed by a key in keys/allowed_signers",
+    );
+    exec("DELETE FROM checkpoints WHERE size = 9");
+
+    // A log object altered: it no longer hashes to its id.
+    let leaves = env
+        .git(&["rev-parse", "refs/atom/log:leaves"])
+        .trim()
+        .to_owned();
+    exec(&format!(
+        "UPDATE objects SET data = 'eA==', size = 1 WHERE sha = '{leaves}'"
+    ));
+    restore_fails("log blob altered", &format!("object {leaves} hashes to"));
+}

@@ -269,3 +269,256 @@ fn a_log_ref_pointed_at_a_blob_is_reported_then_put_back_by_the_next_append() {
     let fsck = env.git_output(&["fsck", "--strict", "--no-dangling"]);
     assert_eq!(fsck.code, 0, "{fsck}");
 }
+
+/// Checks with independent C2SP implementations only: Cloudflare's ports of
+/// Go's `note` (`signed_note`) and `tlog` (`tlog_tiles`), and the proof's
+/// text format read here from the spec (c2sp.org/tlog-proof), so that these
+/// tests fail when what `atom` prints is not what the specs say.
+mod independent {
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use base64::Engine as _;
+    use signed_note::{Note, StandardVerifier, Verifier as _, VerifierList};
+    use tlog_tiles::{Checkpoint, Hash, HashReader};
+
+    /// A signed checkpoint: the note verifies with `vkey`, and its text is a
+    /// checkpoint of the key's name.
+    pub fn checkpoint(note: &str, vkey: &str) -> Result<Checkpoint, String> {
+        let verifier = StandardVerifier::new(vkey).map_err(|e| format!("verifier key: {e}"))?;
+        let name = verifier.name().to_owned();
+        let note = Note::from_bytes(note.as_bytes()).map_err(|e| format!("note: {e}"))?;
+        let (verified, _) = note
+            .verify(&VerifierList::new(vec![Box::new(verifier)]))
+            .map_err(|e| format!("signature: {e}"))?;
+        if verified.len() != 1 {
+            return Err(format!("{} signatures verified", verified.len()));
+        }
+        let checkpoint =
+            Checkpoint::from_bytes(note.text()).map_err(|e| format!("checkpoint: {e}"))?;
+        if checkpoint.origin() != name {
+            return Err(format!("origin {} is not the key's", checkpoint.origin()));
+        }
+        Ok(checkpoint)
+    }
+
+    /// A c2sp.org/tlog-proof@v1, as its spec reads.
+    pub struct Proof {
+        pub extra: Vec<u8>,
+        pub index: u64,
+        pub path: Vec<Hash>,
+        pub checkpoint: String,
+    }
+
+    pub fn parse_proof(text: &str) -> Result<Proof, String> {
+        let (head, checkpoint) = text.split_once("\n\n").ok_or("no blank line")?;
+        let mut lines = head.split('\n');
+        if lines.next() != Some("c2sp.org/tlog-proof@v1") {
+            return Err("header".into());
+        }
+        let extra = lines
+            .next()
+            .and_then(|l| l.strip_prefix("extra "))
+            .ok_or("no extra line")?;
+        let extra = BASE64.decode(extra).map_err(|e| format!("extra: {e}"))?;
+        let index = lines
+            .next()
+            .and_then(|l| l.strip_prefix("index "))
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()) && (*n == "0" || !n.starts_with('0')))
+            .and_then(|n| n.parse().ok())
+            .ok_or("no index line")?;
+        let path = lines
+            .map(|l| Hash::parse_hash(l).map_err(|e| format!("path hash {l:?}: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Proof {
+            extra,
+            index,
+            path,
+            checkpoint: checkpoint.to_owned(),
+        })
+    }
+
+    /// Check a proof: its checkpoint is signed by `vkey`, and its path leads
+    /// from the leaf hash of its `extra` to the checkpoint's root.
+    pub fn check_proof(text: &str, vkey: &str) -> Result<Proof, String> {
+        let proof = parse_proof(text)?;
+        let cp = checkpoint(&proof.checkpoint, vkey)?;
+        tlog_tiles::check_record(
+            &proof.path,
+            cp.size(),
+            *cp.hash(),
+            proof.index,
+            tlog_tiles::record_hash(&proof.extra),
+        )
+        .map_err(|e| format!("inclusion: {e}"))?;
+        Ok(proof)
+    }
+
+    /// The stored hashes of a log, computed by `tlog_tiles` from leaf data.
+    #[derive(Default)]
+    pub struct Tree {
+        pub size: u64,
+        hashes: Vec<Hash>,
+    }
+
+    impl HashReader for Tree {
+        fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::tlog::Error> {
+            Ok(indexes.iter().map(|&i| self.hashes[i as usize]).collect())
+        }
+    }
+
+    impl Tree {
+        pub fn push(&mut self, data: &[u8]) {
+            let new = tlog_tiles::stored_hashes(self.size, data, self).unwrap();
+            self.hashes.extend(new);
+            self.size += 1;
+        }
+    }
+}
+
+/// Every leaf of the store's log, oldest first, from its commits in git.
+fn all_leaves(env: &TestEnv) -> Vec<String> {
+    let chain = env.git(&["rev-list", "--reverse", "refs/atom/log"]);
+    chain
+        .lines()
+        .flat_map(|c| {
+            env.git(&["show", &format!("{c}:leaves")])
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn checkpoints_and_proofs_from_the_binary_check_with_independent_c2sp_code() {
+    let env = TestEnv::init();
+    let first = record_id(&env, &["RESEARCH", "research", "--summary", "one"]);
+    record_id(&env, &["CFG", "modify_file"]);
+    record_id(&env, &["NOTE", "note"]);
+    let old_note = env.atom_ok(&["checkpoint"]);
+    let old_file = env.write_file("old.note", old_note.as_bytes());
+    // An import of 300: one log commit, and a tree of nine levels.
+    let lines: String = (0..300)
+        .map(|i| {
+            format!(
+                "{{\"type\":\"TASK\",\"operation\":\"op{i}\",\"agent\":\"bot\",\"timestamp\":\"2024-11-27T1{}:{:02}:{:02}Z\"}}\n",
+                i / 3600,
+                i / 60 % 60,
+                i % 60
+            )
+        })
+        .collect();
+    let file = env.write_file("in.jsonl", lines.as_bytes());
+    env.atom_ok(&["import", file.to_str().unwrap()]);
+    record_id(&env, &["TASK", "after"]);
+    let last = record_id(&env, &["DECISION", "save_decision"]);
+    let note = env.atom_ok(&["checkpoint"]);
+    let new_file = env.write_file("new.note", note.as_bytes());
+    let vkey = env
+        .atom_ok(&["checkpoint", "--verifier-key"])
+        .trim()
+        .to_owned();
+
+    // The checkpoints are signed notes the key verifies, of the sizes and
+    // with the roots RFC 6962 gives the leaves in git.
+    let leaves = all_leaves(&env);
+    assert_eq!(leaves.len(), 305);
+    let mut tree = independent::Tree::default();
+    for leaf in &leaves {
+        tree.push(leaf.as_bytes());
+    }
+    let cp = independent::checkpoint(&note, &vkey).unwrap();
+    assert_eq!(cp.size(), 305);
+    assert_eq!(cp.hash().0, tlog_tiles::tree_hash(305, &tree).unwrap().0);
+    let old = independent::checkpoint(&old_note, &vkey).unwrap();
+    assert_eq!(old.size(), 3);
+    assert_eq!(old.hash().0, tlog_tiles::tree_hash(3, &tree).unwrap().0);
+    assert_eq!(old.origin(), cp.origin());
+    // The note of another store's key does not verify with this key.
+    let other = TestEnv::init();
+    other.record(&["TASK", "x"]);
+    let other_key = other.atom_ok(&["checkpoint", "--verifier-key"]);
+    assert!(independent::checkpoint(&note, other_key.trim()).is_err());
+
+    // Proofs of the first, a middle and the last atom.
+    let middle = env.atom_json(&["log", "--type", "TASK", "--grep", "op150"])[0]["record"]
+        ["atom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut first_proof = String::new();
+    for (id, index) in [(&first, 0u64), (&middle, 153), (&last, 304)] {
+        let text = env.atom_ok(&["prove", id]);
+        let proof = independent::check_proof(&text, &vkey)
+            .unwrap_or_else(|e| panic!("the proof of {id} does not check: {e}\n{text}"));
+        assert_eq!(proof.index, index, "{id}");
+        assert_eq!(proof.checkpoint, note, "{id}");
+        // `extra` is the leaf data, `<commit> <digest>` of the atom.
+        let shown = env.atom_json(&["show", id]);
+        let want = format!(
+            "{} {}",
+            shown["commit"].as_str().unwrap(),
+            shown["record"]["digest"].as_str().unwrap()
+        );
+        assert_eq!(String::from_utf8(proof.extra).unwrap(), want, "{id}");
+        assert_eq!(leaves[index as usize], want);
+        // The path is the one tlog_tiles makes from the same leaves.
+        let theirs = tlog_tiles::prove_record(305, index, &tree).unwrap();
+        assert_eq!(proof.path, theirs, "{id}");
+        if index == 0 {
+            first_proof = text;
+        }
+    }
+    assert_eq!(
+        independent::parse_proof(&first_proof).unwrap().path.len(),
+        9
+    );
+
+    // Any one byte edited: the independent check fails.
+    let bytes = first_proof.as_bytes();
+    for at in 0..bytes.len() {
+        for flip in [0x01u8, 0x20] {
+            let mut edited = bytes.to_vec();
+            edited[at] ^= flip;
+            let Ok(edited) = String::from_utf8(edited) else {
+                continue;
+            };
+            assert!(
+                independent::check_proof(&edited, &vkey).is_err(),
+                "byte {at} ^ {flip:#x} still checks:\n{edited}"
+            );
+        }
+    }
+
+    // The consistency path between the two saved checkpoints.
+    let path = env.atom_ok(&[
+        "prove",
+        "--consistency",
+        old_file.to_str().unwrap(),
+        new_file.to_str().unwrap(),
+    ]);
+    let parse = |text: &str| -> Vec<tlog_tiles::Hash> {
+        text.lines()
+            .map(|l| tlog_tiles::Hash::parse_hash(l).unwrap())
+            .collect()
+    };
+    let consistency = parse(&path);
+    assert_eq!(
+        consistency,
+        tlog_tiles::prove_tree(305, 3, &tree).unwrap(),
+        "{path}"
+    );
+    tlog_tiles::check_tree(&consistency, 305, *cp.hash(), 3, *old.hash()).unwrap();
+    // Edited by one byte, it fails.
+    for at in (0..path.len()).filter(|&i| path.as_bytes()[i] != b'\n') {
+        let mut edited = path.as_bytes().to_vec();
+        edited[at] ^= 0x01;
+        let edited = String::from_utf8(edited).unwrap();
+        let hashes: Result<Vec<_>, _> = edited.lines().map(tlog_tiles::Hash::parse_hash).collect();
+        if let Ok(hashes) = hashes {
+            assert!(
+                tlog_tiles::check_tree(&hashes, 305, *cp.hash(), 3, *old.hash()).is_err(),
+                "byte {at} edited still checks"
+            );
+        }
+    }
+}

@@ -157,12 +157,21 @@ fn push(ctx: &Ctx) -> Result<(), CliError> {
             line.push_str(&format!("; {} were there already", report.atoms_present));
         }
         line.push_str(&format!(
-            "; {} ref{}, {} trusted key{}\n",
+            "; {} ref{}, {} trusted key{}",
             report.refs,
             plural(report.refs),
             report.signers,
             plural(report.signers)
         ));
+        if report.log_size > 0 {
+            line.push_str(&format!(
+                "; the log at {} leaves ({} new log commit{})",
+                report.log_size,
+                report.log_commits,
+                plural(report.log_commits)
+            ));
+        }
+        line.push('\n');
         ctx.printer.out(&line)?;
         if report.signers_action == "not listed" {
             ctx.printer.note(
@@ -234,16 +243,41 @@ fn restore(
             ctx.printer
                 .out(&format!("  trusted {}  {}\n", safe(&k.name), k.fingerprint))?;
         }
-        if report.verify.ok {
+        if report.verify.failures.is_empty() {
             ctx.printer.out(&format!(
                 "✓ {} atoms verified, chain intact\n",
                 report.verify.atoms
             ))?;
         }
+        if report.log.problems.is_empty() {
+            ctx.printer.out(&format!(
+                "✓ log: {} leaves, its chain and the mirrored checkpoint check out\n",
+                report.log.size
+            ))?;
+        }
+        for problem in &report.log.problems {
+            ctx.printer.out(&format!("log: {}\n", safe(problem)))?;
+        }
     }
     if let Some(problem) = &report.signers_problem {
         ctx.printer
             .note(&format!("warning: the mirrored key list: {problem}"));
+    }
+    let home = report.home.to_string_lossy();
+    let home = atom::shell::quote(&home);
+    if let (true, Some(problem)) = (
+        report.verify.failures.is_empty(),
+        report.log.problems.first(),
+    ) {
+        return Err(CliError::problem(
+            format!(
+                "the restored store's transparency log does not check out: {}",
+                safe(problem)
+            ),
+            Some(format!(
+                "the mirror may have been altered; `atom --trail {home} verify --all` shows the log, and `atom mirror push` from the original store sends it again"
+            )),
+        ));
     }
     if !report.verify.ok {
         return Err(CliError::problem(
@@ -251,10 +285,7 @@ fn restore(
                 "the restored store does not verify: {} atom(s) fail",
                 report.verify.failures.len()
             ),
-            Some(format!(
-                "`atom --trail {} verify --all` lists them",
-                atom::shell::quote(&report.home.to_string_lossy())
-            )),
+            Some(format!("`atom --trail {home} verify --all` lists them")),
         ));
     }
     Ok(())
