@@ -87,13 +87,8 @@ fn rollback_archives_records_and_restores() {
     let atoms = record_n(&env, 5);
     let old_tip = atoms[4].1.clone();
 
-    // Not confirmed: nothing happens.
-    let before = env.object_counts();
-    env.atom_err(&["rollback", &atoms[1].0], 2);
-    assert_eq!(env.tip().unwrap(), old_tip);
-    assert_eq!(env.object_counts(), before);
-
-    let report = env.atom_json(&["rollback", &atoms[1].0, "--yes"]);
+    // Off a terminal it does not ask and does not refuse: it loses nothing.
+    let report = env.atom_json(&["rollback", &atoms[1].0]);
     let discarded: Vec<&str> = atoms[2..].iter().rev().map(|(id, _)| id.as_str()).collect();
     assert_eq!(report["discarded"], serde_json::json!(discarded));
     let archive_ref = format!("refs/atom/archive/main/{}", &old_tip[..12]);
@@ -177,6 +172,36 @@ fn rollback_archives_records_and_restores() {
     env.atom_err(&["rollback", &main_tip_id, "--yes"], 2);
     env.atom_err(&["rollback", "ATOM-CFG-20000101-001", "--yes"], 1);
     assert_eq!(env.tip(), tip_before);
+}
+
+/// SPEC §5: rollback never asks for confirmation, on a terminal either (it
+/// loses nothing); `--yes` is still accepted.
+#[test]
+fn rollback_never_asks_on_a_terminal() {
+    let env = TestEnv::init();
+    let atoms = record_n(&env, 3);
+    let atom = env!("CARGO_BIN_EXE_atom");
+    // `script` gives the command a terminal; its stdin (here empty) is what
+    // a prompt would read.
+    let out = env
+        .command("timeout")
+        .args(["20", "script", "-qec"])
+        .arg(format!("{atom} rollback {}", atoms[0].0))
+        .arg("/dev/null")
+        .output()
+        .expect("run script");
+    let out = crate::common::Output::from(out);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(!out.stdout.contains("[y/N]"), "{out}");
+    assert!(out.stdout.contains("rolled back trail main"), "{out}");
+    assert_eq!(
+        log_ids(&env, &[]).len(),
+        2,
+        "the target and the ROLLBACK atom"
+    );
+    // --yes, kept for old scripts, changes nothing.
+    env.atom_ok(&["rollback", &atoms[0].0, "--yes"]);
+    assert_eq!(log_ids(&env, &[])[1], atoms[0].0);
 }
 
 #[test]
