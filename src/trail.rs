@@ -227,6 +227,15 @@ pub struct Trail {
     skipped_refs: std::cell::Cell<bool>,
 }
 
+/// What [`Trail::reindex_check`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReindexCheck {
+    /// Atoms in git (every trail and archive), as a rebuild indexes them.
+    pub atoms: usize,
+    /// Rows that differ: `- row` only on disk, `+ row` only in the rebuild.
+    pub differences: Vec<String>,
+}
+
 impl Trail {
     /// The store directory when none is given: `$ATOM_HOME`, else
     /// `$XDG_DATA_HOME/atom`, else `~/.local/share/atom`.
@@ -585,18 +594,22 @@ impl Trail {
         self.with_index(|_| Ok(()))
     }
 
-    /// Rebuild the index in memory and compare it with the one on disk;
-    /// returns the differing rows (`-` only on disk, `+` only in the rebuild).
-    pub fn reindex_check(&self) -> Result<Vec<String>, TrailError> {
+    /// Rebuild the index in memory and compare it with the one on disk:
+    /// how many atoms git holds, and the differing rows (`-` only on disk,
+    /// `+` only in the rebuild).
+    pub fn reindex_check(&self) -> Result<ReindexCheck, TrailError> {
         let on_disk = self.with_index(|ix| ix.dump())?;
         let mut fresh = Index::in_memory()?;
-        fresh.catch_up(&self.git, &mut |_| {})?;
+        let report = fresh.catch_up(&self.git, &mut |_| {})?;
         let rebuilt = fresh.dump()?;
         let a: std::collections::BTreeSet<_> = on_disk.iter().collect();
         let b: std::collections::BTreeSet<_> = rebuilt.iter().collect();
-        let mut diff: Vec<String> = a.difference(&b).map(|l| format!("- {l}")).collect();
-        diff.extend(b.difference(&a).map(|l| format!("+ {l}")));
-        Ok(diff)
+        let mut differences: Vec<String> = a.difference(&b).map(|l| format!("- {l}")).collect();
+        differences.extend(b.difference(&a).map(|l| format!("+ {l}")));
+        Ok(ReindexCheck {
+            atoms: report.added,
+            differences,
+        })
     }
 
     /// `refs/heads/<rev>`, or `refs/atom/<rev>` for `archive/...`.

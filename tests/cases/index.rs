@@ -318,6 +318,16 @@ fn query_reads_and_refuses_everything_else() {
     assert_eq!(env.atom(&["reindex", "--check"]).code, 0);
 }
 
+/// `reindex --check --json` counts the atoms of every trail (it printed 0).
+#[test]
+fn reindex_check_json_counts_the_atoms() {
+    let f = Fixture::new();
+    let check = f.env.atom_json(&["reindex", "--check"]);
+    assert_eq!(check["atoms"], 4, "{check:#}");
+    assert_eq!(check["differences"], json!([]));
+    assert_eq!(f.env.atom_json(&["reindex"])["atoms"], 4);
+}
+
 #[test]
 fn query_sees_atoms_recorded_since_the_last_command() {
     let env = TestEnv::init();
