@@ -328,6 +328,39 @@ fn reindex_check_json_counts_the_atoms() {
     assert_eq!(f.env.atom_json(&["reindex"])["atoms"], 4);
 }
 
+/// `log -n 0` asks for nothing and gets nothing, quietly; only a trail that
+/// really is empty is called empty.
+#[test]
+fn log_n_0_prints_nothing_and_empty_means_empty() {
+    let env = TestEnv::init();
+    let empty = env.atom(&["log"]);
+    assert_eq!(empty.code, 0, "{empty}");
+    assert!(empty.stdout.is_empty(), "{empty}");
+    assert!(
+        empty.stderr.contains("no atoms on trail main; add one"),
+        "{empty}"
+    );
+    env.record(&["CFG", "modify_file", "--agent", "qwen"]);
+    env.record(&["TASK", "plan", "--agent", "qwen"]);
+    for args in [
+        &["log", "-n", "0"][..],
+        &["log", "-n", "0", "--agent", "qwen"],
+    ] {
+        let out = env.atom(args);
+        assert_eq!(out.code, 0, "{args:?}: {out}");
+        assert_eq!(
+            (out.stdout.as_str(), out.stderr.as_str()),
+            ("", ""),
+            "{args:?}"
+        );
+    }
+    assert_eq!(env.atom_json(&["log", "-n", "0"]), json!([]));
+    let none = env.atom(&["log", "--agent", "nobody"]);
+    assert_eq!(none.code, 0, "{none}");
+    assert_eq!(none.stderr.trim(), "no atoms on trail main match", "{none}");
+    assert_eq!(env.atom_ok(&["log", "-n", "1"]).lines().count(), 1);
+}
+
 #[test]
 fn query_sees_atoms_recorded_since_the_last_command() {
     let env = TestEnv::init();

@@ -71,7 +71,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         ctx.printer.json(&atoms)?;
         return Ok(());
     }
-    if atoms.is_empty() && args.rev.is_none() && !args.all {
+    // `-n 0` asks for nothing: an empty answer says nothing about the
+    // trail. Otherwise no atoms without filters means an empty trail.
+    if atoms.is_empty() && args.rev.is_none() && !args.all && filter.limit != Some(0) {
         ctx.printer.note(&format!(
             "no atoms on trail {}{}",
             trail.current_trail()?,
