@@ -317,13 +317,28 @@ impl Trail {
     ) -> Result<T, TrailError> {
         let mut slot = self.index.borrow_mut();
         for attempt in 0..2 {
+            let mut missing = None;
             if slot.is_none() {
-                let (ix, notice) = Index::open(&self.home.join(INDEX_FILE))?;
+                let path = self.home.join(INDEX_FILE);
+                if std::fs::symlink_metadata(&path)
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+                {
+                    missing = Some(path.clone());
+                }
+                let (ix, notice) = Index::open(&path)?;
                 self.notices.borrow_mut().extend(notice);
                 *slot = Some(ix);
             }
             let ix = slot.as_mut().expect("opened above");
             let result = ix.catch_up(&self.git, &mut |_| {}).and_then(|report| {
+                // A new store has no index yet and nothing to rebuild: no note.
+                if let Some(path) = missing.as_ref().filter(|_| report.added > 0) {
+                    self.notices.borrow_mut().push(format!(
+                        "index {} was missing; rebuilt it from git ({} atoms)",
+                        path.display(),
+                        report.added
+                    ));
+                }
                 if !report.skipped.is_empty() {
                     self.skipped_refs.set(true);
                 }

@@ -536,8 +536,8 @@ fn small_store() -> (TestEnv, String) {
 }
 
 /// Run `atom --json log`: it must print `expected`, exit 0 and say at most
-/// one `note:` line on stderr.
-fn assert_log_heals(env: &TestEnv, expected: &str, what: &str) {
+/// one `note:` line on stderr; returns that stderr.
+fn assert_log_heals(env: &TestEnv, expected: &str, what: &str) -> String {
     let out = env.atom(&["--json", "log"]);
     assert_eq!(out.code, 0, "{what}:\n{out}");
     assert_eq!(out.stdout, expected, "{what}: wrong log");
@@ -557,6 +557,7 @@ fn assert_log_heals(env: &TestEnv, expected: &str, what: &str) {
         expected,
         "{what}: second run"
     );
+    out.stderr
 }
 
 #[test]
@@ -566,7 +567,16 @@ fn damaged_index_is_rebuilt_from_git() {
     let wal = env.store().join("index.sqlite-wal");
 
     std::fs::remove_file(&index).unwrap();
-    assert_log_heals(&env, &expected, "deleted index");
+    let note = assert_log_heals(&env, &expected, "deleted index");
+    assert!(
+        note.starts_with("note: index ")
+            && note
+                .trim_end()
+                .ends_with("was missing; rebuilt it from git (3 atoms)"),
+        "the promised note: {note}"
+    );
+    // A second command has nothing to say.
+    assert_eq!(env.atom(&["log"]).stderr, "");
 
     std::fs::write(&index, b"this is not a database, just garbage ".repeat(200)).unwrap();
     assert_log_heals(&env, &expected, "garbage index");
