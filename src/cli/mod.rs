@@ -1,6 +1,7 @@
 //! Everything clap: the command enum and the one dispatch match.
 
 mod commands;
+mod dates;
 mod error;
 mod output;
 

@@ -174,6 +174,60 @@ fn every_log_filter() {
     assert_eq!(l(&["--all", "--project", "p1", "--type", "TASK"]), [plan]);
 }
 
+/// Types are upper case (`--type cfg` finds CFG), agents compare ignoring
+/// case, and dates take relative forms; a bad date is one usage error naming
+/// the forms.
+#[test]
+fn filters_ignore_case_and_take_relative_dates() {
+    let f = Fixture::new();
+    let env = &f.env;
+    let all = f.ids();
+    let [plan, cfg, research, decision] = [0, 1, 2, 3].map(|i| all[i].as_str());
+    let l = |args: &[&str]| log_ids(env, args);
+    assert_eq!(l(&["--type", "cfg"]), [cfg]);
+    assert_eq!(l(&["--type", "Cfg"]), [cfg]);
+    assert_eq!(l(&["--operation", "MODIFY_FILE"]), [cfg]);
+    assert_eq!(l(&["--agent", "QWEN"]), [cfg]);
+    assert_eq!(l(&["--all", "--agent", "Qwen"]), [decision, cfg]);
+    // Another spelling of the same name is the same agent; no other agent is.
+    let now = Fixture::id(&env.record(&["TASK", "plan", "--agent", "QWEN"]));
+    let now = now.as_str();
+    assert_eq!(l(&["--agent", "qwen"]), [now, cfg]);
+    assert_eq!(l(&["--agent", "qwe"]), Vec::<String>::new());
+    assert_eq!(l(&["--agent", "ALICE", "--type", "task"]), [plan]);
+
+    // Relative dates: the new atom is of now, the fixture's of 2024.
+    assert_eq!(l(&["--since", "yesterday"]), [now]);
+    assert_eq!(l(&["--since", "2h"]), [now]);
+    assert_eq!(l(&["--since", "1d"]), [now]);
+    assert_eq!(l(&["--until", "1d"]), [research, cfg, plan]);
+    assert_eq!(
+        l(&["--since", "3000d", "--until", "yesterday"]),
+        [research, cfg, plan]
+    );
+    for bad in ["3w", "tomorrow", "-1d", "2024-11-31", "2024/11/27", "1.5h"] {
+        let out = env.atom_err(&["log", &format!("--since={bad}")], 2);
+        let error = out.stderr.lines().next().unwrap();
+        assert!(
+            error.contains("YYYY-MM-DD") && error.contains("yesterday") && error.contains("Nd"),
+            "{bad}: {out}"
+        );
+    }
+    env.atom_err(&["log", "--until", "soon"], 2);
+
+    // record --at takes the same forms.
+    let midnight = env.record(&["TASK", "plan", "--at", "2024-11-30"]);
+    assert_eq!(midnight["record"]["timestamp"], "2024-11-30T00:00:00Z");
+    let ago = env.record(&["TASK", "plan", "--at", "3d"]);
+    assert_eq!(
+        l(&["--since", "4d", "--until", "2d", "--type", "TASK"]),
+        [Fixture::id(&ago)],
+        "the --at 3d atom: {ago:#}"
+    );
+    let out = env.atom_err(&["record", "TASK", "plan", "--at", "last week"], 2);
+    assert!(out.stderr.contains("YYYY-MM-DD"), "{out}");
+}
+
 #[test]
 fn search_lists_newest_first_quotes_and_refuses_empty_text() {
     let f = Fixture::new();
