@@ -79,6 +79,16 @@ impl AtomId {
         })
     }
 
+    /// Parse an id as people type it: in any case (`atom-cfg-20241127-003`
+    /// is `ATOM-CFG-20241127-003`). Stored ids are parsed strictly, with
+    /// [`str::parse`].
+    pub fn parse_any_case(s: &str) -> Result<Self, InvalidField> {
+        s.to_ascii_uppercase().parse().map_err(|_| {
+            s.parse::<AtomId>()
+                .expect_err("an id that does not parse upper-cased does not parse as given")
+        })
+    }
+
     /// The TYPE part.
     pub fn atom_type(&self) -> &str {
         &self.atom_type
@@ -739,6 +749,26 @@ mod tests {
             let err = validate_metadata(&m).unwrap_err().to_string();
             assert!(err.contains("metadata.n: "), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn ids_typed_in_any_case() {
+        let id = AtomId::parse_any_case("atom-cfg-20241127-003").unwrap();
+        assert_eq!(id.to_string(), "ATOM-CFG-20241127-003");
+        assert_eq!(
+            AtomId::parse_any_case("Atom-Ab_1-20241127-1000")
+                .unwrap()
+                .to_string(),
+            "ATOM-AB_1-20241127-1000"
+        );
+        assert!(
+            "atom-cfg-20241127-003".parse::<AtomId>().is_err(),
+            "stored ids are strict"
+        );
+        let err = AtomId::parse_any_case("atom-cfg-2024-003")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"atom-cfg-2024-003\""), "{err}");
     }
 
     #[test]

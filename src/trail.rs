@@ -72,6 +72,15 @@ pub enum TrailError {
         /// What was looked for.
         what: String,
     },
+    /// No atom has this id; `similar` are the atoms of its day and number
+    /// (another TYPE): what it most likely meant.
+    #[error("atom {id} not found")]
+    NoSuchAtom {
+        /// The id looked for.
+        id: AtomId,
+        /// Atoms with the same day and sequence number.
+        similar: Vec<AtomId>,
+    },
     /// An id names several atoms (after a merge of two devices' trails).
     #[error("{id} is ambiguous: it names commits {}", commits.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", "))]
     Ambiguous {
@@ -481,11 +490,13 @@ impl Trail {
         }
         for id in &draft.influenced_by {
             if !self.with_index(|ix| ix.contains(id))? {
-                return Err(InvalidField::new(
-                    "influenced_by",
-                    format!("{id} is not an atom of this store"),
-                )
-                .into());
+                let similar = self.with_index(|ix| ix.same_number(id))?;
+                let mut reason = format!("{id} is not an atom of this store");
+                if !similar.is_empty() {
+                    let ids: Vec<String> = similar.iter().map(ToString::to_string).collect();
+                    reason.push_str(&format!("; did you mean {}?", ids.join(" or ")));
+                }
+                return Err(InvalidField::new("influenced_by", reason).into());
             }
         }
         let mut attachments = Vec::with_capacity(draft.attachments.len());
@@ -651,23 +662,31 @@ impl Trail {
         self.view(commit)
     }
 
-    /// The commit a revision names: an atom id, a trail name, or a commit sha prefix.
+    /// The commit a revision names: an atom id (in any case), a trail
+    /// name, or a commit sha prefix. An id no atom has is
+    /// [`TrailError::NoSuchAtom`], naming the atoms of its day and number.
     pub fn resolve(&self, rev: &str) -> Result<ObjectId, TrailError> {
-        if let Ok(id) = rev.parse::<AtomId>() {
-            let mut found = self.find_atom_id(&id)?;
-            return match found.len() {
-                0 => Err(TrailError::NotFound {
-                    what: format!("atom {id}"),
-                }),
-                1 => Ok(found.remove(0)),
-                _ => Err(TrailError::Ambiguous {
-                    id: id.to_string(),
-                    commits: found,
-                }),
-            };
+        let id = AtomId::parse_any_case(rev).ok();
+        if let Some(id) = &id {
+            let mut found = self.find_atom_id(id)?;
+            match found.len() {
+                0 => {}
+                1 => return Ok(found.remove(0)),
+                _ => {
+                    return Err(TrailError::Ambiguous {
+                        id: id.to_string(),
+                        commits: found,
+                    })
+                }
+            }
         }
+        // A trail may be named like an id no atom has.
         if let Some(tip) = self.trail_ref(rev)? {
             return Ok(tip);
+        }
+        if let Some(id) = id {
+            let similar = self.with_index(|ix| ix.same_number(&id))?;
+            return Err(TrailError::NoSuchAtom { id, similar });
         }
         if rev.len() >= 4 && canonical::is_lower_hex(&rev.to_ascii_lowercase()) {
             if let Some(id) = self.git.resolve_prefix(&rev.to_ascii_lowercase())? {

@@ -63,6 +63,15 @@ impl CliError {
     }
 }
 
+/// `A`, `A or B`, `A, B or C`: the ids a mistyped id most likely meant.
+pub fn did_you_mean(ids: &[atom::AtomId]) -> Option<String> {
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    match ids.split_last()? {
+        (last, []) => Some(last.clone()),
+        (last, rest) => Some(format!("{} or {last}", rest.join(", "))),
+    }
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -90,6 +99,13 @@ impl From<TrailError> for CliError {
             TrailError::NotFound { .. } => (
                 EXIT_PROBLEM,
                 Some("`atom log --all` lists the atoms of every trail".into()),
+            ),
+            TrailError::NoSuchAtom { similar, .. } => (
+                EXIT_PROBLEM,
+                Some(match did_you_mean(similar) {
+                    Some(ids) => format!("did you mean {ids}?"),
+                    None => "`atom log --all` lists the atoms of every trail".into(),
+                }),
             ),
             TrailError::Ambiguous { .. } => (
                 EXIT_PROBLEM,

@@ -369,6 +369,29 @@ impl Index {
         rows.map(|r| oid(&r?)).collect()
     }
 
+    /// Ids of the atoms numbered like `id` (its day and sequence number,
+    /// any TYPE), each once: what a mistyped TYPE most likely meant. One
+    /// lookup in the `(day, seq)` index.
+    pub fn same_number(&self, id: &AtomId) -> Result<Vec<AtomId>, IndexError> {
+        let day: i64 = id
+            .date()
+            .format("%Y%m%d")
+            .to_string()
+            .parse()
+            .expect("YYYYMMDD is a number");
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT atom_id FROM atom WHERE day = ?1 AND seq = ?2 ORDER BY atom_id",
+        )?;
+        let rows = stmt.query_map(params![day, id.seq()], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for r in rows {
+            if let Ok(id) = r?.parse() {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
     /// The highest sequence number of `day` (`YYYYMMDD`) among the atoms
     /// trail `trail` reaches (0 when none).
     pub fn trail_day_max(&self, trail: &str, day: &str) -> Result<u32, IndexError> {

@@ -174,7 +174,7 @@ impl AtomServer {
             .influenced_by
             .unwrap_or_default()
             .iter()
-            .map(|s| s.trim().parse::<AtomId>())
+            .map(|s| AtomId::parse_any_case(s.trim()))
             .collect::<Result<Vec<_>, _>>()
         {
             Ok(ids) => ids,

@@ -88,7 +88,7 @@ fn draft(args: Args) -> Result<Draft, CliError> {
         .influenced_by
         .iter()
         .flat_map(|s| s.split(','))
-        .map(|s| s.trim().parse::<AtomId>())
+        .map(|s| AtomId::parse_any_case(s.trim()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| {
             CliError::usage(
