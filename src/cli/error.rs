@@ -335,3 +335,40 @@ impl From<atom::hooks::HookError> for CliError {
         }
     }
 }
+
+impl From<atom::attachments::AttachmentError> for CliError {
+    fn from(e: atom::attachments::AttachmentError) -> Self {
+        use atom::attachments::AttachmentError as E;
+        let e = match e {
+            E::Trail(inner) => return inner.into(),
+            e => e,
+        };
+        let message = e.to_string();
+        let names = |atom: &atom::AtomId, names: &[String]| {
+            let listed: Vec<String> = names.iter().map(|n| quote(n).into_owned()).collect();
+            format!(
+                "its attachments: {}; e.g. `atom cat {atom} {}`",
+                listed.join(", "),
+                listed.first().map_or("NAME", String::as_str)
+            )
+        };
+        let (code, hint) = match &e {
+            E::Trail(_) => unreachable!("handled above"),
+            E::None { atom } => (
+                EXIT_PROBLEM,
+                format!("`atom show {atom}` shows what the atom holds; `atom log --path NAME` finds atoms with an attachment NAME"),
+            ),
+            E::NameNeeded { atom, names: n } => (EXIT_USAGE, names(atom, n)),
+            E::NoSuchName { atom, names: n, .. } => (EXIT_PROBLEM, names(atom, n)),
+            E::Damaged { .. } => (
+                EXIT_PROBLEM,
+                "the atom was changed outside atom: `atom verify --all` names every such atom".to_owned(),
+            ),
+        };
+        CliError {
+            code,
+            message,
+            hint: Some(hint),
+        }
+    }
+}

@@ -41,6 +41,8 @@ enum Command {
     Log(Box<commands::log::Args>),
     /// Show one atom: record, commit, signature status, links.
     Show(commands::show::Args),
+    /// Write an attachment's bytes to stdout (NAME needed when the atom has several).
+    Cat(commands::cat::Args),
     /// Rebuild the index from git (--check: compare only).
     Reindex(commands::reindex::Args),
     /// Verify digests, links, id order and signatures of every atom; exit 1 on any failure.
@@ -139,6 +141,7 @@ pub fn run() -> ExitCode {
         Command::Record(args) => commands::record::run(&ctx, *args),
         Command::Log(args) => commands::log::run(&ctx, *args),
         Command::Show(args) => commands::show::run(&ctx, args),
+        Command::Cat(args) => commands::cat::run(&ctx, args),
         Command::Reindex(args) => commands::reindex::run(&ctx, args),
         Command::Verify(args) => commands::verify::run(&ctx, args),
         Command::Checkpoint(args) => commands::checkpoint::run(&ctx, args),
