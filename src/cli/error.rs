@@ -204,6 +204,14 @@ impl From<atom::branches::BranchError> for CliError {
                 "another command changed the trail meanwhile; check `atom log` and retry"
                     .to_owned(),
             ),
+            E::CurrentTrail { .. } => (
+                EXIT_PROBLEM,
+                "switch to another trail first (`atom switch main`), then delete it".to_owned(),
+            ),
+            E::MovedMeanwhile { .. } => (
+                EXIT_PROBLEM,
+                "a git command moved it; check `atom trails` and retry".to_owned(),
+            ),
         };
         CliError {
             code,

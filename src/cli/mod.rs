@@ -51,7 +51,8 @@ enum Command {
     Fork(commands::fork::Args),
     /// Make another trail the current one.
     Switch(commands::switch::Args),
-    /// List the trails: head atom, count, and which one is current.
+    /// List the trails (head atom, count, which one is current); delete or rename one.
+    #[command(visible_alias = "trail")]
     Trails(commands::trails::Args),
     /// Reset the current trail to an atom, archiving what it discards, and record a ROLLBACK atom.
     Rollback(commands::rollback::Args),
