@@ -577,7 +577,7 @@ fn bad_input_is_refused_and_writes_nothing() {
             &["TASK", "plan", "--influenced-by", "not-an-id"],
             "--influenced-by",
         ),
-        (&["TASK", "plan", "--at", "yesterday"], "--at"),
+        (&["TASK", "plan", "--at", "last tuesday"], "--at"),
         (&["TASK", "plan", "--at", "2024-11-27T10:00:00.5Z"], "--at"),
         (&["TASK", "plan", "--summary", "two\nlines"], "summary"),
         (&["TASK", "plan", "--project", "two\nlines"], "project"),
