@@ -262,39 +262,74 @@ impl Trail {
     /// Create the store at `home` (idempotent): the bare repository, a signing
     /// key (or `key`, a user's own unencrypted ed25519 key) and the allowed
     /// signers file trusting it.
+    ///
+    /// All or nothing: `key` is checked before anything is made, and should
+    /// a later step fail, what this call made (directories, the repository,
+    /// key files, the allowed signers file) is removed again; what was there
+    /// before is left as it was.
     pub fn init(home: &Path, key: Option<&Path>) -> Result<InitReport, TrailError> {
-        let git_dir = home.join(GIT_DIR);
-        let created = !git_dir.join("HEAD").exists();
-        let keys = home.join(KEYS_DIR);
-        io_context(std::fs::create_dir_all(&keys), || {
-            format!("creating {}", keys.display())
-        })?;
-        let git = if created {
-            GitStore::init(&git_dir)?
-        } else {
-            GitStore::open(&git_dir)?
-        };
-        let key_path = match key {
+        let key = match key {
             Some(k) => {
                 let k = io_context(std::path::absolute(k), || {
                     format!("resolving {}", k.display())
                 })?;
                 SshSigner::load(&k)?;
-                set_git_config(&git_dir, SIGNING_KEY_CONFIG, &k.to_string_lossy())?;
-                k
+                Some(k)
             }
-            None => configured_key(&git, home),
+            None => None,
         };
-        let signer = if key_path.exists() || key.is_some() {
-            SshSigner::load(&key_path)?
+        let mut made = Made::default();
+        let result = Self::init_checked(home, key, &mut made);
+        if result.is_err() {
+            made.undo();
+        }
+        result
+    }
+
+    fn init_checked(
+        home: &Path,
+        key: Option<PathBuf>,
+        made: &mut Made,
+    ) -> Result<InitReport, TrailError> {
+        let git_dir = home.join(GIT_DIR);
+        let created = !git_dir.join("HEAD").exists();
+        let keys = home.join(KEYS_DIR);
+        made.create_dir_all(&keys)?;
+        let git = if created {
+            if !git_dir.exists() {
+                made.tree = Some(git_dir.clone());
+            }
+            GitStore::init(&git_dir)?
         } else {
-            SshSigner::generate(&key_path, &principal(&git))?
+            GitStore::open(&git_dir)?
         };
+        let signer = match &key {
+            Some(k) => {
+                set_git_config(&git_dir, SIGNING_KEY_CONFIG, &k.to_string_lossy())?;
+                SshSigner::load(k)?
+            }
+            None => {
+                let key_path = configured_key(&git, home);
+                if key_path.exists() {
+                    SshSigner::load(&key_path)?
+                } else {
+                    let mut public = key_path.clone().into_os_string();
+                    public.push(".pub");
+                    made.file(&key_path);
+                    made.file(Path::new(&public));
+                    SshSigner::generate(&key_path, &principal(&git))?
+                }
+            }
+        };
+        let allowed = keys.join(ALLOWED_SIGNERS);
+        if !allowed.exists() {
+            made.file(&allowed);
+        }
         trust_key(home, &principal(&git), &signer.public_key_line())?;
         Ok(InitReport {
             home: home.to_owned(),
             created,
-            signing_key: key_path,
+            signing_key: key.unwrap_or_else(|| configured_key(&git, home)),
             fingerprint: signer.fingerprint(),
         })
     }
@@ -817,6 +852,54 @@ fn configured_key(git: &GitStore, home: &Path) -> PathBuf {
     match git.config_string(SIGNING_KEY_CONFIG) {
         Some(k) if !k.is_empty() => home.join(k),
         _ => home.join(KEYS_DIR).join(KEY_FILE),
+    }
+}
+
+/// What `init` made, to be removed again should it fail: only what was not
+/// there before.
+#[derive(Default)]
+struct Made {
+    /// Directories made, outermost first.
+    dirs: Vec<PathBuf>,
+    /// A directory tree made whole (the bare repository).
+    tree: Option<PathBuf>,
+    /// Files that did not exist (made, or about to be).
+    files: Vec<PathBuf>,
+}
+
+impl Made {
+    /// `create_dir_all`, noting each directory it makes.
+    fn create_dir_all(&mut self, dir: &Path) -> Result<(), TrailError> {
+        let missing: Vec<PathBuf> = dir
+            .ancestors()
+            .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+            .map(Path::to_owned)
+            .collect();
+        self.dirs.extend(missing.into_iter().rev());
+        io_context(std::fs::create_dir_all(dir), || {
+            format!("creating {}", dir.display())
+        })?;
+        Ok(())
+    }
+
+    /// `path` did not exist before.
+    fn file(&mut self, path: &Path) {
+        if !path.exists() {
+            self.files.push(path.to_owned());
+        }
+    }
+
+    /// Remove what was made, innermost first; a directory only when empty.
+    fn undo(self) {
+        for f in self.files.iter().rev() {
+            let _ = std::fs::remove_file(f);
+        }
+        if let Some(tree) = &self.tree {
+            let _ = std::fs::remove_dir_all(tree);
+        }
+        for d in self.dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
     }
 }
 
