@@ -74,6 +74,20 @@ pub enum BranchError {
         /// The trail.
         trail: String,
     },
+    /// The trail to delete is the current one.
+    #[error("trail {name} is the current trail; atom does not delete the trail HEAD names")]
+    CurrentTrail {
+        /// The trail.
+        name: String,
+    },
+    /// Plain git moved a trail while atom deleted or renamed it.
+    #[error("trail {trail} moved while it was being {doing}; it was left as it is")]
+    MovedMeanwhile {
+        /// The trail.
+        trail: String,
+        /// `deleted` or `renamed`.
+        doing: &'static str,
+    },
     /// A lower layer failed.
     #[error(transparent)]
     Trail(#[from] TrailError),
@@ -140,6 +154,33 @@ pub struct RollbackReport {
     pub archive_ref: String,
     /// The ROLLBACK atom now at the trail's tip.
     pub rollback: AtomView,
+}
+
+/// What `trails delete` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeleteReport {
+    /// The trail deleted.
+    pub name: String,
+    /// The atom id of its head.
+    pub head: Option<String>,
+    /// Its head commit (hex), kept under `archive_ref`.
+    #[serde(serialize_with = "hex")]
+    pub commit: ObjectId,
+    /// The ref that keeps it.
+    pub archive_ref: String,
+}
+
+/// What `trails rename` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RenameReport {
+    /// The old name.
+    pub from: String,
+    /// The new name.
+    pub to: String,
+    /// Its head commit (hex), `None` for a current trail with no atoms yet.
+    pub commit: Option<String>,
+    /// Whether it is the current trail (HEAD now names `to`).
+    pub current: bool,
 }
 
 fn hex<S: serde::Serializer>(id: &ObjectId, s: S) -> Result<S::Ok, S::Error> {
@@ -258,6 +299,21 @@ impl Trail {
         })
     }
 
+    /// [`BranchError::NoSuchTrail`] for `name`, listing the trails there are.
+    fn no_such_trail(&self, name: &str) -> BranchError {
+        let known = match self.git().refs_under(HEADS_PREFIX) {
+            Ok(refs) => refs
+                .into_iter()
+                .map(|(n, _)| n.strip_prefix(HEADS_PREFIX).unwrap_or(&n).to_owned())
+                .collect(),
+            Err(e) => return e.into(),
+        };
+        BranchError::NoSuchTrail {
+            name: name.to_owned(),
+            known,
+        }
+    }
+
     /// Make `name` the current trail.
     pub fn switch(&self, name: &str) -> Result<TrailInfo, BranchError> {
         validate_trail_name(name)?;
@@ -267,16 +323,7 @@ impl Trail {
             .ref_target(&format!("{HEADS_PREFIX}{name}"))?
             .is_some();
         if !exists && name != self.current_trail()? {
-            let known = self
-                .git()
-                .refs_under(HEADS_PREFIX)?
-                .into_iter()
-                .map(|(n, _)| n.strip_prefix(HEADS_PREFIX).unwrap_or(&n).to_owned())
-                .collect();
-            return Err(BranchError::NoSuchTrail {
-                name: name.to_owned(),
-                known,
-            });
+            return Err(self.no_such_trail(name));
         }
         self.git().set_head(name)?;
         self.trails()?
@@ -285,6 +332,90 @@ impl Trail {
             .ok_or_else(|| BranchError::Moved {
                 trail: name.to_owned(),
             })
+    }
+
+    /// Delete the trail `name`, losing nothing: its tip is first kept under
+    /// `refs/atom/archive/<name>/<first 12 hex digits>` as a rollback keeps
+    /// what it discards, then the branch is deleted with compare-and-swap.
+    /// The current trail is refused.
+    pub fn delete_trail(&self, name: &str) -> Result<DeleteReport, BranchError> {
+        validate_trail_name(name)?;
+        let _lock = self.lock()?;
+        if name == self.current_trail()? {
+            return Err(BranchError::CurrentTrail {
+                name: name.to_owned(),
+            });
+        }
+        let full = format!("{HEADS_PREFIX}{name}");
+        let tip = self
+            .git()
+            .ref_target(&full)?
+            .ok_or_else(|| self.no_such_trail(name))?;
+        let head = self.view(tip).ok().map(|v| v.record.atom_id.to_string());
+        let archive_ref =
+            archive_name(&|r| self.git().ref_target(r).map_err(Into::into), name, tip)?;
+        if self.git().ref_target(&archive_ref)?.is_none() {
+            self.git().compare_and_swap(&archive_ref, None, tip)?;
+        }
+        self.git()
+            .compare_and_delete(&full, tip)
+            .map_err(|e| moved_meanwhile(e, name, "deleted"))?;
+        // As fork does: leave the index up to date for readers who may not write.
+        let _ = self.catch_up();
+        Ok(DeleteReport {
+            name: name.to_owned(),
+            head,
+            commit: tip,
+            archive_ref,
+        })
+    }
+
+    /// Rename the trail `from` to `to` (a name [`fork`](Trail::fork) would
+    /// take): the new ref is made with compare-and-swap (it must not exist),
+    /// HEAD follows when `from` is the current trail, then the old ref is
+    /// deleted if it still points where it did. Archived tips keep their
+    /// names (ROLLBACK atoms name them).
+    pub fn rename_trail(&self, from: &str, to: &str) -> Result<RenameReport, BranchError> {
+        validate_trail_name(from)?;
+        validate_trail_name(to)?;
+        let _lock = self.lock()?;
+        let current = self.current_trail()? == from;
+        let (old_full, new_full) = (
+            format!("{HEADS_PREFIX}{from}"),
+            format!("{HEADS_PREFIX}{to}"),
+        );
+        if let Some(existing) = self.git().ref_target(&new_full)? {
+            return Err(BranchError::Exists {
+                name: to.to_owned(),
+                head: self
+                    .view(existing)
+                    .map_or_else(|_| existing.to_string(), |v| v.record.atom_id.to_string()),
+            });
+        }
+        let tip = self.git().ref_target(&old_full)?;
+        match tip {
+            // The current trail before its first atom is only HEAD's name.
+            None if current => self.git().set_head(to)?,
+            None => return Err(self.no_such_trail(from)),
+            Some(tip) => {
+                self.git()
+                    .compare_and_swap(&new_full, None, tip)
+                    .map_err(|e| moved_meanwhile(e, to, "renamed"))?;
+                if current {
+                    self.git().set_head(to)?;
+                }
+                self.git()
+                    .compare_and_delete(&old_full, tip)
+                    .map_err(|e| moved_meanwhile(e, from, "renamed"))?;
+            }
+        }
+        let _ = self.catch_up();
+        Ok(RenameReport {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            commit: tip.map(|t| t.to_string()),
+            current,
+        })
     }
 
     /// What rolling the current trail back to `rev` would discard. Refuses a
@@ -364,7 +495,7 @@ impl Trail {
         {
             return Err(moved());
         }
-        let archive_ref = archive_name(&tx, &plan.trail, plan.tip)?;
+        let archive_ref = archive_name(&|r| tx.tip(r), &plan.trail, plan.tip)?;
         if tx.tip(&archive_ref)?.is_none() {
             tx.move_ref(&archive_ref, None, plan.tip);
         }
@@ -409,13 +540,17 @@ impl Trail {
 /// of tip>`. The name comes from the content, so two devices that archive
 /// different tips never claim the same ref, and archiving a tip twice keeps
 /// one ref. Should the 12 digits collide, the full id is used.
-fn archive_name(tx: &Transaction<'_>, trail: &str, tip: ObjectId) -> Result<String, BranchError> {
+fn archive_name(
+    tip_of: &dyn Fn(&str) -> Result<Option<ObjectId>, TrailError>,
+    trail: &str,
+    tip: ObjectId,
+) -> Result<String, BranchError> {
     let hex = tip.to_string();
     for name in [
         format!("{ARCHIVE_PREFIX}{trail}/{}", &hex[..12]),
         format!("{ARCHIVE_PREFIX}{trail}/{hex}"),
     ] {
-        match tx.tip(&name)? {
+        match tip_of(&name)? {
             Some(t) if t != tip => continue,
             _ => return Ok(name),
         }
@@ -423,6 +558,18 @@ fn archive_name(tx: &Transaction<'_>, trail: &str, tip: ObjectId) -> Result<Stri
     Err(BranchError::Moved {
         trail: trail.to_owned(),
     })
+}
+
+/// A ref that moved under a delete or rename (plain git; atom writers wait
+/// for the store lock) as [`BranchError::MovedMeanwhile`].
+fn moved_meanwhile(e: StoreError, trail: &str, doing: &'static str) -> BranchError {
+    match e {
+        StoreError::Conflict { .. } => BranchError::MovedMeanwhile {
+            trail: trail.to_owned(),
+            doing,
+        },
+        e => e.into(),
+    }
 }
 
 #[cfg(test)]

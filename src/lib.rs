@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 mod append;
+pub mod attachments;
 pub mod branches;
 pub mod canonical;
 pub mod custody;

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Timelike as _, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
@@ -76,6 +76,16 @@ impl AtomId {
             atom_type: atom_type.to_owned(),
             date,
             seq,
+        })
+    }
+
+    /// Parse an id as people type it: in any case (`atom-cfg-20241127-003`
+    /// is `ATOM-CFG-20241127-003`). Stored ids are parsed strictly, with
+    /// [`str::parse`].
+    pub fn parse_any_case(s: &str) -> Result<Self, InvalidField> {
+        s.to_ascii_uppercase().parse().map_err(|_| {
+            s.parse::<AtomId>()
+                .expect_err("an id that does not parse upper-cased does not parse as given")
         })
     }
 
@@ -598,13 +608,68 @@ pub fn parse_rfc3339(field: &'static str, s: &str) -> Result<DateTime<Utc>, Inva
     Ok(t.with_timezone(&Utc))
 }
 
-/// Parse a date bound as `atom log --since/--until` take it: RFC 3339, or
-/// `YYYY-MM-DD` meaning 00:00:00Z that day.
+/// The forms [`parse_date`] accepts, as an error message names them.
+pub const DATE_FORMS: &str = "RFC 3339 (2024-11-27T10:23:45Z), YYYY-MM-DD (00:00:00Z that day), \
+     today, yesterday (00:00:00Z), or Nd / Nh (N days / hours ago: 3d, 12h)";
+
+/// Parse a time as every command takes one (`log --since/--until`,
+/// `record --at`): RFC 3339 (any offset, whole seconds), `YYYY-MM-DD`
+/// meaning 00:00:00Z that day, `today` and `yesterday` (00:00:00Z), or `Nd`
+/// / `Nh`, N days or hours before now.
 pub fn parse_date(field: &'static str, s: &str) -> Result<DateTime<Utc>, InvalidField> {
-    match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        Ok(d) => Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()),
-        Err(_) => parse_rfc3339(field, s),
+    parse_date_at(field, s, Utc::now())
+}
+
+/// [`parse_date`] with `now` given (relative forms count back from it,
+/// dropping its fractions of a second).
+pub fn parse_date_at(
+    field: &'static str,
+    s: &str,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, InvalidField> {
+    let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+    let invalid = || InvalidField::new(field, format!("{s:?} is not a time; use {DATE_FORMS}"));
+    let now = now
+        .with_nanosecond(0)
+        .expect("zero nanoseconds is a valid time");
+    match s {
+        "today" => return Ok(midnight(now.date_naive())),
+        "yesterday" => {
+            return now
+                .date_naive()
+                .pred_opt()
+                .map(midnight)
+                .ok_or_else(invalid)
+        }
+        _ => {}
     }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(midnight(d));
+    }
+    let relative = s
+        .strip_suffix('d')
+        .map(|n| (n, 86_400))
+        .or_else(|| s.strip_suffix('h').map(|n| (n, 3_600)));
+    if let Some((n, unit)) = relative {
+        if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
+            return n
+                .parse::<i64>()
+                .ok()
+                .and_then(|n| n.checked_mul(unit))
+                .and_then(chrono::TimeDelta::try_seconds)
+                .and_then(|d| now.checked_sub_signed(d))
+                .ok_or_else(invalid);
+        }
+    }
+    if s.contains('T') || s.contains('t') || s.contains(' ') {
+        // Looks like a date-time: say what is wrong with it.
+        return parse_rfc3339(field, s).map_err(|e| match e {
+            InvalidField::Invalid { reason, .. } => {
+                InvalidField::new(field, format!("{reason}; use {DATE_FORMS}"))
+            }
+        });
+    }
+    Err(invalid())
 }
 
 /// Format a time as a record timestamp.
@@ -687,12 +752,75 @@ mod tests {
     }
 
     #[test]
+    fn ids_typed_in_any_case() {
+        let id = AtomId::parse_any_case("atom-cfg-20241127-003").unwrap();
+        assert_eq!(id.to_string(), "ATOM-CFG-20241127-003");
+        assert_eq!(
+            AtomId::parse_any_case("Atom-Ab_1-20241127-1000")
+                .unwrap()
+                .to_string(),
+            "ATOM-AB_1-20241127-1000"
+        );
+        assert!(
+            "atom-cfg-20241127-003".parse::<AtomId>().is_err(),
+            "stored ids are strict"
+        );
+        let err = AtomId::parse_any_case("atom-cfg-2024-003")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"atom-cfg-2024-003\""), "{err}");
+    }
+
+    #[test]
     fn timestamps() {
         assert!(parse_timestamp("2024-11-27T10:23:45Z").is_ok());
         assert!(parse_timestamp("2024-11-27T10:23:45+00:00").is_err());
         assert!(parse_timestamp("2024-11-27T10:23:45.5Z").is_err());
         let t = parse_rfc3339("at", "2024-11-27T12:23:45+02:00").unwrap();
         assert_eq!(format_timestamp(t), "2024-11-27T10:23:45Z");
+    }
+
+    #[test]
+    fn dates_in_every_form_one_grammar() {
+        let now = parse_rfc3339("now", "2024-11-27T10:23:45Z").unwrap()
+            + chrono::TimeDelta::milliseconds(600);
+        let at = |s: &str| parse_date_at("--since", s, now).map(format_timestamp);
+        for (input, expected) in [
+            ("2024-11-20", "2024-11-20T00:00:00Z"),
+            ("2024-11-20T01:02:03+01:00", "2024-11-20T00:02:03Z"),
+            ("today", "2024-11-27T00:00:00Z"),
+            ("yesterday", "2024-11-26T00:00:00Z"),
+            ("3d", "2024-11-24T10:23:45Z"),
+            ("0d", "2024-11-27T10:23:45Z"),
+            ("12h", "2024-11-26T22:23:45Z"),
+        ] {
+            assert_eq!(at(input).as_deref(), Ok(expected), "{input}");
+        }
+        for bad in [
+            "",
+            "d",
+            "h",
+            "3",
+            "-3d",
+            "+3d",
+            "3w",
+            "3 d",
+            "1.5d",
+            "Today",
+            "tomorrow",
+            "99999999999999999999d",
+            "9223372036854775807h",
+            "2024-13-01",
+            "2024-11-27 10:23",
+            "2024-11-27T10:23:45.5Z",
+        ] {
+            let e = at(bad).unwrap_err().to_string();
+            assert!(e.starts_with("invalid --since: "), "{bad}: {e}");
+            assert!(
+                e.contains("YYYY-MM-DD") && e.contains("Nd / Nh"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

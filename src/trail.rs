@@ -72,6 +72,15 @@ pub enum TrailError {
         /// What was looked for.
         what: String,
     },
+    /// No atom has this id; `similar` are the atoms of its day and number
+    /// (another TYPE): what it most likely meant.
+    #[error("atom {id} not found")]
+    NoSuchAtom {
+        /// The id looked for.
+        id: AtomId,
+        /// Atoms with the same day and sequence number.
+        similar: Vec<AtomId>,
+    },
     /// An id names several atoms (after a merge of two devices' trails).
     #[error("{id} is ambiguous: it names commits {}", commits.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", "))]
     Ambiguous {
@@ -241,6 +250,15 @@ pub struct Trail {
     pub(crate) scanner: OnceCell<crate::secrets::Scanner>,
 }
 
+/// What [`Trail::reindex_check`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReindexCheck {
+    /// Atoms in git (every trail and archive), as a rebuild indexes them.
+    pub atoms: usize,
+    /// Rows that differ: `- row` only on disk, `+ row` only in the rebuild.
+    pub differences: Vec<String>,
+}
+
 impl Trail {
     /// The store directory when none is given: `$ATOM_HOME`, else
     /// `$XDG_DATA_HOME/atom`, else `~/.local/share/atom`.
@@ -258,39 +276,74 @@ impl Trail {
     /// Create the store at `home` (idempotent): the bare repository, a signing
     /// key (or `key`, a user's own unencrypted ed25519 key) and the allowed
     /// signers file trusting it.
+    ///
+    /// All or nothing: `key` is checked before anything is made, and should
+    /// a later step fail, what this call made (directories, the repository,
+    /// key files, the allowed signers file) is removed again; what was there
+    /// before is left as it was.
     pub fn init(home: &Path, key: Option<&Path>) -> Result<InitReport, TrailError> {
-        let git_dir = home.join(GIT_DIR);
-        let created = !git_dir.join("HEAD").exists();
-        let keys = home.join(KEYS_DIR);
-        io_context(std::fs::create_dir_all(&keys), || {
-            format!("creating {}", keys.display())
-        })?;
-        let git = if created {
-            GitStore::init(&git_dir)?
-        } else {
-            GitStore::open(&git_dir)?
-        };
-        let key_path = match key {
+        let key = match key {
             Some(k) => {
                 let k = io_context(std::path::absolute(k), || {
                     format!("resolving {}", k.display())
                 })?;
                 SshSigner::load(&k)?;
-                set_git_config(&git_dir, SIGNING_KEY_CONFIG, &k.to_string_lossy())?;
-                k
+                Some(k)
             }
-            None => configured_key(&git, home),
+            None => None,
         };
-        let signer = if key_path.exists() || key.is_some() {
-            SshSigner::load(&key_path)?
+        let mut made = Made::default();
+        let result = Self::init_checked(home, key, &mut made);
+        if result.is_err() {
+            made.undo();
+        }
+        result
+    }
+
+    fn init_checked(
+        home: &Path,
+        key: Option<PathBuf>,
+        made: &mut Made,
+    ) -> Result<InitReport, TrailError> {
+        let git_dir = home.join(GIT_DIR);
+        let created = !git_dir.join("HEAD").exists();
+        let keys = home.join(KEYS_DIR);
+        made.create_dir_all(&keys)?;
+        let git = if created {
+            if !git_dir.exists() {
+                made.tree = Some(git_dir.clone());
+            }
+            GitStore::init(&git_dir)?
         } else {
-            SshSigner::generate(&key_path, &principal(&git))?
+            GitStore::open(&git_dir)?
         };
+        let signer = match &key {
+            Some(k) => {
+                set_git_config(&git_dir, SIGNING_KEY_CONFIG, &k.to_string_lossy())?;
+                SshSigner::load(k)?
+            }
+            None => {
+                let key_path = configured_key(&git, home);
+                if key_path.exists() {
+                    SshSigner::load(&key_path)?
+                } else {
+                    let mut public = key_path.clone().into_os_string();
+                    public.push(".pub");
+                    made.file(&key_path);
+                    made.file(Path::new(&public));
+                    SshSigner::generate(&key_path, &principal(&git))?
+                }
+            }
+        };
+        let allowed = keys.join(ALLOWED_SIGNERS);
+        if !allowed.exists() {
+            made.file(&allowed);
+        }
         trust_key(home, &principal(&git), &signer.public_key_line())?;
         Ok(InitReport {
             home: home.to_owned(),
             created,
-            signing_key: key_path,
+            signing_key: key.unwrap_or_else(|| configured_key(&git, home)),
             fingerprint: signer.fingerprint(),
         })
     }
@@ -323,13 +376,28 @@ impl Trail {
     ) -> Result<T, TrailError> {
         let mut slot = self.index.borrow_mut();
         for attempt in 0..2 {
+            let mut missing = None;
             if slot.is_none() {
-                let (ix, notice) = Index::open(&self.home.join(INDEX_FILE))?;
+                let path = self.home.join(INDEX_FILE);
+                if std::fs::symlink_metadata(&path)
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+                {
+                    missing = Some(path.clone());
+                }
+                let (ix, notice) = Index::open(&path)?;
                 self.notices.borrow_mut().extend(notice);
                 *slot = Some(ix);
             }
             let ix = slot.as_mut().expect("opened above");
             let result = ix.catch_up(&self.git, &mut |_| {}).and_then(|report| {
+                // A new store has no index yet and nothing to rebuild: no note.
+                if let Some(path) = missing.as_ref().filter(|_| report.added > 0) {
+                    self.notices.borrow_mut().push(format!(
+                        "index {} was missing; rebuilt it from git ({} atoms)",
+                        path.display(),
+                        report.added
+                    ));
+                }
                 if !report.skipped.is_empty() {
                     self.skipped_refs.set(true);
                 }
@@ -474,11 +542,13 @@ impl Trail {
         }
         for id in &draft.influenced_by {
             if !self.with_index(|ix| ix.contains(id))? {
-                return Err(InvalidField::new(
-                    "influenced_by",
-                    format!("{id} is not an atom of this store"),
-                )
-                .into());
+                let similar = self.with_index(|ix| ix.same_number(id))?;
+                let mut reason = format!("{id} is not an atom of this store");
+                if !similar.is_empty() {
+                    let ids: Vec<String> = similar.iter().map(ToString::to_string).collect();
+                    reason.push_str(&format!("; did you mean {}?", ids.join(" or ")));
+                }
+                return Err(InvalidField::new("influenced_by", reason).into());
             }
         }
         let mut attachments = Vec::with_capacity(draft.attachments.len());
@@ -602,18 +672,22 @@ impl Trail {
         self.with_index(|_| Ok(()))
     }
 
-    /// Rebuild the index in memory and compare it with the one on disk;
-    /// returns the differing rows (`-` only on disk, `+` only in the rebuild).
-    pub fn reindex_check(&self) -> Result<Vec<String>, TrailError> {
+    /// Rebuild the index in memory and compare it with the one on disk:
+    /// how many atoms git holds, and the differing rows (`-` only on disk,
+    /// `+` only in the rebuild).
+    pub fn reindex_check(&self) -> Result<ReindexCheck, TrailError> {
         let on_disk = self.with_index(|ix| ix.dump())?;
         let mut fresh = Index::in_memory()?;
-        fresh.catch_up(&self.git, &mut |_| {})?;
+        let report = fresh.catch_up(&self.git, &mut |_| {})?;
         let rebuilt = fresh.dump()?;
         let a: std::collections::BTreeSet<_> = on_disk.iter().collect();
         let b: std::collections::BTreeSet<_> = rebuilt.iter().collect();
-        let mut diff: Vec<String> = a.difference(&b).map(|l| format!("- {l}")).collect();
-        diff.extend(b.difference(&a).map(|l| format!("+ {l}")));
-        Ok(diff)
+        let mut differences: Vec<String> = a.difference(&b).map(|l| format!("- {l}")).collect();
+        differences.extend(b.difference(&a).map(|l| format!("+ {l}")));
+        Ok(ReindexCheck {
+            atoms: report.added,
+            differences,
+        })
     }
 
     /// `refs/heads/<rev>`, or `refs/atom/<rev>` for `archive/...`.
@@ -640,23 +714,31 @@ impl Trail {
         self.view(commit)
     }
 
-    /// The commit a revision names: an atom id, a trail name, or a commit sha prefix.
+    /// The commit a revision names: an atom id (in any case), a trail
+    /// name, or a commit sha prefix. An id no atom has is
+    /// [`TrailError::NoSuchAtom`], naming the atoms of its day and number.
     pub fn resolve(&self, rev: &str) -> Result<ObjectId, TrailError> {
-        if let Ok(id) = rev.parse::<AtomId>() {
-            let mut found = self.find_atom_id(&id)?;
-            return match found.len() {
-                0 => Err(TrailError::NotFound {
-                    what: format!("atom {id}"),
-                }),
-                1 => Ok(found.remove(0)),
-                _ => Err(TrailError::Ambiguous {
-                    id: id.to_string(),
-                    commits: found,
-                }),
-            };
+        let id = AtomId::parse_any_case(rev).ok();
+        if let Some(id) = &id {
+            let mut found = self.find_atom_id(id)?;
+            match found.len() {
+                0 => {}
+                1 => return Ok(found.remove(0)),
+                _ => {
+                    return Err(TrailError::Ambiguous {
+                        id: id.to_string(),
+                        commits: found,
+                    })
+                }
+            }
         }
+        // A trail may be named like an id no atom has.
         if let Some(tip) = self.trail_ref(rev)? {
             return Ok(tip);
+        }
+        if let Some(id) = id {
+            let similar = self.with_index(|ix| ix.same_number(&id))?;
+            return Err(TrailError::NoSuchAtom { id, similar });
         }
         if rev.len() >= 4 && canonical::is_lower_hex(&rev.to_ascii_lowercase()) {
             if let Some(id) = self.git.resolve_prefix(&rev.to_ascii_lowercase())? {
@@ -792,6 +874,54 @@ fn configured_key(git: &GitStore, home: &Path) -> PathBuf {
     match git.config_string(SIGNING_KEY_CONFIG) {
         Some(k) if !k.is_empty() => home.join(k),
         _ => home.join(KEYS_DIR).join(KEY_FILE),
+    }
+}
+
+/// What `init` made, to be removed again should it fail: only what was not
+/// there before.
+#[derive(Default)]
+struct Made {
+    /// Directories made, outermost first.
+    dirs: Vec<PathBuf>,
+    /// A directory tree made whole (the bare repository).
+    tree: Option<PathBuf>,
+    /// Files that did not exist (made, or about to be).
+    files: Vec<PathBuf>,
+}
+
+impl Made {
+    /// `create_dir_all`, noting each directory it makes.
+    fn create_dir_all(&mut self, dir: &Path) -> Result<(), TrailError> {
+        let missing: Vec<PathBuf> = dir
+            .ancestors()
+            .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+            .map(Path::to_owned)
+            .collect();
+        self.dirs.extend(missing.into_iter().rev());
+        io_context(std::fs::create_dir_all(dir), || {
+            format!("creating {}", dir.display())
+        })?;
+        Ok(())
+    }
+
+    /// `path` did not exist before.
+    fn file(&mut self, path: &Path) {
+        if !path.exists() {
+            self.files.push(path.to_owned());
+        }
+    }
+
+    /// Remove what was made, innermost first; a directory only when empty.
+    fn undo(self) {
+        for f in self.files.iter().rev() {
+            let _ = std::fs::remove_file(f);
+        }
+        if let Some(tree) = &self.tree {
+            let _ = std::fs::remove_dir_all(tree);
+        }
+        for d in self.dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
     }
 }
 

@@ -63,6 +63,15 @@ impl CliError {
     }
 }
 
+/// `A`, `A or B`, `A, B or C`: the ids a mistyped id most likely meant.
+pub fn did_you_mean(ids: &[atom::AtomId]) -> Option<String> {
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    match ids.split_last()? {
+        (last, []) => Some(last.clone()),
+        (last, rest) => Some(format!("{} or {last}", rest.join(", "))),
+    }
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -106,6 +115,13 @@ impl From<TrailError> for CliError {
             TrailError::NotFound { .. } => (
                 EXIT_PROBLEM,
                 Some("`atom log --all` lists the atoms of every trail".into()),
+            ),
+            TrailError::NoSuchAtom { similar, .. } => (
+                EXIT_PROBLEM,
+                Some(match did_you_mean(similar) {
+                    Some(ids) => format!("did you mean {ids}?"),
+                    None => "`atom log --all` lists the atoms of every trail".into(),
+                }),
             ),
             TrailError::Ambiguous { .. } => (
                 EXIT_PROBLEM,
@@ -203,6 +219,14 @@ impl From<atom::branches::BranchError> for CliError {
                 EXIT_PROBLEM,
                 "another command changed the trail meanwhile; check `atom log` and retry"
                     .to_owned(),
+            ),
+            E::CurrentTrail { .. } => (
+                EXIT_PROBLEM,
+                "switch to another trail first (`atom switch main`), then delete it".to_owned(),
+            ),
+            E::MovedMeanwhile { .. } => (
+                EXIT_PROBLEM,
+                "a git command moved it; check `atom trails` and retry".to_owned(),
             ),
         };
         CliError {
@@ -332,6 +356,43 @@ impl From<atom::hooks::HookError> for CliError {
             code,
             message,
             hint,
+        }
+    }
+}
+
+impl From<atom::attachments::AttachmentError> for CliError {
+    fn from(e: atom::attachments::AttachmentError) -> Self {
+        use atom::attachments::AttachmentError as E;
+        let e = match e {
+            E::Trail(inner) => return inner.into(),
+            e => e,
+        };
+        let message = e.to_string();
+        let names = |atom: &atom::AtomId, names: &[String]| {
+            let listed: Vec<String> = names.iter().map(|n| quote(n).into_owned()).collect();
+            format!(
+                "its attachments: {}; e.g. `atom cat {atom} {}`",
+                listed.join(", "),
+                listed.first().map_or("NAME", String::as_str)
+            )
+        };
+        let (code, hint) = match &e {
+            E::Trail(_) => unreachable!("handled above"),
+            E::None { atom } => (
+                EXIT_PROBLEM,
+                format!("`atom show {atom}` shows what the atom holds; `atom log --path NAME` finds atoms with an attachment NAME"),
+            ),
+            E::NameNeeded { atom, names: n } => (EXIT_USAGE, names(atom, n)),
+            E::NoSuchName { atom, names: n, .. } => (EXIT_PROBLEM, names(atom, n)),
+            E::Damaged { .. } => (
+                EXIT_PROBLEM,
+                "the atom was changed outside atom: `atom verify --all` names every such atom".to_owned(),
+            ),
+        };
+        CliError {
+            code,
+            message,
+            hint: Some(hint),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Everything clap: the command enum and the one dispatch match.
 
 mod commands;
+mod dates;
 mod error;
 mod output;
 
@@ -40,6 +41,8 @@ enum Command {
     Log(Box<commands::log::Args>),
     /// Show one atom: record, commit, signature status, links.
     Show(commands::show::Args),
+    /// Write an attachment's bytes to stdout (NAME needed when the atom has several).
+    Cat(commands::cat::Args),
     /// Rebuild the index from git (--check: compare only).
     Reindex(commands::reindex::Args),
     /// Verify digests, links, id order and signatures of every atom; exit 1 on any failure.
@@ -48,7 +51,8 @@ enum Command {
     Fork(commands::fork::Args),
     /// Make another trail the current one.
     Switch(commands::switch::Args),
-    /// List the trails: head atom, count, and which one is current.
+    /// List the trails (head atom, count, which one is current); delete or rename one.
+    #[command(visible_alias = "trail")]
     Trails(commands::trails::Args),
     /// Reset the current trail to an atom, archiving what it discards, and record a ROLLBACK atom.
     Rollback(commands::rollback::Args),
@@ -138,6 +142,7 @@ pub fn run() -> ExitCode {
         Command::Record(args) => commands::record::run(&ctx, *args),
         Command::Log(args) => commands::log::run(&ctx, *args),
         Command::Show(args) => commands::show::run(&ctx, args),
+        Command::Cat(args) => commands::cat::run(&ctx, args),
         Command::Reindex(args) => commands::reindex::run(&ctx, args),
         Command::Verify(args) => commands::verify::run(&ctx, args),
         Command::Checkpoint(args) => commands::checkpoint::run(&ctx, args),

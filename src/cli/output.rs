@@ -19,20 +19,36 @@ pub struct Printer {
     pub json: bool,
     quiet: bool,
     color: bool,
+    terminal: bool,
 }
 
 impl Printer {
     pub fn new(json: bool, quiet: bool) -> Self {
-        let color =
-            io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        Printer { json, quiet, color }
+        let terminal = io::stdout().is_terminal();
+        let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Printer {
+            json,
+            quiet,
+            color,
+            terminal,
+        }
     }
 
     /// Write `text` to stdout.
     pub fn out(&self, text: &str) -> io::Result<()> {
+        self.out_bytes(text.as_bytes())
+    }
+
+    /// Write `bytes` to stdout as they are.
+    pub fn out_bytes(&self, bytes: &[u8]) -> io::Result<()> {
         let mut out = io::stdout().lock();
-        out.write_all(text.as_bytes())?;
+        out.write_all(bytes)?;
         out.flush()
+    }
+
+    /// Whether stdout is a terminal.
+    pub fn stdout_is_terminal(&self) -> bool {
+        self.terminal
     }
 
     /// Write one value as pretty JSON plus a newline.

@@ -234,7 +234,7 @@ fn known_atoms(trail: &Trail, names: Vec<String>) -> (Vec<AtomId>, Vec<String>) 
     let mut known = Vec::new();
     let mut unknown = Vec::new();
     for name in names {
-        match name.parse::<AtomId>() {
+        match AtomId::parse_any_case(&name) {
             Ok(id) if trail.resolve(&name).is_ok() => push_unique(&mut known, &id),
             _ => unknown.push(name),
         }

@@ -26,11 +26,11 @@ pub enum Scope {
 /// `atom log` filters; every set field must match.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    /// TYPE.
+    /// TYPE, in any case.
     pub atom_type: Option<String>,
-    /// Agent name.
+    /// Agent name, ignoring case: `QWEN` matches `qwen` and `Qwen`.
     pub agent: Option<String>,
-    /// Operation.
+    /// Operation, in any case.
     pub operation: Option<String>,
     /// A path the atom touched.
     pub path: Option<String>,
@@ -103,16 +103,34 @@ impl Index {
                 " AND EXISTS (SELECT 1 FROM temp.scope s WHERE s.seg = a.seg AND s.max_pos >= a.pos)",
             );
         }
-        let mut eq = |column: &str, value: &Option<String>| {
+        if let Some(agent) = &filter.agent {
+            let agents = self.agents_named(agent)?;
+            if agents.is_empty() {
+                return Ok(Vec::new());
+            }
+            sql.push_str(&format!(
+                " AND a.agent IN ({})",
+                vec!["?"; agents.len()].join(", ")
+            ));
+            args.extend(agents.into_iter().map(|a| Box::new(a) as Box<dyn ToSql>));
+        }
+        let mut eq = |column: &str, value: Option<String>| {
             if let Some(v) = value {
                 sql.push_str(&format!(" AND a.{column} = ?"));
-                args.push(Box::new(v.clone()));
+                args.push(Box::new(v));
             }
         };
-        eq("type", &filter.atom_type);
-        eq("agent", &filter.agent);
-        eq("operation", &filter.operation);
-        eq("project", &filter.project);
+        // Types are upper case and operations lower case (SPEC §1): the
+        // filter matches them in any case.
+        eq(
+            "type",
+            filter.atom_type.as_ref().map(|t| t.to_ascii_uppercase()),
+        );
+        eq(
+            "operation",
+            filter.operation.as_ref().map(|o| o.to_ascii_lowercase()),
+        );
+        eq("project", filter.project.clone());
         if let Some(p) = &filter.path {
             sql.push_str(" AND a.n IN (SELECT n FROM path WHERE path = ?)");
             args.push(Box::new(p.clone()));
@@ -149,6 +167,26 @@ impl Index {
         let mut out = Vec::new();
         for row in rows {
             out.push(self.finish_row(row?)?);
+        }
+        Ok(out)
+    }
+
+    /// The agents of the store whose names equal `name` ignoring case
+    /// (Unicode lower case), as stored. Read from the per-agent counts: one
+    /// row per distinct agent, not per atom.
+    fn agents_named(&self, name: &str) -> Result<Vec<String>, IndexError> {
+        let wanted = name.to_lowercase();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT key FROM stat WHERE dim = 'agent' AND atoms > 0")?;
+        let keys = stmt.query_map([], |r| r.get::<_, rusqlite::types::Value>(0))?;
+        let mut out = Vec::new();
+        for key in keys {
+            if let rusqlite::types::Value::Text(agent) = key? {
+                if agent.to_lowercase() == wanted {
+                    out.push(agent);
+                }
+            }
         }
         Ok(out)
     }
@@ -329,6 +367,29 @@ impl Index {
             .prepare_cached("SELECT commit_id FROM atom WHERE atom_id = ?1 ORDER BY n")?;
         let rows = stmt.query_map([id.to_string()], |r| r.get::<_, Vec<u8>>(0))?;
         rows.map(|r| oid(&r?)).collect()
+    }
+
+    /// Ids of the atoms numbered like `id` (its day and sequence number,
+    /// any TYPE), each once: what a mistyped TYPE most likely meant. One
+    /// lookup in the `(day, seq)` index.
+    pub fn same_number(&self, id: &AtomId) -> Result<Vec<AtomId>, IndexError> {
+        let day: i64 = id
+            .date()
+            .format("%Y%m%d")
+            .to_string()
+            .parse()
+            .expect("YYYYMMDD is a number");
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT atom_id FROM atom WHERE day = ?1 AND seq = ?2 ORDER BY atom_id",
+        )?;
+        let rows = stmt.query_map(params![day, id.seq()], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for r in rows {
+            if let Ok(id) = r?.parse() {
+                out.push(id);
+            }
+        }
+        Ok(out)
     }
 
     /// The highest sequence number of `day` (`YYYYMMDD`) among the atoms

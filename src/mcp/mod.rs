@@ -354,7 +354,11 @@ fn error_text(e: &TrailError) -> String {
         .collect::<Vec<_>>()
         .join(" ");
     let hint = match e {
-        TrailError::NotFound { .. } => {
+        TrailError::NoSuchAtom { similar, .. } if !similar.is_empty() => {
+            let ids: Vec<String> = similar.iter().map(ToString::to_string).collect();
+            return format!("{message} (hint: did you mean {}?)", ids.join(" or "));
+        }
+        TrailError::NotFound { .. } | TrailError::NoSuchAtom { .. } => {
             Some("atom_log with all=true lists the atoms of every trail")
         }
         TrailError::Invalid(f) if f.field() == "influenced_by" => {

@@ -58,7 +58,7 @@ pub struct LogArgs {
     /// Only atoms of this TYPE (e.g. RESEARCH).
     #[serde(rename = "type")]
     pub atom_type: Option<String>,
-    /// Only atoms by this agent.
+    /// Only atoms by this agent (ignoring case).
     pub agent: Option<String>,
     /// Only atoms with this operation.
     pub operation: Option<String>,
@@ -66,9 +66,9 @@ pub struct LogArgs {
     pub path: Option<String>,
     /// Only atoms of this project.
     pub project: Option<String>,
-    /// Only atoms at or after this time: RFC 3339 (2024-11-27T10:23:45Z) or a day (2024-11-27).
+    /// Only atoms at or after this time: RFC 3339 (2024-11-27T10:23:45Z), a day (2024-11-27), today, yesterday, or N days / hours ago (3d, 12h).
     pub since: Option<String>,
-    /// Only atoms before this time: RFC 3339 or a day.
+    /// Only atoms before this time, in the forms of `since`.
     pub until: Option<String>,
     /// Only atoms whose summary, operation or metadata contain this text (any case).
     pub grep: Option<String>,
@@ -174,7 +174,7 @@ impl AtomServer {
             .influenced_by
             .unwrap_or_default()
             .iter()
-            .map(|s| s.trim().parse::<AtomId>())
+            .map(|s| AtomId::parse_any_case(s.trim()))
             .collect::<Result<Vec<_>, _>>()
         {
             Ok(ids) => ids,

@@ -7,6 +7,7 @@
 //! fsynced before it is renamed into place. It knows nothing of ids or
 //! trails' meaning: the [`crate::Trail`] façade decides what to write.
 
+mod attachment;
 pub mod durable;
 pub mod lock;
 pub mod log;

@@ -72,8 +72,30 @@ impl GitStore {
     /// Delete the ref `full_name` (bookkeeping refs only), from its loose
     /// file and from `packed-refs`, durably.
     pub fn delete_ref(&self, full_name: &str) -> Result<(), StoreError> {
+        self.remove_ref(full_name, Expect::Any)
+    }
+
+    /// Delete `full_name` if it still points to `expected`, durably: a ref
+    /// that moved meanwhile is a [`StoreError::Conflict`] and stays. The
+    /// caller holds the store lock.
+    pub fn compare_and_delete(
+        &self,
+        full_name: &str,
+        expected: ObjectId,
+    ) -> Result<(), StoreError> {
+        self.remove_ref(full_name, Expect::Value(Some(expected)))
+    }
+
+    fn remove_ref(&self, full_name: &str, expect: Expect) -> Result<(), StoreError> {
         check_name(full_name)?;
         let _lock = LockFile::acquire(&self.git_dir, full_name)?;
+        if let Expect::Value(expected) = expect {
+            if read_ref(&self.git_dir, full_name)? != expected {
+                return Err(StoreError::Conflict {
+                    name: full_name.to_owned(),
+                });
+            }
+        }
         if packed_line(&read_packed(&self.git_dir)?, full_name).is_some() {
             // As git does: rewrite packed-refs under its own lock first.
             let packed = LockFile::acquire(&self.git_dir, PACKED_REFS)?;

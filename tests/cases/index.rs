@@ -174,6 +174,60 @@ fn every_log_filter() {
     assert_eq!(l(&["--all", "--project", "p1", "--type", "TASK"]), [plan]);
 }
 
+/// Types are upper case (`--type cfg` finds CFG), agents compare ignoring
+/// case, and dates take relative forms; a bad date is one usage error naming
+/// the forms.
+#[test]
+fn filters_ignore_case_and_take_relative_dates() {
+    let f = Fixture::new();
+    let env = &f.env;
+    let all = f.ids();
+    let [plan, cfg, research, decision] = [0, 1, 2, 3].map(|i| all[i].as_str());
+    let l = |args: &[&str]| log_ids(env, args);
+    assert_eq!(l(&["--type", "cfg"]), [cfg]);
+    assert_eq!(l(&["--type", "Cfg"]), [cfg]);
+    assert_eq!(l(&["--operation", "MODIFY_FILE"]), [cfg]);
+    assert_eq!(l(&["--agent", "QWEN"]), [cfg]);
+    assert_eq!(l(&["--all", "--agent", "Qwen"]), [decision, cfg]);
+    // Another spelling of the same name is the same agent; no other agent is.
+    let now = Fixture::id(&env.record(&["TASK", "plan", "--agent", "QWEN"]));
+    let now = now.as_str();
+    assert_eq!(l(&["--agent", "qwen"]), [now, cfg]);
+    assert_eq!(l(&["--agent", "qwe"]), Vec::<String>::new());
+    assert_eq!(l(&["--agent", "ALICE", "--type", "task"]), [plan]);
+
+    // Relative dates: the new atom is of now, the fixture's of 2024.
+    assert_eq!(l(&["--since", "yesterday"]), [now]);
+    assert_eq!(l(&["--since", "2h"]), [now]);
+    assert_eq!(l(&["--since", "1d"]), [now]);
+    assert_eq!(l(&["--until", "1d"]), [research, cfg, plan]);
+    assert_eq!(
+        l(&["--since", "3000d", "--until", "yesterday"]),
+        [research, cfg, plan]
+    );
+    for bad in ["3w", "tomorrow", "-1d", "2024-11-31", "2024/11/27", "1.5h"] {
+        let out = env.atom_err(&["log", &format!("--since={bad}")], 2);
+        let error = out.stderr.lines().next().unwrap();
+        assert!(
+            error.contains("YYYY-MM-DD") && error.contains("yesterday") && error.contains("Nd"),
+            "{bad}: {out}"
+        );
+    }
+    env.atom_err(&["log", "--until", "soon"], 2);
+
+    // record --at takes the same forms.
+    let midnight = env.record(&["TASK", "plan", "--at", "2024-11-30"]);
+    assert_eq!(midnight["record"]["timestamp"], "2024-11-30T00:00:00Z");
+    let ago = env.record(&["TASK", "plan", "--at", "3d"]);
+    assert_eq!(
+        l(&["--since", "4d", "--until", "2d", "--type", "TASK"]),
+        [Fixture::id(&ago)],
+        "the --at 3d atom: {ago:#}"
+    );
+    let out = env.atom_err(&["record", "TASK", "plan", "--at", "last week"], 2);
+    assert!(out.stderr.contains("YYYY-MM-DD"), "{out}");
+}
+
 #[test]
 fn search_lists_newest_first_quotes_and_refuses_empty_text() {
     let f = Fixture::new();
@@ -316,6 +370,49 @@ fn query_reads_and_refuses_everything_else() {
     assert_eq!(n[0]["n"], 4);
     assert_eq!(n[0]["a"], "qwen");
     assert_eq!(env.atom(&["reindex", "--check"]).code, 0);
+}
+
+/// `reindex --check --json` counts the atoms of every trail (it printed 0).
+#[test]
+fn reindex_check_json_counts_the_atoms() {
+    let f = Fixture::new();
+    let check = f.env.atom_json(&["reindex", "--check"]);
+    assert_eq!(check["atoms"], 4, "{check:#}");
+    assert_eq!(check["differences"], json!([]));
+    assert_eq!(f.env.atom_json(&["reindex"])["atoms"], 4);
+}
+
+/// `log -n 0` asks for nothing and gets nothing, quietly; only a trail that
+/// really is empty is called empty.
+#[test]
+fn log_n_0_prints_nothing_and_empty_means_empty() {
+    let env = TestEnv::init();
+    let empty = env.atom(&["log"]);
+    assert_eq!(empty.code, 0, "{empty}");
+    assert!(empty.stdout.is_empty(), "{empty}");
+    assert!(
+        empty.stderr.contains("no atoms on trail main; add one"),
+        "{empty}"
+    );
+    env.record(&["CFG", "modify_file", "--agent", "qwen"]);
+    env.record(&["TASK", "plan", "--agent", "qwen"]);
+    for args in [
+        &["log", "-n", "0"][..],
+        &["log", "-n", "0", "--agent", "qwen"],
+    ] {
+        let out = env.atom(args);
+        assert_eq!(out.code, 0, "{args:?}: {out}");
+        assert_eq!(
+            (out.stdout.as_str(), out.stderr.as_str()),
+            ("", ""),
+            "{args:?}"
+        );
+    }
+    assert_eq!(env.atom_json(&["log", "-n", "0"]), json!([]));
+    let none = env.atom(&["log", "--agent", "nobody"]);
+    assert_eq!(none.code, 0, "{none}");
+    assert_eq!(none.stderr.trim(), "no atoms on trail main match", "{none}");
+    assert_eq!(env.atom_ok(&["log", "-n", "1"]).lines().count(), 1);
 }
 
 #[test]
@@ -493,8 +590,8 @@ fn small_store() -> (TestEnv, String) {
 }
 
 /// Run `atom --json log`: it must print `expected`, exit 0 and say at most
-/// one `note:` line on stderr.
-fn assert_log_heals(env: &TestEnv, expected: &str, what: &str) {
+/// one `note:` line on stderr; returns that stderr.
+fn assert_log_heals(env: &TestEnv, expected: &str, what: &str) -> String {
     let out = env.atom(&["--json", "log"]);
     assert_eq!(out.code, 0, "{what}:\n{out}");
     assert_eq!(out.stdout, expected, "{what}: wrong log");
@@ -514,6 +611,7 @@ fn assert_log_heals(env: &TestEnv, expected: &str, what: &str) {
         expected,
         "{what}: second run"
     );
+    out.stderr
 }
 
 #[test]
@@ -523,7 +621,16 @@ fn damaged_index_is_rebuilt_from_git() {
     let wal = env.store().join("index.sqlite-wal");
 
     std::fs::remove_file(&index).unwrap();
-    assert_log_heals(&env, &expected, "deleted index");
+    let note = assert_log_heals(&env, &expected, "deleted index");
+    assert!(
+        note.starts_with("note: index ")
+            && note
+                .trim_end()
+                .ends_with("was missing; rebuilt it from git (3 atoms)"),
+        "the promised note: {note}"
+    );
+    // A second command has nothing to say.
+    assert_eq!(env.atom(&["log"]).stderr, "");
 
     std::fs::write(&index, b"this is not a database, just garbage ".repeat(200)).unwrap();
     assert_log_heals(&env, &expected, "garbage index");

@@ -1,6 +1,7 @@
 //! Test cases, one module per area of the command line.
 
 mod canonical;
+mod cli;
 mod concurrency;
 mod crash;
 mod custody;

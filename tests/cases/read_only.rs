@@ -170,6 +170,7 @@ fn populated() -> (TestEnv, String, String) {
         "survey of kernel knobs",
     ]);
     let first_id = first["record"]["atom_id"].as_str().unwrap().to_owned();
+    let attachment = env.write_file("gaming.env", b"vm.max_map_count=2147483642\n");
     let second = env.record(&[
         "CFG",
         "modify_file",
@@ -181,6 +182,8 @@ fn populated() -> (TestEnv, String, String) {
         &first_id,
         "--tokens",
         "1200",
+        "--attach",
+        attachment.to_str().unwrap(),
     ]);
     let second_id = second["record"]["atom_id"].as_str().unwrap().to_owned();
     env.atom_ok(&["fork", "experiment"]);
@@ -203,6 +206,7 @@ fn read_commands(first: &str, second: &str) -> Vec<Vec<String>> {
         vec!["trace", first, "--down"],
         vec!["--json", "verify", "--all"],
         vec!["export"],
+        vec!["cat", second, "gaming.env"],
     ]
     .into_iter()
     .map(|args| args.into_iter().map(String::from).collect())

@@ -577,7 +577,7 @@ fn bad_input_is_refused_and_writes_nothing() {
             &["TASK", "plan", "--influenced-by", "not-an-id"],
             "--influenced-by",
         ),
-        (&["TASK", "plan", "--at", "yesterday"], "--at"),
+        (&["TASK", "plan", "--at", "last tuesday"], "--at"),
         (&["TASK", "plan", "--at", "2024-11-27T10:00:00.5Z"], "--at"),
         (&["TASK", "plan", "--summary", "two\nlines"], "summary"),
         (&["TASK", "plan", "--project", "two\nlines"], "project"),
@@ -912,6 +912,81 @@ fn an_encrypted_key_is_refused() {
         out.stderr.lines().next().unwrap().contains("encrypted"),
         "{out}"
     );
+}
+
+/// Every file and directory under `dir`, relative, sorted.
+fn tree_of(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            out.push(path.strip_prefix(base).unwrap().display().to_string());
+            if path.is_dir() {
+                walk(base, &path, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Regression: a failed `init --key` (an RSA key, an encrypted key, a
+/// missing file) left a half-made store on which every command failed. The
+/// key is checked before anything is made: exit 2, nothing created.
+#[test]
+fn a_failed_init_leaves_nothing_behind() {
+    let env = TestEnv::new();
+    let rsa = env.path().join("rsa");
+    let out: Output = env
+        .command("ssh-keygen")
+        .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
+        .arg(&rsa)
+        .output()
+        .expect("run ssh-keygen")
+        .into();
+    assert_eq!(out.code, 0, "{out}");
+    let locked = env.path().join("locked");
+    ssh_keygen(&env, &locked, "secret");
+    let missing = env.path().join("no-such-key");
+    for (key, says) in [
+        (&rsa, "rsa"),
+        (&locked, "encrypted"),
+        (&missing, "cannot read"),
+    ] {
+        let out = env.atom_err(&["init", "--key", path_str(key)], 2);
+        assert!(out.stderr.to_lowercase().contains(says), "{out}");
+        assert!(
+            !env.store().exists(),
+            "{key:?} left {:?}",
+            tree_of(&env.store())
+        );
+    }
+    // In a directory that was there: what was there stays, nothing is added.
+    std::fs::create_dir(env.store()).unwrap();
+    std::fs::write(env.store().join("notes.txt"), "mine").unwrap();
+    env.atom_err(&["init", "--key", path_str(&rsa)], 2);
+    assert_eq!(tree_of(&env.store()), ["notes.txt"]);
+
+    // A failure after the store was begun removes what this init made, and
+    // only that: here keys/allowed_signers cannot be written.
+    std::fs::create_dir_all(env.store().join("keys/allowed_signers")).unwrap();
+    let before = tree_of(&env.store());
+    let out = env.atom(&["init"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert_eq!(tree_of(&env.store()), before, "{out}");
+
+    // Then a plain init works, and a bad key on an existing store changes nothing.
+    std::fs::remove_dir(env.store().join("keys/allowed_signers")).unwrap();
+    env.atom_ok(&["init"]);
+    let config = std::fs::read(env.git_dir().join("config")).unwrap();
+    env.atom_err(&["init", "--key", path_str(&rsa)], 2);
+    assert_eq!(std::fs::read(env.git_dir().join("config")).unwrap(), config);
+    let view = env.record(&["CFG", "modify_file"]);
+    assert_eq!(view["signature"]["status"], "good");
 }
 
 /// Regression: a token count beyond 2^53 was accepted, stored as a rounded

@@ -87,13 +87,8 @@ fn rollback_archives_records_and_restores() {
     let atoms = record_n(&env, 5);
     let old_tip = atoms[4].1.clone();
 
-    // Not confirmed: nothing happens.
-    let before = env.object_counts();
-    env.atom_err(&["rollback", &atoms[1].0], 2);
-    assert_eq!(env.tip().unwrap(), old_tip);
-    assert_eq!(env.object_counts(), before);
-
-    let report = env.atom_json(&["rollback", &atoms[1].0, "--yes"]);
+    // Off a terminal it does not ask and does not refuse: it loses nothing.
+    let report = env.atom_json(&["rollback", &atoms[1].0]);
     let discarded: Vec<&str> = atoms[2..].iter().rev().map(|(id, _)| id.as_str()).collect();
     assert_eq!(report["discarded"], serde_json::json!(discarded));
     let archive_ref = format!("refs/atom/archive/main/{}", &old_tip[..12]);
@@ -177,6 +172,36 @@ fn rollback_archives_records_and_restores() {
     env.atom_err(&["rollback", &main_tip_id, "--yes"], 2);
     env.atom_err(&["rollback", "ATOM-CFG-20000101-001", "--yes"], 1);
     assert_eq!(env.tip(), tip_before);
+}
+
+/// SPEC §5: rollback never asks for confirmation, on a terminal either (it
+/// loses nothing); `--yes` is still accepted.
+#[test]
+fn rollback_never_asks_on_a_terminal() {
+    let env = TestEnv::init();
+    let atoms = record_n(&env, 3);
+    let atom = env!("CARGO_BIN_EXE_atom");
+    // `script` gives the command a terminal; its stdin (here empty) is what
+    // a prompt would read.
+    let out = env
+        .command("timeout")
+        .args(["20", "script", "-qec"])
+        .arg(format!("{atom} rollback {}", atoms[0].0))
+        .arg("/dev/null")
+        .output()
+        .expect("run script");
+    let out = crate::common::Output::from(out);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(!out.stdout.contains("[y/N]"), "{out}");
+    assert!(out.stdout.contains("rolled back trail main"), "{out}");
+    assert_eq!(
+        log_ids(&env, &[]).len(),
+        2,
+        "the target and the ROLLBACK atom"
+    );
+    // --yes, kept for old scripts, changes nothing.
+    env.atom_ok(&["rollback", &atoms[0].0, "--yes"]);
+    assert_eq!(log_ids(&env, &[])[1], atoms[0].0);
 }
 
 #[test]
@@ -284,5 +309,130 @@ fn signers_add_list_remove() {
     assert_eq!(list["signers"].as_array().unwrap().len(), 1);
     // Still a file git accepts: the store's atoms verify with stock git.
     record_n(&env, 1);
+    env.cross_check();
+}
+
+#[test]
+fn trails_delete_archives_the_tip_and_refuses_the_current_trail() {
+    let env = TestEnv::init();
+    record_n(&env, 2);
+    env.atom_ok(&["fork", "exp", "--switch"]);
+    let on_exp = env.record(&["TASK", "try_it"]);
+    let exp_tip = on_exp["commit"].as_str().unwrap().to_owned();
+    let exp_id = on_exp["record"]["atom_id"].as_str().unwrap().to_owned();
+
+    // Not the current trail; not a trail that is not there; not a bad name.
+    let out = env.atom_err(&["trails", "delete", "exp"], 1);
+    assert!(out.stderr.contains("current trail"), "{out}");
+    env.atom_ok(&["switch", "main"]);
+    env.atom_err(&["trails", "delete", "nope"], 1);
+    env.atom_err(&["trails", "delete", "a/b"], 2);
+    env.atom_err(&["trails", "delete", "main"], 1);
+
+    let before = env.object_counts();
+    let report = env.atom_json(&["trails", "delete", "exp"]);
+    let archive_ref = format!("refs/atom/archive/exp/{}", &exp_tip[..12]);
+    assert_eq!(report["name"], "exp");
+    assert_eq!(report["head"], exp_id.as_str());
+    assert_eq!(report["commit"], exp_tip.as_str());
+    assert_eq!(report["archive_ref"], archive_ref.as_str());
+    assert_eq!(env.git(&["rev-parse", &archive_ref]).trim(), exp_tip);
+    assert!(env
+        .git_output(&["rev-parse", "--verify", "-q", "refs/heads/exp"])
+        .stdout
+        .is_empty());
+    assert_eq!(env.object_counts(), before, "no atom written");
+    let list = trails(&env);
+    assert_eq!(list["trails"].as_array().unwrap().len(), 1, "{list:#}");
+    // Nothing is lost: the store verifies (the transparency log included),
+    // and the atom is still found.
+    let (code, report, human) = verify(&env, &["--all"]);
+    assert_eq!(code, 0, "{human}");
+    assert_eq!(report["atoms"], 3);
+    env.atom_ok(&["show", &exp_id]);
+
+    // The printed restore command brings it back.
+    env.atom_ok(&["fork", "exp2", "--switch"]);
+    env.record(&["TASK", "more"]);
+    env.atom_ok(&["switch", "main"]);
+    let out = env.atom(&["trail", "delete", "exp2"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.starts_with("deleted trail exp2"), "{out}");
+    let restore = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("to restore it: "))
+        .unwrap_or_else(|| panic!("no restore hint:\n{out}"));
+    let args: Vec<&str> = restore.split_whitespace().skip(1).collect();
+    env.atom_ok(&args);
+    assert_eq!(log_ids(&env, &["exp2"]).len(), 3);
+    env.cross_check();
+}
+
+#[test]
+fn trails_rename_moves_the_ref_and_head() {
+    let env = TestEnv::init();
+    // The current trail before its first atom is only HEAD's name.
+    let renamed = env.atom_json(&["trails", "rename", "main", "work"]);
+    assert_eq!(renamed["current"], true);
+    assert_eq!(renamed["commit"], Value::Null);
+    assert_eq!(env.git(&["symbolic-ref", "HEAD"]).trim(), "refs/heads/work");
+    let atoms = record_n(&env, 2);
+    assert_eq!(
+        env.git(&["rev-parse", "refs/heads/work"]).trim(),
+        atoms[1].1
+    );
+
+    env.atom_ok(&["fork", "side", "--from", &atoms[0].0]);
+    // The current trail: the ref moves and HEAD follows.
+    let out = env.atom_ok(&["trail", "rename", "work", "primary"]);
+    assert_eq!(out, "renamed trail work to primary (current)\n");
+    assert_eq!(
+        env.git(&["symbolic-ref", "HEAD"]).trim(),
+        "refs/heads/primary"
+    );
+    assert_eq!(
+        env.git(&["rev-parse", "refs/heads/primary"]).trim(),
+        atoms[1].1
+    );
+    assert!(env
+        .git_output(&["rev-parse", "--verify", "-q", "refs/heads/work"])
+        .stdout
+        .is_empty());
+    let next = env.record(&["TASK", "next"]);
+    assert_eq!(next["record"]["previous_atom"], atoms[1].0.as_str());
+    // Another trail: HEAD stays.
+    let report = env.atom_json(&["trails", "rename", "side", "side-2"]);
+    assert_eq!(report["current"], false);
+    assert_eq!(report["commit"], atoms[0].1.as_str());
+    assert_eq!(
+        env.git(&["symbolic-ref", "HEAD"]).trim(),
+        "refs/heads/primary"
+    );
+    let list = trails(&env);
+    let names: Vec<&str> = list["trails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["primary", "side-2"]);
+    assert_eq!(list["current"], "primary");
+    assert_eq!(log_ids(&env, &["side-2"]), [atoms[0].0.clone()]);
+
+    // Refused: a taken name, a missing trail, names fork would refuse.
+    env.atom_err(&["trails", "rename", "side-2", "primary"], 1);
+    env.atom_err(&["trails", "rename", "nope", "other"], 1);
+    env.atom_err(&["trails", "rename", "side-2", "bad name"], 2);
+    env.atom_err(&["trails", "rename", "side-2", "x.lock"], 2);
+    assert_eq!(
+        env.git(&["rev-parse", "refs/heads/side-2"]).trim(),
+        atoms[0].1
+    );
+
+    // The list stays the default, and `list` says it too.
+    assert_eq!(env.atom_ok(&["trails"]), env.atom_ok(&["trails", "list"]));
+    let (code, _, human) = verify(&env, &["--all"]);
+    assert_eq!(code, 0, "{human}");
     env.cross_check();
 }

@@ -326,7 +326,20 @@ fn recomputed_digest_left_unsigned_is_caught() {
     let report = assert_caught(&env, &id, "not signed");
     // Everything else about the forgery is consistent: only the signature gives it away.
     assert_eq!(reasons_for(&report, &id), ["the commit is not signed"]);
-    assert_eq!(failing_ids(&report), [id]);
+    assert_eq!(failing_ids(&report), std::slice::from_ref(&id));
+    assert_signature_shown(&env, &id, "none");
+}
+
+/// `atom show` prints the signature status in the words of `--json`'s
+/// `signature.status` (README: good, untrusted, bad, none).
+fn assert_signature_shown(env: &TestEnv, id: &str, status: &str) {
+    assert_eq!(env.atom_json(&["show", id])["signature"]["status"], status);
+    let human = env.atom_ok(&["show", id]);
+    let line = human
+        .lines()
+        .find(|l| l.starts_with("signature "))
+        .unwrap_or_else(|| panic!("no signature line:\n{human}"));
+    assert_eq!(line.split_whitespace().nth(1), Some(status), "{human}");
 }
 
 #[test]
@@ -352,6 +365,8 @@ fn forgery_signed_with_an_untrusted_key_is_caught_until_the_key_is_trusted() {
     set_main(&env, &forged);
     let report = assert_caught(&env, &id, "a key not in keys/allowed_signers");
     assert_eq!(failing_ids(&report), std::slice::from_ref(&id));
+    assert_signature_shown(&env, &id, "untrusted");
+    assert_signature_shown(&env, &atoms[0].0, "good");
 
     // Trusting the key (what `atom signers add` is for) makes the forged
     // atom itself verify; the transparency log still names the atom it

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use atom::Trail;
+use atom::signing::SigningError;
+use atom::{Trail, TrailError};
 
 use crate::cli::error::CliError;
 use crate::cli::Ctx;
@@ -15,7 +16,19 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
-    let report = Trail::init(&ctx.home, args.key.as_deref())?;
+    let report = Trail::init(&ctx.home, args.key.as_deref()).map_err(|e| match e {
+        // A --key that cannot sign is bad input; nothing was made.
+        TrailError::Signing(
+            e @ (SigningError::Read { .. }
+            | SigningError::Parse { .. }
+            | SigningError::Algorithm { .. }
+            | SigningError::Encrypted { .. }),
+        ) if args.key.is_some() => CliError::usage(
+            format!("{e}; nothing was created"),
+            "give an unencrypted ed25519 OpenSSH private key (ssh-keygen -t ed25519 -N '' -f FILE), or leave --key out and atom makes one",
+        ),
+        e => e.into(),
+    })?;
     if ctx.printer.json {
         ctx.printer.json(&report)?;
         return Ok(());

@@ -3,6 +3,7 @@
 use atom::index::Filter;
 
 use crate::cli::commands::view;
+use crate::cli::dates;
 use crate::cli::error::CliError;
 use crate::cli::Ctx;
 
@@ -13,10 +14,10 @@ pub struct Args {
     /// Show at most N atoms.
     #[arg(short = 'n', long = "max-count", value_name = "N")]
     limit: Option<usize>,
-    /// Only atoms of this TYPE.
+    /// Only atoms of this TYPE (any case).
     #[arg(long = "type", value_name = "TYPE")]
     atom_type: Option<String>,
-    /// Only atoms by this agent.
+    /// Only atoms by this agent (ignoring case).
     #[arg(long)]
     agent: Option<String>,
     /// Only atoms with this operation.
@@ -28,10 +29,10 @@ pub struct Args {
     /// Only atoms of this project.
     #[arg(long)]
     project: Option<String>,
-    /// Only atoms at or after this time (RFC 3339 or YYYY-MM-DD).
+    /// Only atoms at or after this time: RFC 3339, YYYY-MM-DD, today, yesterday, Nd, Nh.
     #[arg(long, value_name = "DATE")]
     since: Option<String>,
-    /// Only atoms before this time (RFC 3339 or YYYY-MM-DD).
+    /// Only atoms before this time: RFC 3339, YYYY-MM-DD, today, yesterday, Nd, Nh.
     #[arg(long, value_name = "DATE")]
     until: Option<String>,
     /// Only atoms whose summary, operation or metadata contain TEXT (any case).
@@ -55,12 +56,12 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         since: args
             .since
             .as_deref()
-            .map(|d| parse_date("--since", d))
+            .map(|d| dates::parse_timestamp("--since", d))
             .transpose()?,
         until: args
             .until
             .as_deref()
-            .map(|d| parse_date("--until", d))
+            .map(|d| dates::parse_timestamp("--until", d))
             .transpose()?,
         grep: args.grep,
         limit: args.limit,
@@ -71,7 +72,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         ctx.printer.json(&atoms)?;
         return Ok(());
     }
-    if atoms.is_empty() && args.rev.is_none() && !args.all {
+    // `-n 0` asks for nothing: an empty answer says nothing about the
+    // trail. Otherwise no atoms without filters means an empty trail.
+    if atoms.is_empty() && args.rev.is_none() && !args.all && filter.limit != Some(0) {
         ctx.printer.note(&format!(
             "no atoms on trail {}{}",
             trail.current_trail()?,
@@ -103,15 +106,4 @@ fn filter_is_empty(f: &Filter) -> bool {
         && f.since.is_none()
         && f.until.is_none()
         && f.grep.is_none()
-}
-
-/// RFC 3339, or `YYYY-MM-DD` meaning 00:00:00Z, as a record timestamp.
-fn parse_date(flag: &'static str, s: &str) -> Result<String, CliError> {
-    let t = atom::model::parse_date(flag, s).map_err(|e| {
-        CliError::usage(
-            e.to_string(),
-            "dates look like 2024-11-27 or 2024-11-27T10:23:45Z",
-        )
-    })?;
-    Ok(atom::model::format_timestamp(t))
 }

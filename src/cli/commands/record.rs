@@ -3,10 +3,10 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use atom::model::parse_rfc3339;
 use atom::{AtomId, Draft};
 use serde_json::{Map, Value};
 
+use crate::cli::dates;
 use crate::cli::error::CliError;
 use crate::cli::Ctx;
 
@@ -49,8 +49,8 @@ pub struct Args {
     /// Store FILE with the atom (repeatable); its name is the file name.
     #[arg(long = "attach", value_name = "FILE")]
     attach: Vec<PathBuf>,
-    /// The time of the atom, RFC 3339 (default: now).
-    #[arg(long, value_name = "RFC3339")]
+    /// The time of the atom: RFC 3339, YYYY-MM-DD (midnight UTC), today, yesterday, Nd, Nh (default: now).
+    #[arg(long, value_name = "TIME")]
     at: Option<String>,
     /// Mask secrets (private keys, tokens) in the summary, project, agent
     /// and metadata as [REDACTED:<kind>] instead of refusing them.
@@ -99,7 +99,7 @@ fn draft(args: Args) -> Result<Draft, CliError> {
         .influenced_by
         .iter()
         .flat_map(|s| s.split(','))
-        .map(|s| s.trim().parse::<AtomId>())
+        .map(|s| AtomId::parse_any_case(s.trim()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| {
             CliError::usage(
@@ -122,9 +122,8 @@ fn draft(args: Args) -> Result<Draft, CliError> {
     let at = args
         .at
         .as_deref()
-        .map(|s| parse_rfc3339("--at", s))
-        .transpose()
-        .map_err(|e| CliError::usage(e.to_string(), "e.g. --at 2024-11-27T10:23:45Z"))?;
+        .map(|s| dates::parse("--at", s))
+        .transpose()?;
     let mut attachments = Vec::with_capacity(args.attach.len());
     let mut total = 0u64;
     for path in &args.attach {

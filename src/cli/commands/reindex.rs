@@ -21,11 +21,12 @@ struct Report {
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let trail = ctx.open()?;
     if args.check {
-        let differences = trail.reindex_check()?;
+        let check = trail.reindex_check()?;
+        let differences = check.differences;
         let count = differences.len();
         if ctx.printer.json {
             ctx.printer.json(&Report {
-                atoms: 0,
+                atoms: check.atoms,
                 differences,
             })?;
         } else if count == 0 {

@@ -1,7 +1,6 @@
-//! `atom rollback ID [--yes]`: reset the current trail to ID, keeping the
-//! discarded atoms under an archive ref and recording a ROLLBACK atom.
-
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+//! `atom rollback ID`: reset the current trail to ID, keeping the discarded
+//! atoms under an archive ref and recording a ROLLBACK atom. It never asks
+//! (SPEC §5): nothing is lost, the discarded tip stays reachable.
 
 use atom::shell::quote;
 
@@ -14,8 +13,8 @@ use crate::cli::Ctx;
 pub struct Args {
     /// The atom to reset the current trail to: an atom id or a commit on the trail.
     id: String,
-    /// Do not ask for confirmation (required when stdin is not a terminal).
-    #[arg(long, short = 'y')]
+    /// Accepted for scripts written for older versions; rollback never asks.
+    #[arg(long, short = 'y', hide = true)]
     yes: bool,
 }
 
@@ -23,35 +22,6 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let trail = ctx.open()?;
     let plan = trail.rollback_plan(&args.id)?;
     let n = plan.discarded.len();
-    if !args.yes {
-        let question = format!(
-            "roll trail {} back to {}, taking {n} atom{} off it (kept under refs/atom/archive/{}/)? [y/N] ",
-            safe(&plan.trail),
-            safe(&plan.target),
-            plural(n),
-            safe(&plan.trail)
-        );
-        if !std::io::stdin().is_terminal() {
-            return Err(CliError::usage(
-                format!(
-                    "rollback would take {n} atom{} off trail {}; not confirmed",
-                    plural(n),
-                    plan.trail
-                ),
-                format!("run `atom rollback {} --yes` to confirm", quote(&args.id)),
-            ));
-        }
-        eprint!("{question}");
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            return Err(CliError::problem(
-                "rollback cancelled; nothing changed",
-                None,
-            ));
-        }
-    }
     let report = trail.rollback(plan)?;
     if ctx.printer.json {
         ctx.printer.json(&report)?;

@@ -1,6 +1,9 @@
-//! `atom trails`: every trail, its head atom and size; `*` marks the current one.
+//! `atom trails`: every trail, its head atom and size; `*` marks the current
+//! one. `atom trails delete NAME` and `atom trails rename OLD NEW` keep
+//! them tidy without losing an atom.
 
 use atom::branches::TrailInfo;
+use atom::shell::quote;
 use serde::Serialize;
 
 use crate::cli::commands::switch::plural;
@@ -9,7 +12,28 @@ use crate::cli::output::{safe, GREEN, YELLOW};
 use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    action: Option<Action>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Action {
+    /// List the trails (what `atom trails` alone does).
+    List,
+    /// Delete a trail, keeping its tip under refs/atom/archive/NAME/ (nothing is lost).
+    Delete {
+        /// The trail to delete (not the current one).
+        name: String,
+    },
+    /// Rename a trail; HEAD follows when it is the current one.
+    Rename {
+        /// The trail's name.
+        old: String,
+        /// Its new name (letters, digits, '.', '_' and '-').
+        new: String,
+    },
+}
 
 /// The `--json` shape.
 #[derive(Serialize)]
@@ -18,7 +42,50 @@ struct TrailsOut<'a> {
     trails: &'a [TrailInfo],
 }
 
-pub fn run(ctx: &Ctx, _args: Args) -> Result<(), CliError> {
+pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
+    match args.action.unwrap_or(Action::List) {
+        Action::List => list(ctx),
+        Action::Delete { name } => delete(ctx, &name),
+        Action::Rename { old, new } => rename(ctx, &old, &new),
+    }
+}
+
+fn delete(ctx: &Ctx, name: &str) -> Result<(), CliError> {
+    let report = ctx.open()?.delete_trail(name)?;
+    if ctx.printer.json {
+        ctx.printer.json(&report)?;
+        return Ok(());
+    }
+    let tip = report.commit.to_hex_with_len(12).to_string();
+    ctx.printer.out(&format!(
+        "deleted trail {} (head {}); kept under {}\n",
+        safe(&report.name),
+        safe(report.head.as_deref().unwrap_or(&tip)),
+        safe(&report.archive_ref)
+    ))?;
+    ctx.printer.note(&format!(
+        "to restore it: atom fork {} --from {tip}",
+        quote(&report.name)
+    ));
+    Ok(())
+}
+
+fn rename(ctx: &Ctx, old: &str, new: &str) -> Result<(), CliError> {
+    let report = ctx.open()?.rename_trail(old, new)?;
+    if ctx.printer.json {
+        ctx.printer.json(&report)?;
+        return Ok(());
+    }
+    ctx.printer.out(&format!(
+        "renamed trail {} to {}{}\n",
+        safe(&report.from),
+        safe(&report.to),
+        if report.current { " (current)" } else { "" }
+    ))?;
+    Ok(())
+}
+
+fn list(ctx: &Ctx) -> Result<(), CliError> {
     let trail = ctx.open()?;
     let trails = trail.trails()?;
     let current = trails

@@ -59,12 +59,13 @@ pub fn full(p: &Printer, a: &AtomView) -> String {
         rows.push(("built on", join(&r.influenced_by)));
     }
     rows.push(("digest", text(&r.digest)));
+    // The words of `--json`'s `signature.status` (SPEC §5).
     let sig = &a.signature;
     let status = match sig.status {
         SignatureStatus::Good => p.paint(GREEN, "good"),
-        SignatureStatus::Untrusted => p.paint(RED, "untrusted key"),
-        SignatureStatus::Bad => p.paint(RED, "BAD"),
-        SignatureStatus::None => p.paint(RED, "unsigned"),
+        SignatureStatus::Untrusted => p.paint(RED, "untrusted"),
+        SignatureStatus::Bad => p.paint(RED, "bad"),
+        SignatureStatus::None => p.paint(RED, "none"),
     };
     rows.push((
         "signature",
