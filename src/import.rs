@@ -296,6 +296,16 @@ fn complete(
             if tx.contains(&id).map_err(|e| e.to_string())? {
                 return Err(format!("{id} is already an atom of this store"));
             }
+            let day: i64 = id.date().format("%Y%m%d").to_string().parse().unwrap_or(0);
+            if tx
+                .ix()
+                .logged_number(day, i64::from(id.seq()))
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!(
+                    "{id}: this store's transparency log already holds an atom of that day and number (ids are never issued twice, even for atoms no trail reaches any more)"
+                ));
+            }
             let floor = floors.of(tx, id.date())?;
             if id.seq() <= floor {
                 return Err(format!(

@@ -173,6 +173,17 @@ impl Index {
         Ok(n.unwrap_or(0) as u32)
     }
 
+    /// Whether the log holds an atom numbered `seq` on `day` (`YYYYMMDD`):
+    /// then that number is taken, whatever trail still reaches it.
+    pub fn logged_number(&self, day: i64, seq: i64) -> Result<bool, IndexError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM log_leaf WHERE day = ?1 AND seq = ?2")?
+            .query_row([day, seq], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
     /// Indexed atoms the log does not hold yet, in the order they were
     /// indexed, at most `limit`.
     pub fn pending_atoms(&self, limit: usize) -> Result<Vec<PendingAtom>, IndexError> {

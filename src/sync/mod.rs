@@ -616,6 +616,7 @@ impl Trail {
         if let Some(first) = problems.first() {
             return Err(self.refusal(remote, first, problems.len(), &published));
         }
+        self.refuse_resigned(remote, &new)?;
         let mut witness = WitnessReport::default();
         let logs = self.check_logs(remote, ns, &mut witness)?;
 
@@ -744,6 +745,54 @@ impl Trail {
             ),
             hint: "if they are meant to be one trail, pull with --allow-unrelated (a MERGE atom joins them); else pull the other trails by name".into(),
         })
+    }
+
+    /// Refuse re-signed history: an incoming atom with the id of an atom
+    /// here, signed by the same key, with other content. Two devices may
+    /// mint one id (each with its own key); one key minting it twice means
+    /// its history was rewritten and signed again.
+    fn refuse_resigned(&self, remote: &str, new: &[ObjectId]) -> Result<(), SyncError> {
+        if self.git().refs_under(HEADS_PREFIX)?.is_empty() {
+            // Nothing here to contradict (a clone).
+            return Ok(());
+        }
+        for &c in new {
+            let Ok(incoming) = self.git().read_atom(c) else {
+                continue;
+            };
+            let id = &incoming.record.atom_id;
+            let here = self.with_index(|ix| ix.commits_of(id))?;
+            if here.iter().all(|h| *h == c) {
+                continue;
+            }
+            let key_of = |s: &crate::store::StoredAtom| {
+                s.signature
+                    .as_ref()
+                    .and_then(|(armored, _)| signature_key(armored))
+            };
+            let Some(key) = key_of(&incoming) else {
+                continue;
+            };
+            for h in here.into_iter().filter(|h| *h != c) {
+                let Ok(existing) = self.git().read_atom(h) else {
+                    continue;
+                };
+                if key_of(&existing).as_ref() == Some(&key)
+                    && existing.record.digest != incoming.record.digest
+                {
+                    return Err(SyncError::Refused {
+                        remote: remote.to_owned(),
+                        reason: format!(
+                            "{id} (commit {}) is signed by the key that signed {id} here (commit {}) with other content: that history was rewritten and signed again",
+                            c.to_hex_with_len(12),
+                            h.to_hex_with_len(12)
+                        ),
+                        hint: "ask the device that pushed it why its history changed; `atom verify --all` there names the atoms its log holds that no trail reaches".into(),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Bring trail `name` to include `theirs`: create it, fast-forward it,

@@ -430,3 +430,56 @@ fn a_rollback_is_pushed_and_followed_by_the_other_device() {
     assert_eq!(out.code, 1, "{out}");
     assert!(out.stderr.contains("refs/heads/main"), "{out}");
 }
+
+/// A device that rewrites its history and signs it again (same ids, other
+/// content, same key) is refused by the other device's pull, naming the
+/// id, instead of being merged with duplicate-id warnings.
+#[test]
+fn re_signed_history_from_the_same_key_is_refused() {
+    let a = TestEnv::init();
+    let remote = a.bare_remote("shared.git");
+    let remote_s = remote.to_str().unwrap();
+    record_id(&a, &["TASK", "one"]);
+    let two = record_id(&a, &["TASK", "two"]);
+    a.atom_ok(&["remote", "add", "origin", remote_s]);
+    a.atom_ok(&["push"]);
+    let b = TestEnv::new();
+    b.atom_ok(&["clone", remote_s]);
+
+    // A drops its tip with plain git and mints the same id again, with
+    // other content, signed by the same key; then force-pushes with git.
+    a.git(&["update-ref", "refs/heads/main", "main~1"]);
+    let line =
+        format!("{{\"atom_id\":\"{two}\",\"operation\":\"other\",\"summary\":\"rewritten\"}}\n");
+    let file = a.write_file("again.jsonl", line.as_bytes());
+    // Its log remembers the id: import refuses it...
+    let out = a.atom_err(&["import", file.to_str().unwrap()], 2);
+    assert!(
+        out.stderr.contains("transparency log already holds"),
+        "{out}"
+    );
+    // ...until the log and the index are deleted by hand.
+    a.git(&["update-ref", "-d", "refs/atom/log"]);
+    std::fs::remove_file(a.store().join("index.sqlite")).unwrap();
+    a.atom_ok(&["import", file.to_str().unwrap()]);
+    let out = a
+        .command("git")
+        .arg("--git-dir")
+        .arg(a.git_dir())
+        .args([
+            "push",
+            "-q",
+            "-f",
+            remote_s,
+            "refs/heads/main:refs/heads/main",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+
+    let before = b.git(&["for-each-ref"]);
+    let out = b.atom_err(&["pull"], 1);
+    assert!(out.stderr.contains(&two), "{out}");
+    assert!(out.stderr.contains("signed again"), "{out}");
+    assert_eq!(b.git(&["for-each-ref"]), before);
+}
