@@ -30,7 +30,7 @@ use crate::store::lock::StoreLock;
 use crate::store::log::LOG_REF;
 use crate::store::pack::PackWriter;
 use crate::store::{Identity, StoreError, HEADS_PREFIX};
-use crate::trail::{email_local_part, AtomView, Prepared, Trail, TrailError};
+use crate::trail::{AtomView, Prepared, Trail, TrailError};
 
 /// Where [`Transaction::append`] puts an atom.
 #[derive(Debug, Clone)]
@@ -291,10 +291,7 @@ impl<'t> Transaction<'t> {
         if self.pack.is_none() {
             self.pack = Some(self.trail.git().new_pack()?);
         }
-        let author = Identity {
-            name: record.agent.clone(),
-            email: format!("{}@agents.atom", email_local_part(&record.agent)),
-        };
+        let author = Identity::agent(&record.agent);
         let pack = self.pack.as_mut().expect("made above");
         let bytes = record.canonical_bytes();
         let commit = self.trail.git().pack_atom_commit(

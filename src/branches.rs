@@ -331,7 +331,26 @@ impl Trail {
     /// Carry out `plan`: keep the tip under an archive ref, then move the
     /// trail to a ROLLBACK atom on top of the target. Fails with
     /// [`BranchError::Moved`] if the trail changed since the plan was made.
+    ///
+    /// When other writers move the trail meanwhile, the rollback is planned
+    /// again and retried (as appends are), as long as the target is still
+    /// on the trail; the report names what was finally discarded.
     pub fn rollback(&self, plan: RollbackPlan) -> Result<RollbackReport, BranchError> {
+        let target = plan.target_commit.to_string();
+        let mut plan = plan;
+        for attempt in 0.. {
+            match self.rollback_once(plan) {
+                Err(BranchError::Moved { .. }) if attempt < 32 => {
+                    std::thread::sleep(std::time::Duration::from_millis(2 << attempt.min(6)));
+                    plan = self.rollback_plan(&target)?;
+                }
+                other => return other,
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    fn rollback_once(&self, plan: RollbackPlan) -> Result<RollbackReport, BranchError> {
         let moved = || BranchError::Moved {
             trail: plan.trail.clone(),
         };

@@ -154,6 +154,12 @@ impl Trail {
         let mut line = String::new();
         let mut number = 0;
         let now = Utc::now();
+        // The highest number of each day on the trail being built, beyond
+        // what the trail already had: ids of one day must increase along it.
+        let mut floors = DayFloors {
+            trail: trail.clone(),
+            imported: std::collections::HashMap::new(),
+        };
         loop {
             line.clear();
             number += 1;
@@ -167,8 +173,15 @@ impl Trail {
                 line: number,
                 reason,
             };
-            let (record, legacy) =
-                complete(&tx, &line, parent.as_ref(), &default_agent, now).map_err(bad)?;
+            let (record, legacy) = complete(
+                &tx,
+                &line,
+                parent.as_ref(),
+                &mut floors,
+                &default_agent,
+                now,
+            )
+            .map_err(bad)?;
             let parents: Vec<ObjectId> = parent.as_ref().map(|p| p.commit).into_iter().collect();
             let commit = tx.write(&record, &parents, &[])?;
             report.imported += 1;
@@ -197,12 +210,30 @@ impl Trail {
     }
 }
 
+/// The highest id number of each day along the trail an import builds.
+struct DayFloors {
+    trail: String,
+    imported: std::collections::HashMap<chrono::NaiveDate, u32>,
+}
+
+impl DayFloors {
+    /// The highest number of `day` on the trail so far.
+    fn of(&self, tx: &Transaction<'_>, day: chrono::NaiveDate) -> Result<u32, String> {
+        let before = tx
+            .ix()
+            .trail_day_max(&self.trail, &day.format("%Y%m%d").to_string())
+            .map_err(|e| e.to_string())?;
+        Ok(before.max(self.imported.get(&day).copied().unwrap_or(0)))
+    }
+}
+
 /// Turn one input line into a checked record following `parent`.
 /// Returns the record and whether the line was in the seed format.
 fn complete(
     tx: &Transaction<'_>,
     line: &str,
     parent: Option<&Link>,
+    floors: &mut DayFloors,
     default_agent: &str,
     now: DateTime<Utc>,
 ) -> Result<(Atom, bool), String> {
@@ -250,13 +281,11 @@ fn complete(
             if tx.contains(&id).map_err(|e| e.to_string())? {
                 return Err(format!("{id} is already an atom of this store"));
             }
-            if let Some(p) = parent.filter(|p| p.id.date() == id.date()) {
-                if id.seq() <= p.id.seq() {
-                    return Err(format!(
-                        "{id} does not follow {}: ids of one day must increase along a trail",
-                        p.id
-                    ));
-                }
+            let floor = floors.of(tx, id.date())?;
+            if id.seq() <= floor {
+                return Err(format!(
+                    "{id} does not follow number {floor} of that day earlier on the trail: ids of one day must increase along a trail"
+                ));
             }
             id
         }
@@ -271,6 +300,8 @@ fn complete(
             AtomId::new(&atom_type, day, seq).map_err(|e| e.to_string())?
         }
     };
+    let floor = floors.imported.entry(atom_id.date()).or_insert(0);
+    *floor = (*floor).max(atom_id.seq());
     for (key, want) in [
         ("previous_atom", parent.map(|p| p.id.to_string())),
         ("previous_digest", parent.map(|p| p.digest.clone())),

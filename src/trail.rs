@@ -849,21 +849,3 @@ pub(crate) fn set_git_config(git_dir: &Path, key: &str, value: &str) -> Result<(
         .into()),
     }
 }
-
-/// A git-safe email local part for an agent name: `Claude Code` -> `claude-code`.
-pub(crate) fn email_local_part(agent: &str) -> String {
-    let mut out = String::with_capacity(agent.len());
-    for c in agent.chars() {
-        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+') {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let trimmed = out.trim_matches(['-', '.']);
-    if trimmed.is_empty() {
-        "agent".into()
-    } else {
-        trimmed.to_owned()
-    }
-}

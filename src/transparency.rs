@@ -114,11 +114,13 @@ impl Transaction<'_> {
                 .map_err(|e| IndexError::Unusable(format!("cannot sign the checkpoint: {e}")))?;
             let note = note.format();
             let on_disk = self.trail().git().ref_target(LOG_REF)?;
-            // A log ref deleted by hand: the chain continues from the last
-            // commit the index knows, which verify reports.
+            // The chain continues from the last log commit the index
+            // derived (catch-up brought it to the ref when the ref reads):
+            // a ref deleted, or pointed at something that is not a log by
+            // hand, is put back on the log, and verify reports what it saw.
             let parent = match self.tip(LOG_REF)? {
-                Some(t) => Some(t),
-                None => self.ix().log_tip()?,
+                Some(t) if Some(t) != on_disk => Some(t),
+                _ => self.ix().log_tip()?,
             };
             let commit = self.pack_log_commit(&leaves, &note, parent)?;
             self.move_ref(LOG_REF, on_disk, commit);
@@ -140,6 +142,12 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 impl Trail {
+    /// Log the atoms indexed but not logged yet, now (after a pull or a
+    /// clone moved refs directly). The caller holds the store lock.
+    pub(crate) fn log_queued_locked(&self) -> Result<(), TrailError> {
+        Transaction::begin_locked(self, None)?.commit()
+    }
+
     /// The verifier key of this store's checkpoints
     /// (`name+hexkeyid+base64(0x01 || key)`, C2SP signed-note).
     pub fn verifier_key(&self) -> Result<String, TrailError> {
@@ -189,27 +197,66 @@ impl Trail {
 
     /// A C2SP tlog-proof that the atom at `commit` is in the log at the
     /// latest checkpoint; its leaf data is the proof's `extra` line.
+    ///
+    /// When other devices cosigned a checkpoint that includes the atom, the
+    /// proof is against the largest such one, carrying its cosignatures
+    /// (this store's signature is made again: Ed25519 is deterministic);
+    /// else against the latest checkpoint.
     pub fn prove(&self, commit: ObjectId) -> Result<TlogProof, TrailError> {
-        self.with_index(|ix| {
+        let cosigs = self.cosignatures().unwrap_or_default();
+        let (n, leaf, latest) = self.with_index(|ix| {
             let note = ix.log_state("checkpoint")?.ok_or_else(|| {
                 IndexError::Unusable("the log is empty: record an atom first".into())
             })?;
-            let size = checkpoint_of(&note)
-                .ok_or_else(|| IndexError::Unusable("the latest checkpoint does not parse".into()))?
-                .size;
             let n = ix.leaf_of(&commit)?.ok_or_else(|| {
                 IndexError::Unusable(format!("commit {commit} is not in the log yet"))
             })?;
-            let leaf = ix.leaf(n)?.expect("leaf_of found it");
-            let path = tlog::prove_record(size, n, ix).map_err(|e| {
-                IndexError::Unusable(format!("cannot prove leaf {n} in a tree of {size}: {e:?}"))
-            })?;
-            Ok(TlogProof {
-                extra: Some(leaf.data().into_bytes()),
-                index: n,
-                path,
-                checkpoint: note,
+            Ok((n, ix.leaf(n)?.expect("leaf_of found it"), note))
+        })?;
+        let witnessed = cosigs.iter().filter(|c| c.size > n).map(|c| c.size).max();
+        let (size, note) = match witnessed {
+            Some(size) => {
+                let origin = checkpoint_of(&latest).map(|c| c.origin).ok_or_else(|| {
+                    IndexError::Unusable("the latest checkpoint does not parse".into())
+                })?;
+                let mut note = Note {
+                    text: Checkpoint {
+                        origin: origin.clone(),
+                        size,
+                        root: self.log_root(size)?,
+                        extensions: Vec::new(),
+                    }
+                    .to_text(),
+                    signatures: Vec::new(),
+                };
+                note.sign(&origin, self.signer()?.ed25519()).map_err(|e| {
+                    IndexError::Unusable(format!("cannot sign the checkpoint: {e}"))
+                })?;
+                let mut text = note.format();
+                for c in cosigs.iter().filter(|c| c.size == size) {
+                    text.push_str(&c.line);
+                }
+                (size, text)
+            }
+            None => {
+                let size = checkpoint_of(&latest)
+                    .ok_or_else(|| {
+                        IndexError::Unusable("the latest checkpoint does not parse".into())
+                    })?
+                    .size;
+                (size, latest)
+            }
+        };
+        let path = self.with_index(|ix| {
+            tlog::prove_record(size, n, ix).map_err(|e| {
+                IndexError::Unusable(format!("cannot prove leaf {n} in a tree of {size}: {e}"))
             })
+        })?;
+        Ok(TlogProof {
+            extra: Some(leaf.data().into_bytes()),
+            index: n,
+            path,
+            checkpoint: note,
         })
     }
 
@@ -224,7 +271,7 @@ impl Trail {
                 )));
             }
             tlog::prove_tree(new, old, ix)
-                .map_err(|e| IndexError::Unusable(format!("consistency path: {e:?}")))
+                .map_err(|e| IndexError::Unusable(format!("consistency path: {e}")))
         })
     }
 
@@ -505,11 +552,11 @@ pub struct ProvenLeaf {
 /// path binds the leaf (the proof's `extra`: `<commit> <digest>`) to its
 /// root. Returns what it proves, or why it does not.
 pub fn check_proof(text: &str, key: &VerifierKey) -> Result<ProvenLeaf, String> {
-    let proof = TlogProof::parse(text).map_err(|e| format!("not a tlog proof: {e:?}"))?;
+    let proof = TlogProof::parse(text).map_err(|e| format!("not a tlog proof: {e}"))?;
     let note = Note::parse(&proof.checkpoint)
-        .map_err(|e| format!("its checkpoint is not a signed note: {e:?}"))?;
-    let checkpoint = Checkpoint::parse(&note.text)
-        .map_err(|e| format!("its checkpoint does not parse: {e:?}"))?;
+        .map_err(|e| format!("its checkpoint is not a signed note: {e}"))?;
+    let checkpoint =
+        Checkpoint::parse(&note.text).map_err(|e| format!("its checkpoint does not parse: {e}"))?;
     if checkpoint.origin != key.name {
         return Err(format!(
             "the checkpoint is of log {:?}, the key of {:?}",
@@ -517,7 +564,7 @@ pub fn check_proof(text: &str, key: &VerifierKey) -> Result<ProvenLeaf, String> 
         ));
     }
     note.verify(key)
-        .map_err(|e| format!("the checkpoint is not signed by that key: {e:?}"))?;
+        .map_err(|e| format!("the checkpoint is not signed by that key: {e}"))?;
     let extra = proof
         .extra
         .as_deref()
@@ -556,6 +603,6 @@ pub fn check_proof(text: &str, key: &VerifierKey) -> Result<ProvenLeaf, String> 
 
 /// The checkpoint in a signed note (for `atom prove --consistency`).
 pub fn parse_checkpoint(note: &str) -> Result<Checkpoint, String> {
-    let note = Note::parse(note).map_err(|e| format!("not a signed note: {e:?}"))?;
-    Checkpoint::parse(&note.text).map_err(|e| format!("not a checkpoint: {e:?}"))
+    let note = Note::parse(note).map_err(|e| format!("not a signed note: {e}"))?;
+    Checkpoint::parse(&note.text).map_err(|e| format!("not a checkpoint: {e}"))
 }

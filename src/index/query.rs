@@ -331,6 +331,20 @@ impl Index {
         rows.map(|r| oid(&r?)).collect()
     }
 
+    /// The highest sequence number of `day` (`YYYYMMDD`) among the atoms
+    /// trail `trail` reaches (0 when none).
+    pub fn trail_day_max(&self, trail: &str, day: &str) -> Result<u32, IndexError> {
+        let day: i64 = day.parse().unwrap_or(0);
+        let n: Option<u32> = self
+            .conn
+            .prepare_cached(
+                "SELECT max(a.seq) FROM atom a JOIN trail_range r ON r.seg = a.seg AND a.pos <= r.max_pos
+                 WHERE r.trail = ?1 AND a.day = ?2",
+            )?
+            .query_row(rusqlite::params![trail, day], |r| r.get(0))?;
+        Ok(n.unwrap_or(0))
+    }
+
     /// The highest sequence number taken on `day` (`YYYYMMDD`) anywhere in the store.
     pub fn last_seq(&self, day: &str) -> Result<u32, IndexError> {
         let day: i64 = day.parse().unwrap_or(0);

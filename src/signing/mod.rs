@@ -17,7 +17,7 @@ pub use allowed::{
     Refusal, SignatureCheck, SignatureStatus, SignatureValidity,
 };
 pub use openssh::{SignerOptions, SshTime};
-pub use ssh::{SshSigner, SIGNING_NAMESPACE};
+pub use ssh::{canonical_armor, SshSigner, SIGNING_NAMESPACE};
 
 /// Errors of key handling and signing.
 #[derive(Debug, thiserror::Error)]

@@ -113,9 +113,23 @@ impl Signer for SshSigner {
             HashAlg::Sha512,
             signature,
         )
-        .and_then(|sig| sig.to_pem(LineEnding::LF))
+        .and_then(|sig| armor(&sig))
         .map_err(crypto)
     }
+}
+
+/// The armor atom writes a signature in, which is ssh-keygen's: PEM with
+/// LF line endings, base64 wrapped at 70 columns.
+fn armor(sig: &SshSig) -> Result<String, ssh_key::Error> {
+    sig.to_pem(LineEnding::LF)
+}
+
+/// An armored SSH signature decoded and armored again as atom writes it;
+/// `None` when it does not decode. The signature covers the commit without
+/// its armor, so only this comparison tells a re-armored (re-wrapped, CRLF)
+/// copy of a signed commit from the original.
+pub fn canonical_armor(armored: &[u8]) -> Option<String> {
+    armor(&SshSig::from_pem(armored).ok()?).ok()
 }
 
 fn public_line(key: &PrivateKey) -> String {
@@ -142,4 +156,20 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), SigningError> {
     let mut f = opts.open(path).map_err(err)?;
     f.write_all(bytes).map_err(err)?;
     f.sync_all().map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_armor_is_what_sign_writes_and_undoes_crlf() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = SshSigner::generate(&dir.path().join("k"), "test").unwrap();
+        let armor = signer.sign(b"payload").unwrap();
+        assert_eq!(canonical_armor(armor.as_bytes()).as_deref(), Some(&*armor));
+        let crlf = armor.replace('\n', "\r\n");
+        assert_eq!(canonical_armor(crlf.as_bytes()).as_deref(), Some(&*armor));
+        assert_eq!(canonical_armor(b"not a signature"), None);
+    }
 }

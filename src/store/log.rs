@@ -17,6 +17,9 @@ pub const LOG_REF: &str = "refs/atom/log";
 pub const MAX_LEAVES_PER_COMMIT: usize = 65_536;
 /// The largest `leaves` file read.
 const MAX_LEAVES_BYTES: u64 = 8 << 20;
+/// The longest chain walked (20 bytes of memory each): one commit per
+/// append transaction.
+const MAX_LOG_COMMITS: usize = 10_000_000;
 /// The largest `checkpoint` file read.
 const MAX_CHECKPOINT_BYTES: u64 = 64 << 10;
 
@@ -66,29 +69,23 @@ impl GitStore {
         };
         encode(&tree, &mut buf)?;
         let tree = add(Kind::Tree, &buf)?;
-        let sig = gix::actor::Signature {
-            name: who.name.as_str().into(),
-            email: who.email.as_str().into(),
-            time: gix::date::Time {
-                seconds: chrono::Utc::now().timestamp(),
-                offset: 0,
-            },
-        };
         let n = leaves.len();
-        let mut commit = gix::objs::Commit {
-            tree,
-            parents: parent.into_iter().collect(),
-            author: sig.clone(),
-            committer: sig,
-            encoding: None,
-            message: format!("atom log: {n} leaf{}\n", if n == 1 { "" } else { "s" }).into(),
-            extra_headers: Vec::new(),
-        };
+        let message = format!("atom log: {n} leaf{}\n", if n == 1 { "" } else { "s" });
+        let parents: Vec<ObjectId> = parent.into_iter().collect();
         // Signed like every commit of the store, so `git verify-commit`
         // accepts the whole repository.
-        self.sign(&mut commit, signer)?;
-        encode(&commit, &mut buf)?;
-        add(Kind::Commit, &buf)
+        let commit = super::write::sign_commit(
+            &super::write::CommitFields {
+                tree,
+                parents: &parents,
+                author: who,
+                committer: who,
+                time: chrono::Utc::now().timestamp(),
+                message: message.as_bytes(),
+            },
+            signer,
+        )?;
+        add(Kind::Commit, &commit)
     }
 
     /// Read a log commit; anything but a commit with one parent at most and
@@ -96,55 +93,22 @@ impl GitStore {
     /// refused (it may come from a remote).
     pub fn read_log_commit(&self, commit: ObjectId) -> Result<LogCommit, StoreError> {
         let refuse = |reason: String| StoreError::NotAnAtom { commit, reason };
-        let mut corrupt = Vec::new();
-        let data = self
-            .read_checked(commit, "commit", &mut corrupt)
-            .ok_or_else(|| refuse(format!("log commit cannot be read: {}", corrupt.join("; "))))?;
-        let kind = self.repo.object_hash();
-        let parsed = gix::objs::CommitRef::from_bytes(&data, kind)
-            .map_err(|_| refuse("log commit cannot be parsed".into()))?;
-        let parents: Vec<ObjectId> = parsed.parents().collect();
-        if parents.len() > 1 {
+        let small = self.read_small_commit(
+            commit,
+            &[
+                ("checkpoint", MAX_CHECKPOINT_BYTES),
+                ("leaves", MAX_LEAVES_BYTES),
+            ],
+        )?;
+        if small.parents.len() > 1 {
             return Err(refuse("a log commit has one parent at most".into()));
         }
-        let tree = self
-            .read_checked(parsed.tree(), "tree", &mut corrupt)
-            .ok_or_else(|| refuse("its tree cannot be read".into()))?;
-        let entries = gix::objs::TreeRef::from_bytes(&tree, kind)
-            .map_err(|_| refuse("its tree cannot be parsed".into()))?
-            .entries;
         let mut checkpoint = None;
         let mut leaves = None;
-        for e in &entries {
-            let limit = match e.filename.as_ref() as &[u8] {
-                b"checkpoint" => MAX_CHECKPOINT_BYTES,
-                b"leaves" => MAX_LEAVES_BYTES,
-                _ => {
-                    return Err(refuse(
-                        "its tree holds more than checkpoint and leaves".into(),
-                    ))
-                }
-            };
-            if e.mode.value() != super::MODE_FILE {
-                return Err(refuse("its tree holds something that is not a file".into()));
-            }
-            let size = self
-                .repo
-                .find_header(e.oid)
-                .map_err(|err| refuse(format!("{} cannot be read: {err}", e.filename)))?
-                .size();
-            if size > limit {
-                return Err(refuse(format!(
-                    "{} is {size} bytes, over {limit}",
-                    e.filename
-                )));
-            }
-            let bytes = self
-                .read_checked(e.oid.to_owned(), "blob", &mut corrupt)
-                .ok_or_else(|| refuse(format!("{} cannot be read", e.filename)))?;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| refuse(format!("{} is not UTF-8", e.filename)))?;
-            if e.filename == "checkpoint" {
+        for (name, bytes) in small.files {
+            let text =
+                String::from_utf8(bytes).map_err(|_| refuse(format!("{name} is not UTF-8")))?;
+            if name == "checkpoint" {
                 checkpoint = Some(text);
             } else {
                 leaves = Some(text);
@@ -154,7 +118,7 @@ impl GitStore {
             return Err(refuse("its tree lacks checkpoint or leaves".into()));
         };
         Ok(LogCommit {
-            parent: parents.first().copied(),
+            parent: small.parents.first().copied(),
             checkpoint,
             leaves: leaves.lines().map(str::to_owned).collect(),
         })
@@ -173,6 +137,12 @@ impl GitStore {
             if Some(c) == stop {
                 chain.reverse();
                 return Ok((chain, true));
+            }
+            if chain.len() == MAX_LOG_COMMITS {
+                return Err(StoreError::NotAnAtom {
+                    commit: tip,
+                    reason: format!("the log chain is longer than {MAX_LOG_COMMITS} commits"),
+                });
             }
             chain.push(c);
             at = self.log_parent(c)?;

@@ -17,6 +17,10 @@ mod repair;
 pub mod rollup;
 mod write;
 
+pub use write::{
+    encode_atom_tree, encode_attachments_tree, encode_commit, sign_commit, CommitFields,
+};
+
 use std::path::{Path, PathBuf};
 
 use gix::bstr::ByteSlice;
@@ -131,6 +135,14 @@ pub struct FileCommit {
     pub file: Vec<u8>,
     /// The armored signature and the bytes it signs, when signed.
     pub signature: Option<SignedPayload>,
+}
+
+/// A commit of a few small files, as [`GitStore::read_small_commit`] reads it.
+#[derive(Debug, Clone)]
+pub(crate) struct SmallCommit {
+    pub(crate) parents: Vec<ObjectId>,
+    pub(crate) signature: Option<SignedPayload>,
+    pub(crate) files: Vec<(String, Vec<u8>)>,
 }
 
 /// An atom commit as read back from git.
@@ -263,11 +275,34 @@ impl GitStore {
         name: &str,
         max_bytes: u64,
     ) -> Result<FileCommit, StoreError> {
+        let mut small = self.read_small_commit(commit, &[(name, max_bytes)])?;
+        let Some((_, file)) = small.files.pop() else {
+            return Err(StoreError::NotAnAtom {
+                commit,
+                reason: format!("its tree lacks {name}"),
+            });
+        };
+        Ok(FileCommit {
+            parents: small.parents,
+            file,
+            signature: small.signature,
+        })
+    }
+
+    /// A commit whose tree holds only regular files named in `allowed`,
+    /// each within its size limit, read whole: its parents, signature and
+    /// files (in tree order). Anything else is refused before a file is
+    /// read (it may come from a remote).
+    pub(crate) fn read_small_commit(
+        &self,
+        commit: ObjectId,
+        allowed: &[(&str, u64)],
+    ) -> Result<SmallCommit, StoreError> {
         let refuse = |reason: String| StoreError::NotAnAtom { commit, reason };
         let mut corrupt = Vec::new();
         let data = self
             .read_checked(commit, "commit", &mut corrupt)
-            .ok_or_else(|| refuse("the commit cannot be read".into()))?;
+            .ok_or_else(|| refuse(format!("the commit cannot be read: {}", corrupt.join("; "))))?;
         let kind = self.repo.object_hash();
         let parsed = gix::objs::CommitRef::from_bytes(&data, kind)
             .map_err(|_| refuse("the commit cannot be parsed".into()))?;
@@ -281,35 +316,44 @@ impl GitStore {
         let entries = gix::objs::TreeRef::from_bytes(&tree, kind)
             .map_err(|_| refuse("its tree cannot be parsed".into()))?
             .entries;
-        let [entry] = entries.as_slice() else {
-            return Err(refuse(format!(
-                "its tree holds {} entries, not just {name}",
-                entries.len()
-            )));
-        };
-        if entry.filename != name.as_bytes() || entry.mode.value() != MODE_FILE {
-            return Err(refuse(format!(
-                "its tree holds something other than {name}"
-            )));
+        let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
+        let mut files = Vec::new();
+        for e in &entries {
+            let name = e.filename.to_str_lossy();
+            let Some((_, limit)) = allowed.iter().find(|(n, _)| *n == name) else {
+                return Err(refuse(format!(
+                    "its tree holds {name:?}, not only {}",
+                    names.join(" and ")
+                )));
+            };
+            if e.mode.value() != MODE_FILE {
+                return Err(refuse(format!("{name} is not a regular file")));
+            }
+            let size = self
+                .repo
+                .find_header(e.oid)
+                .map_err(|err| refuse(format!("{name} cannot be read: {err}")))?
+                .size();
+            if size > *limit {
+                return Err(refuse(format!(
+                    "{name} is {size} bytes, more than the {limit} allowed"
+                )));
+            }
+            let bytes = self
+                .read_checked(e.oid.to_owned(), "blob", &mut corrupt)
+                .ok_or_else(|| refuse(format!("{name} cannot be read")))?;
+            files.push((name.into_owned(), bytes));
         }
-        let size = self
-            .repo
-            .find_header(entry.oid)
-            .map_err(|e| refuse(format!("{name} cannot be read: {e}")))?
-            .size();
-        if size > max_bytes {
-            return Err(refuse(format!(
-                "{name} is {size} bytes, more than the {max_bytes} allowed"
-            )));
-        }
-        let file = self
-            .read_checked(entry.oid.to_owned(), "blob", &mut corrupt)
-            .ok_or_else(|| refuse(format!("{name} cannot be read")))?;
-        Ok(FileCommit {
+        Ok(SmallCommit {
             parents,
-            file,
             signature,
+            files,
         })
+    }
+
+    /// Whether the repository holds the object `id`.
+    pub fn has_object(&self, id: ObjectId) -> bool {
+        self.repo.has_object(id)
     }
 
     /// The value of the trailer `key` in `commit`'s message, when the
@@ -556,6 +600,8 @@ pub struct TreeFile {
 /// The objects of one atom commit, each checked against its id.
 #[derive(Debug, Clone, Default)]
 pub struct AtomObjects {
+    /// The commit object's bytes (empty when it cannot be read).
+    pub commit: Vec<u8>,
     /// Every entry of the tree and of its sub-trees, in tree order.
     pub files: Vec<TreeFile>,
     /// Objects whose content does not hash to their id, or that cannot be read.
@@ -619,6 +665,8 @@ impl GitStore {
                 signature,
             })
         })();
+        drop(parsed);
+        out.commit = data;
         (atom, out)
     }
 

@@ -262,6 +262,20 @@ impl<'a> GitCli<'a> {
         }
     }
 
+    /// Where `name` points on `remote` (`git ls-remote`), if it exists.
+    pub(crate) fn ls_remote(
+        &self,
+        remote: &str,
+        name: &str,
+    ) -> Result<Option<ObjectId>, GitFailure> {
+        let out = self.output(&["ls-remote", "--end-of-options", remote, name])?;
+        Ok(out
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .find(|(_, r)| *r == name)
+            .and_then(|(id, _)| ObjectId::from_hex(id.as_bytes()).ok()))
+    }
+
     /// Whether `a` and `b` share any history (`git merge-base`).
     pub(crate) fn related(&self, a: ObjectId, b: ObjectId) -> Result<bool, GitFailure> {
         let out = self

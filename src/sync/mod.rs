@@ -20,6 +20,8 @@
 //! `refs/atom/remotes/<remote>/signers`, so that a rewritten chain is seen.
 
 mod git_cli;
+mod rollback;
+pub mod witness;
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +38,8 @@ use crate::store::{StoreError, HEADS_PREFIX};
 use crate::trail::{set_git_config, Draft, Trail, TrailError};
 use crate::verify::AtomProblem;
 use git_cli::{GitCli, GitFailure};
+use witness::WitnessReport;
+use witness::{COSIGS_PREFIX, LOGS_PREFIX};
 
 /// Where a pull keeps what it fetched until it is verified.
 pub const INCOMING_PREFIX: &str = "refs/atom/incoming/";
@@ -243,6 +247,8 @@ pub struct PullReport {
     /// What is wrong with the remote's published key list, when something
     /// is (its keys past the problem are not even offered for trust).
     pub signers_problem: Option<String>,
+    /// Transparency logs checked and cosigned, cosignatures collected.
+    pub witness: WitnessReport,
 }
 
 /// What `atom clone` did.
@@ -376,6 +382,7 @@ impl Trail {
         let plan = theirs.and_then(|theirs| self.plan_key_list(remote, theirs));
         let _ = cli.delete_refs_under(&ns);
         let plan = plan?;
+        specs.extend(self.witness_refspecs()?);
         let mut lease = None;
         if let Some(target) = plan.target {
             specs.push(format!("{target}:{SIGNERS_REF}"));
@@ -400,6 +407,19 @@ impl Trail {
                 detail: p.summary,
             })
             .collect();
+        let mut refs = refs;
+        let rejected: Vec<String> = refs
+            .iter()
+            .filter(|r| r.status == "rejected")
+            .map(|r| r.name.clone())
+            .collect();
+        // A trail rolled back here goes over the remote tip it discarded.
+        for name in self.push_rollbacks(remote, &rejected, progress)? {
+            if let Some(r) = refs.iter_mut().find(|r| r.name == name) {
+                r.status = "rolled back".into();
+                r.detail = "over the tip this store's rollback discarded".into();
+            }
+        }
         let rejected: Vec<String> = refs
             .iter()
             .filter(|r| r.status == "rejected")
@@ -472,23 +492,28 @@ impl Trail {
     }
 
     /// The remote's published keys (`theirs`, fetched) as far as they are
-    /// in custody; the commit checked is remembered when the chain grew
-    /// from the one seen before.
+    /// in custody, checked from the commit this store saw last.
     fn published_keys(
         &self,
         remote: &str,
         theirs: Option<ObjectId>,
     ) -> Result<KeyChain, SyncError> {
-        let seen_ref = seen_ref(remote);
-        let seen = self.git().ref_target(&seen_ref)?;
+        let seen = self.git().ref_target(&seen_ref(remote))?;
         let Some(theirs) = theirs else {
             return Ok(KeyChain::default());
         };
-        let chain = custody::check(self.git(), theirs, seen)?;
+        Ok(custody::check(self.git(), theirs, seen)?)
+    }
+
+    /// Remember the commit of `remote`'s key list checked, when the chain
+    /// grew from the one seen before (once the pull went through).
+    fn remember_keys(&self, remote: &str, chain: &KeyChain) -> Result<(), SyncError> {
+        let seen_ref = seen_ref(remote);
+        let seen = self.git().ref_target(&seen_ref)?;
         if let Some(valid) = chain.valid.filter(|v| Some(*v) != seen) {
             self.git().force_ref(&seen_ref, valid)?;
         }
-        Ok(chain)
+        Ok(())
     }
 
     /// Fetch from `remote` (every trail, archive and the published keys, or
@@ -524,7 +549,11 @@ impl Trail {
             validate_trail_name(t)?;
         }
         let ns = format!("{INCOMING_PREFIX}{remote}/");
-        let mut specs = vec![format!("+{SIGNERS_REF}*:{ns}signers*")];
+        let mut specs = vec![
+            format!("+{SIGNERS_REF}*:{ns}signers*"),
+            format!("+{LOGS_PREFIX}*:{ns}logs/*"),
+            format!("+{COSIGS_PREFIX}*:{ns}cosigs/*"),
+        ];
         match trail {
             Some(t) => specs.push(format!("+{HEADS_PREFIX}{t}:{ns}heads/{t}")),
             None => {
@@ -575,7 +604,7 @@ impl Trail {
             }
         }
         let chain = self.published_keys(remote, self.git().ref_target(&format!("{ns}signers"))?)?;
-        let published = chain.keys;
+        let published = chain.keys.clone();
         let untrusted_keys = untrusted(&published, self.allowed_signers());
 
         let tips: Vec<ObjectId> = heads.iter().chain(&archives).map(|(_, id)| *id).collect();
@@ -587,6 +616,8 @@ impl Trail {
         if let Some(first) = problems.first() {
             return Err(self.refusal(remote, first, problems.len(), &published));
         }
+        let mut witness = WitnessReport::default();
+        let logs = self.check_logs(remote, ns, &mut witness)?;
 
         let _lock = self.lock()?;
         if !allow_unrelated {
@@ -603,8 +634,11 @@ impl Trail {
                 updates.push(update);
             }
         }
-        // Index what arrived now, so the next command starts fast.
-        self.with_index(|_| Ok(()))?;
+        // Index and log what arrived now: the store accepted it.
+        self.log_queued_locked()?;
+        self.remember_keys(remote, &chain)?;
+        self.cosign_logs(logs, &mut witness)?;
+        self.collect_cosignatures(ns, &mut witness)?;
         Ok(PullReport {
             remote: remote.to_owned(),
             url: String::new(),
@@ -613,6 +647,7 @@ impl Trail {
             untrusted_keys,
             repaired: Vec::new(),
             signers_problem: chain.problem,
+            witness,
         })
     }
 
@@ -748,6 +783,17 @@ impl Trail {
         if cli.is_ancestor(ours, theirs).map_err(transport(remote))? {
             self.git().compare_and_swap(&full, Some(ours), theirs)?;
             return Ok(update("fast-forward", atoms, None, theirs));
+        }
+        // The other device rolled back past this tip: follow it, keeping
+        // this tip under an archive ref (merging would bring back what the
+        // rollback took off).
+        if let Some(archive) = self.follow_rollback(name, ours, theirs)? {
+            return Ok(update(
+                &format!("followed a rollback; this tip kept under {archive}"),
+                atoms,
+                None,
+                theirs,
+            ));
         }
         let mut draft = Draft::new("MERGE", "merge");
         draft.summary = format!("merge {name} from {remote}");
@@ -890,6 +936,8 @@ fn clone_into(url: &str, home: &Path, progress: bool) -> Result<CloneReport, Syn
         format!("+{SIGNERS_REF}*:{ns}signers*"),
         format!("+{HEADS_PREFIX}*:{ns}heads/*"),
         format!("+{ARCHIVE_PREFIX}*:{ns}archive/*"),
+        format!("+{LOGS_PREFIX}*:{ns}logs/*"),
+        format!("+{COSIGS_PREFIX}*:{ns}cosigs/*"),
     ];
     trail
         .cli()

@@ -503,6 +503,18 @@ impl Frontier {
         self.size
     }
 
+    /// The roots of its complete subtrees, largest first (one per 1 bit of
+    /// the size): with the size, all it takes to resume it.
+    pub fn subtrees(&self) -> &[Hash] {
+        &self.subtrees
+    }
+
+    /// Resume a frontier from its size and [`Frontier::subtrees`]; `None`
+    /// when their count does not match the size.
+    pub fn resume(size: u64, subtrees: Vec<Hash>) -> Option<Self> {
+        (subtrees.len() == size.count_ones() as usize).then_some(Frontier { size, subtrees })
+    }
+
     /// The RFC 6962 root of the leaves pushed so far (SHA-256 of the empty
     /// string for none).
     pub fn root(&self) -> Hash {

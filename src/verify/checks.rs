@@ -1,5 +1,6 @@
 //! The checks that need one atom alone: object hashes, digest, canonical
-//! form, commit message, tree and SSH signature.
+//! form of the record and of the commit (`form.rs`), commit message, tree
+//! and SSH signature.
 //!
 //! Atoms are read in chunks on one thread (one repository handle: gix maps
 //! loose objects into memory, and unmapping from several threads at once
@@ -10,6 +11,7 @@ use std::collections::HashMap;
 
 use gix::ObjectId;
 
+use super::form::{check_form, Explained, NOT_CANONICAL};
 use crate::canonical;
 use crate::model::Atom;
 use crate::signing::{signature_key, AllowedSigners, Refusal, SignatureStatus};
@@ -106,9 +108,14 @@ fn check_one(l: &Loaded, allowed: &AllowedSigners) -> Vec<String> {
     if stored.record_bytes != record.canonical_bytes() {
         out.push(format!("{RECORD_FILE} is not in canonical form"));
     }
+    let before = out.len();
     check_message(&stored.message, record, &mut out);
+    let message = out.len() > before;
     check_signature(stored, allowed, &mut out);
+    let before = out.len();
     check_tree(&l.objects, record, &mut out);
+    let tree = out.len() > before || !l.objects.corrupt.is_empty();
+    check_form(stored, &l.objects, Explained { message, tree }, &mut out);
     out
 }
 
@@ -118,7 +125,11 @@ fn check_message(message: &str, record: &Atom, out: &mut Vec<String>) {
         return;
     }
     let first = |m: &str| m.lines().next().unwrap_or("").to_owned();
-    if first(message) != first(&expected) {
+    if message.trim_end() == expected.trim_end() {
+        out.push(format!(
+            "{NOT_CANONICAL}: its message ends in whitespace other than the one newline atom writes"
+        ));
+    } else if first(message) != first(&expected) {
         out.push(format!(
             "the commit message's first line {:?} does not agree with atom.json (expected {:?})",
             first(message),

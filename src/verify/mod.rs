@@ -5,7 +5,8 @@
 //! the size of the history. Only the shape of the history is held in full
 //! (commit ids and parents, `graph.rs`); atoms are then read parents first,
 //! a chunk at a time, on one thread, and each chunk's one-atom checks
-//! (`checks.rs`: object hashes, digest, message, tree, SSH signature) run in
+//! (`checks.rs`: object hashes, digest, message, tree, SSH signature, and
+//! `form.rs`: the commit is byte for byte the one atom writes) run in
 //! parallel across cores. The walk and each chunk read through repository
 //! handles replaced as they go (`Fresh`): gix maps whole pack files, and
 //! what one handle has read stays resident until it is dropped. What the
@@ -16,6 +17,7 @@
 //! collected and reported newest first.
 
 mod checks;
+mod form;
 mod graph;
 mod links;
 mod order;

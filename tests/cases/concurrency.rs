@@ -197,3 +197,41 @@ fn eight_writers_two_trails_and_readers() {
     assert_eq!(on_trails, want, "the trails hold exactly the printed ids");
     env.cross_check();
 }
+
+/// Rollbacks while four agents record: each one is planned again and
+/// retried when the trail moved, as long as its target is still on the
+/// trail; none is refused, nothing is lost (the discarded atoms are
+/// archived, and verify, the log included, passes).
+#[test]
+fn rollbacks_under_load_retry_and_all_succeed() {
+    let env = TestEnv::init();
+    let target = env.record(&["TASK", "base"])["record"]["atom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for w in 0..4 {
+            let (env, stop) = (&env, &stop);
+            s.spawn(move || {
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && i < 40 {
+                    let out = env.atom(&["record", "TASK", "write", "--agent", &format!("w{w}")]);
+                    assert_eq!(out.code, 0, "{out}");
+                    i += 1;
+                }
+            });
+        }
+        for r in 0..8 {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            let out = env.atom(&["rollback", &target, "--yes"]);
+            // Nothing to roll back is the only acceptable refusal.
+            assert!(
+                out.code == 0 || out.stderr.contains("nothing to roll back"),
+                "rollback {r}:\n{out}"
+            );
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    env.atom_ok(&["verify", "--all"]);
+}

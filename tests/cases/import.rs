@@ -526,3 +526,43 @@ fn two_thousand_imported_atoms_pass_git_fsck_verify_commit_and_atom_verify() {
     let exported = env.atom_ok(&["export"]);
     assert_eq!(exported.lines().count(), 2000);
 }
+
+/// What import accepts, verify accepts: an explicit id must be above every
+/// number of its day earlier on the trail, not only the line before it
+/// (found by the import fuzz test: a dated TASK, an undated line, then an
+/// explicit id of the first day's number).
+#[test]
+fn an_explicit_id_below_an_earlier_number_of_its_day_is_refused() {
+    let env = TestEnv::init();
+    let input = [
+        line(json!({"type": "TASK", "operation": "plan", "timestamp": "2024-11-27T10:00:00Z"})),
+        line(json!({"type": "TASK", "operation": "plan"})),
+        line(json!({"atom_id": "ATOM-CFG-20241127-001", "operation": "plan", "timestamp": "2024-11-27T11:00:00Z"})),
+    ]
+    .concat();
+    let file = env.write_file("order.jsonl", input.as_bytes());
+    let out = env.atom_err(&["import", file.to_str().unwrap()], 2);
+    assert!(out.stderr.starts_with("error: line 3: "), "{out}");
+    assert!(out.stderr.contains("must increase"), "{out}");
+    assert_eq!(env.tip(), None, "nothing written");
+
+    // Against the trail as it was before the import, too.
+    env.record(&["TASK", "plan", "--at", "2024-11-27T09:00:00Z"]);
+    let file = env.write_file(
+        "one.jsonl",
+        line(json!({"atom_id": "ATOM-CFG-20241127-001", "operation": "plan", "timestamp": "2024-11-27T12:00:00Z"})).as_bytes(),
+    );
+    let out = env.atom_err(&["import", file.to_str().unwrap()], 2);
+    assert!(
+        out.stderr.contains("must increase") || out.stderr.contains("already"),
+        "{out}"
+    );
+
+    // An id above them imports, and the trail verifies.
+    let file = env.write_file(
+        "ok.jsonl",
+        line(json!({"atom_id": "ATOM-CFG-20241127-007", "operation": "plan", "timestamp": "2024-11-27T12:00:00Z"})).as_bytes(),
+    );
+    env.atom_ok(&["import", file.to_str().unwrap()]);
+    env.atom_ok(&["verify"]);
+}

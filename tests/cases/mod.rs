@@ -1,5 +1,6 @@
 //! Test cases, one module per area of the command line.
 
+mod canonical;
 mod concurrency;
 mod crash;
 mod custody;
@@ -20,3 +21,4 @@ mod transparency;
 mod trust;
 mod verify;
 mod verify_merges;
+mod witness;

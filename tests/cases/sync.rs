@@ -356,3 +356,77 @@ fn over_git_daemon_and_file_urls() {
     );
     assert_eq!(refs(&a), before);
 }
+
+/// A rollback travels: the device that rolled back pushes over the tip it
+/// discarded (with a lease on that tip), and a device whose tip it
+/// discarded follows it on pull, keeping its own tip under an archive ref,
+/// instead of merging the discarded atoms back.
+#[test]
+fn a_rollback_is_pushed_and_followed_by_the_other_device() {
+    let a = TestEnv::init();
+    let remote = a.bare_remote("shared.git");
+    let remote_s = remote.to_str().unwrap();
+    let one = record_id(&a, &["TASK", "one"]);
+    record_id(&a, &["TASK", "two"]);
+    let three = record_id(&a, &["TASK", "three"]);
+    a.atom_ok(&["remote", "add", "origin", remote_s]);
+    a.atom_ok(&["push"]);
+    let b = TestEnv::new();
+    b.atom_ok(&["clone", remote_s]);
+
+    a.atom_ok(&["rollback", &one, "--yes"]);
+    let pushed = a.atom_json(&["push"]);
+    let main = pushed["refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "refs/heads/main")
+        .unwrap()
+        .clone();
+    assert_eq!(main["status"], "rolled back", "{pushed:#}");
+    let a_tip = a.git(&["rev-parse", "main"]);
+    assert_eq!(
+        a.attacker_git(&remote, &["rev-parse", "refs/heads/main"], b""),
+        a_tip.trim()
+    );
+
+    let b_before = b.git(&["rev-parse", "main"]);
+    let pulled = b.atom_json(&["pull"]);
+    let action = pulled["trails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["trail"] == "main")
+        .unwrap()["action"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(action.starts_with("followed a rollback"), "{pulled:#}");
+    assert_eq!(
+        b.git(&["rev-parse", "main"]),
+        a_tip,
+        "B follows A's rollback"
+    );
+    // Nothing is lost: B's old tip is archived, and the log still reaches it.
+    let archives = b.git(&[
+        "for-each-ref",
+        "--format=%(objectname)",
+        "refs/atom/archive/",
+    ]);
+    assert!(archives.contains(b_before.trim()), "{archives}");
+    let ids = b.log_ids(&[]);
+    assert!(
+        !ids.contains(&three),
+        "the discarded atom is off B's trail: {ids:?}"
+    );
+    b.atom_ok(&["verify", "--all"]);
+    a.atom_ok(&["verify", "--all"]);
+
+    // Someone else's tip (not one the rollback discarded) is never pushed over.
+    b.record(&["TASK", "after"]);
+    b.atom_ok(&["push"]);
+    a.atom_ok(&["rollback", &one, "--yes"]);
+    let out = a.atom(&["push"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("refs/heads/main"), "{out}");
+}

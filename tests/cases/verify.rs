@@ -46,6 +46,19 @@ pub fn commit_tree(
     message: &str,
     key: Option<&Path>,
 ) -> String {
+    commit_tree_like(env, tree, parent, message, key, None)
+}
+
+/// [`commit_tree`] claiming the author, committer and dates of the commit
+/// `like` (else mallory, now): what a careful forger does.
+pub fn commit_tree_like(
+    env: &TestEnv,
+    tree: &str,
+    parent: Option<&str>,
+    message: &str,
+    key: Option<&Path>,
+    like: Option<&str>,
+) -> String {
     let key_config;
     let mut args: Vec<&str> = Vec::new();
     if let Some(key) = key {
@@ -60,7 +73,8 @@ pub fn commit_tree(
         args.push("-S");
     }
     args.extend(["-F", "-"]);
-    git_in(env, &args, message.as_bytes())
+    let people = like.map(|c| env.people_of(c)).unwrap_or_default();
+    env.attacker_git_as(&env.git_dir(), &args, message.as_bytes(), &people)
 }
 
 /// Re-create `commits` (oldest first) on top of `parent`, keeping each tree
@@ -210,6 +224,7 @@ fn forge_tip(env: &TestEnv, atoms: &[(String, String)]) -> Forged {
         tree,
         message,
         parent: atoms[atoms.len() - 2].1.clone(),
+        like: commit.clone(),
     }
 }
 
@@ -219,6 +234,8 @@ struct Forged {
     tree: String,
     message: String,
     parent: String,
+    /// The commit it replaces, whose people and dates it claims.
+    like: String,
 }
 
 #[test]
@@ -302,8 +319,9 @@ fn recomputed_digest_left_unsigned_is_caught() {
         tree,
         message,
         parent,
+        like,
     } = forge_tip(&env, &atoms);
-    let forged = commit_tree(&env, &tree, Some(&parent), &message, None);
+    let forged = commit_tree_like(&env, &tree, Some(&parent), &message, None, Some(&like));
     set_main(&env, &forged);
     let report = assert_caught(&env, &id, "not signed");
     // Everything else about the forgery is consistent: only the signature gives it away.
@@ -321,8 +339,16 @@ fn forgery_signed_with_an_untrusted_key_is_caught_until_the_key_is_trusted() {
         tree,
         message,
         parent,
+        like,
     } = forge_tip(&env, &atoms);
-    let forged = commit_tree(&env, &tree, Some(&parent), &message, Some(&key));
+    let forged = commit_tree_like(
+        &env,
+        &tree,
+        Some(&parent),
+        &message,
+        Some(&key),
+        Some(&like),
+    );
     set_main(&env, &forged);
     let report = assert_caught(&env, &id, "a key not in keys/allowed_signers");
     assert_eq!(failing_ids(&report), std::slice::from_ref(&id));

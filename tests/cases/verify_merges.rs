@@ -14,20 +14,26 @@ fn git_in(env: &TestEnv, args: &[&str], input: &[u8]) -> String {
     env.attacker_git(&env.git_dir(), args, input)
 }
 
-/// An unsigned commit of `tree` with `parents` (first parent first).
-fn commit(env: &TestEnv, tree: &str, parents: &[&str], message: &str) -> String {
+/// An unsigned commit of `tree` with `parents` (first parent first),
+/// claiming the author, committer and dates of the commit `like`.
+fn commit(env: &TestEnv, tree: &str, parents: &[&str], message: &str, like: &str) -> String {
     let mut args = vec!["commit-tree", tree];
     for p in parents {
         args.extend(["-p", p]);
     }
     args.extend(["-F", "-"]);
-    git_in(env, &args, message.as_bytes())
+    env.attacker_git_as(
+        &env.git_dir(),
+        &args,
+        message.as_bytes(),
+        &env.people_of(like),
+    )
 }
 
-/// Re-create `c` on `parents`, keeping its tree and message.
+/// Re-create `c` on `parents`, keeping its tree, message, people and dates.
 fn recommit(env: &TestEnv, c: &str, parents: &[&str]) -> String {
     let tree = env.git(&["rev-parse", &format!("{c}^{{tree}}")]);
-    commit(env, tree.trim(), parents, &message_of(env, c))
+    commit(env, tree.trim(), parents, &message_of(env, c), c)
 }
 
 /// (atom id, commit) of `atom --json record ARGS`.
@@ -135,7 +141,7 @@ fn a_tampered_merge_history_reports_every_atom_in_order() {
         &["mktree"],
         format!("100644 blob {blob}\tatom.json\n").as_bytes(),
     );
-    let b2f = commit(&a, &tree, &[&r2.1], &message_of(&a, &b2.1));
+    let b2f = commit(&a, &tree, &[&r2.1], &message_of(&a, &b2.1), &b2.1);
     let b1f = recommit(&a, &b1.1, &[&b2f]);
     let mf = recommit(&a, &m.1, &[&a2.1, &b1f]);
     let xf = recommit(&a, &x.1, &[&mf]);

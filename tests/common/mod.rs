@@ -263,6 +263,18 @@ impl TestEnv {
     /// mallory's identity, `input` on stdin. Requires success; returns
     /// stdout, trimmed.
     pub fn attacker_git(&self, repo: &Path, args: &[&str], input: &[u8]) -> String {
+        self.attacker_git_as(repo, args, input, &[])
+    }
+
+    /// [`Self::attacker_git`] with `people` in the environment instead of
+    /// mallory (see [`Self::people_of`]).
+    pub fn attacker_git_as(
+        &self,
+        repo: &Path,
+        args: &[&str],
+        input: &[u8],
+        people: &[(String, String)],
+    ) -> String {
         let mut child = self
             .command("git")
             .arg("--git-dir")
@@ -272,6 +284,7 @@ impl TestEnv {
             .env("GIT_AUTHOR_EMAIL", "mallory@example.org")
             .env("GIT_COMMITTER_NAME", "mallory")
             .env("GIT_COMMITTER_EMAIL", "mallory@example.org")
+            .envs(people.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -286,6 +299,32 @@ impl TestEnv {
         let out: Output = child.wait_with_output().expect("wait for git").into();
         assert_eq!(out.code, 0, "git {args:?} failed:\n{out}");
         out.stdout.trim().to_owned()
+    }
+
+    /// The author and committer of `commit` in the store, names, emails and
+    /// dates, as git's environment variables (`GIT_AUTHOR_NAME`, ...,
+    /// `GIT_COMMITTER_DATE`): what a forger sets to make a commit claim the
+    /// same people and times as the one it replaces.
+    pub fn people_of(&self, commit: &str) -> Vec<(String, String)> {
+        let out = self.git(&[
+            "log",
+            "-1",
+            "--date=raw",
+            "--format=%an%n%ae%n%ad%n%cn%n%ce%n%cd",
+            commit,
+        ]);
+        let keys = [
+            "GIT_AUTHOR_NAME",
+            "GIT_AUTHOR_EMAIL",
+            "GIT_AUTHOR_DATE",
+            "GIT_COMMITTER_NAME",
+            "GIT_COMMITTER_EMAIL",
+            "GIT_COMMITTER_DATE",
+        ];
+        keys.iter()
+            .zip(out.lines())
+            .map(|(k, v)| (k.to_string(), v.to_owned()))
+            .collect()
     }
 
     /// A new bare repository `name` in the temporary directory, to share

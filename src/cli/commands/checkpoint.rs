@@ -39,11 +39,36 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             Some("`atom record` appends the first leaf and signs the first checkpoint".into()),
         ));
     };
+    let cosignatures = trail
+        .cosignatures()
+        .map_err(|e| CliError::problem(format!("cannot read the cosignatures: {e}"), None))?;
+    // The latest checkpoint carries the cosignatures made of it.
+    let mut note = view.note.clone();
+    for c in cosignatures.iter().filter(|c| c.size == view.size) {
+        note.push_str(&c.line);
+    }
     if p.json {
-        p.json(&view)?;
+        p.json(&serde_json::json!({
+            "origin": view.origin,
+            "size": view.size,
+            "root": view.root,
+            "note": note,
+            "commit": view.commit,
+            "cosignatures": cosignatures,
+        }))?;
     } else {
         // The note verbatim: it is what others verify, byte for byte.
-        p.out(&safe_note(&view.note))?;
+        p.out(&safe_note(&note))?;
+        for c in &cosignatures {
+            p.note(&format!(
+                "note: {} cosigned this log at {} leaves ({})",
+                c.witness,
+                c.size,
+                chrono::DateTime::from_timestamp(c.time as i64, 0)
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default()
+            ));
+        }
     }
     Ok(())
 }

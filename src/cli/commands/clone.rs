@@ -35,6 +35,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         safe(&report.current)
     );
     text.push_str(&pull::updates(p, &report.pull));
+    text.push_str(&pull::witnessed(&report.pull));
     if !report.trusted.is_empty() {
         text.push_str("trusting the keys it publishes (first use):\n");
         for k in &report.trusted {

@@ -97,7 +97,7 @@ fn check(ctx: &Ctx, file: &Path, key: Option<&str>) -> Result<(), CliError> {
     };
     let key = VerifierKey::parse(&key).map_err(|e| {
         CliError::usage(
-            format!("not a verifier key: {e:?}"),
+            format!("not a verifier key: {e}"),
             "pass the key `atom checkpoint --verifier-key` prints on the log's store",
         )
     })?;

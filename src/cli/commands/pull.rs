@@ -53,8 +53,28 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         ))?;
     }
     p.out(&updates(p, &report))?;
+    p.out(&witnessed(&report))?;
     untrusted_note(p, &report);
     Ok(())
+}
+
+/// One line per log checked and cosigned, and per cosignature collected.
+pub fn witnessed(report: &PullReport) -> String {
+    let w = &report.witness;
+    let mut text = String::new();
+    for (origin, size) in &w.cosigned {
+        text.push_str(&format!(
+            "  witnessed log {} at {size} leaves (consistent; cosigned)\n",
+            safe(origin)
+        ));
+    }
+    for (witness, size) in &w.collected {
+        text.push_str(&format!(
+            "  {} cosigned this store's log at {size} leaves\n",
+            safe(witness)
+        ));
+    }
+    text
 }
 
 /// One line per trail that changed (or not).
