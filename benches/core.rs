@@ -1,6 +1,7 @@
 //! The pieces of one append, each on its own: the canonical digest of a
-//! record, an SSH signature, a whole `Trail::record` (signed and fsynced),
-//! and the index catching up with one new atom.
+//! record, the secret scan of its text, an SSH signature, a whole
+//! `Trail::record` (signed and fsynced), and the index catching up with one
+//! new atom.
 
 use std::hint::black_box;
 
@@ -33,6 +34,28 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("core");
     group.bench_function("canonical digest of a record", |b| {
         b.iter(|| black_box(record.compute_digest()))
+    });
+    let scanner = trail.secret_scanner();
+    group.bench_function("secret scan of a record (summary, metadata)", |b| {
+        b.iter(|| {
+            black_box(scanner.locate("summary", &record.summary));
+            black_box(scanner.locate_json("metadata", &record.metadata))
+        })
+    });
+    let files: Vec<Value> = (0..1000)
+        .map(|i| {
+            serde_json::json!({
+                "path": format!("src/mod{}/f{}.rs", i % 40, i),
+                "change": "modify",
+                "added": 3,
+                "removed": 1,
+            })
+        })
+        .collect();
+    let mut commit_meta = Map::new();
+    commit_meta.insert("files".into(), Value::Array(files));
+    group.bench_function("secret scan of a 1,000-file commit's metadata", |b| {
+        b.iter(|| black_box(scanner.locate_json("metadata", &commit_meta)))
     });
     let signer = SshSigner::load(&home.join("keys/atom_ed25519")).expect("the store's key");
     let payload = vec![b'x'; 700];

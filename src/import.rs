@@ -29,6 +29,7 @@ use serde_json::{Map, Value};
 use crate::append::{next_seq, Transaction};
 use crate::canonical;
 use crate::model::{self, Atom, AtomId};
+use crate::secrets::{Located, Scanner};
 use crate::store::{StoreError, HEADS_PREFIX};
 use crate::trail::{Trail, TrailError};
 
@@ -128,6 +129,7 @@ impl Trail {
         progress: &mut dyn FnMut(ImportProgress),
     ) -> Result<ImportReport, ImportError> {
         let default_agent = self.default_agent();
+        let scanner = self.secret_scanner();
         let mut tx = Transaction::begin(self)?;
         let trail = self.git().current_trail()?;
         let ref_name = format!("{HEADS_PREFIX}{trail}");
@@ -175,6 +177,7 @@ impl Trail {
             };
             let (record, legacy) = complete(
                 &tx,
+                scanner,
                 &line,
                 parent.as_ref(),
                 &mut floors,
@@ -231,6 +234,7 @@ impl DayFloors {
 /// Returns the record and whether the line was in the seed format.
 fn complete(
     tx: &Transaction<'_>,
+    scanner: &Scanner,
     line: &str,
     parent: Option<&Link>,
     floors: &mut DayFloors,
@@ -242,6 +246,17 @@ fn complete(
     let Value::Object(mut map) = value else {
         return Err("not a JSON object".into());
     };
+    // Before anything else, so that no other message can echo a secret.
+    let refuse = |located: Located, id: Option<&str>| {
+        let id = id.filter(|id| id.parse::<AtomId>().is_ok());
+        format!(
+            "{}refusing to import a secret: {located}; a trail keeps everything for good: remove it from the file",
+            id.map_or(String::new(), |id| format!("{id}: "))
+        )
+    };
+    if let Some(located) = scanner.locate_json("", &map) {
+        return Err(refuse(located, map.get("atom_id").and_then(Value::as_str)));
+    }
     let legacy = map.contains_key("signature") && !map.contains_key("digest");
     if legacy {
         map = from_legacy(map, parent)?;
@@ -380,6 +395,9 @@ fn complete(
                 record.digest
             ));
         }
+    }
+    if let Some(located) = crate::screen::find_in_record(scanner, &record) {
+        return Err(refuse(located, Some(&record.atom_id.to_string())));
     }
     record.validate_fields().map_err(|e| e.to_string())?;
     Ok((record, legacy))

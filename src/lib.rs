@@ -18,6 +18,8 @@ pub mod index;
 pub mod mcp;
 pub mod mirror;
 pub mod model;
+mod screen;
+pub mod secrets;
 pub mod shell;
 pub mod signers;
 pub mod signing;

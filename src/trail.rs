@@ -117,13 +117,26 @@ pub enum TrailError {
     /// The signing key could not be used.
     #[error(transparent)]
     Signing(#[from] crate::signing::SigningError),
+    /// The input holds a secret (a private key, a token); nothing was
+    /// written. The message names the field and the kind, never the secret.
+    #[error("refusing to record a secret: {located}")]
+    Secret {
+        /// Where it is and what it is.
+        located: crate::secrets::Located,
+        /// Whether a mask could take its place (`record --redact`): not in
+        /// an attachment, the TYPE or the operation.
+        maskable: bool,
+    },
 }
 
 impl TrailError {
     /// Whether this error is the user's input (exit code 2) rather than a
     /// problem found while running (exit code 1).
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, TrailError::Invalid(_) | TrailError::Input { .. })
+        matches!(
+            self,
+            TrailError::Invalid(_) | TrailError::Input { .. } | TrailError::Secret { .. }
+        )
     }
 }
 
@@ -225,6 +238,7 @@ pub struct Trail {
     /// Whether a catch-up left a ref out of the index (not a history of
     /// atoms, or damaged).
     skipped_refs: std::cell::Cell<bool>,
+    pub(crate) scanner: OnceCell<crate::secrets::Scanner>,
 }
 
 impl Trail {
@@ -297,6 +311,7 @@ impl Trail {
             notices: RefCell::new(Vec::new()),
             log_problem: RefCell::new(None),
             skipped_refs: std::cell::Cell::new(false),
+            scanner: OnceCell::new(),
         })
     }
 
@@ -443,6 +458,8 @@ impl Trail {
             Some(a) => a.clone(),
             None => self.default_agent(),
         };
+        // First, so that no other message can echo a secret.
+        self.refuse_secrets(&draft, &agent)?;
         model::validate_type(&draft.atom_type)?;
         model::validate_operation(&draft.operation)?;
         model::validate_agent(&agent)?;
@@ -709,7 +726,12 @@ impl Trail {
 
     /// The key that signs new atoms.
     pub(crate) fn signer(&self) -> Result<SshSigner, TrailError> {
-        Ok(SshSigner::load(&configured_key(&self.git, &self.home))?)
+        Ok(SshSigner::load(&self.signing_key_path())?)
+    }
+
+    /// The file of the key that signs new atoms.
+    pub(crate) fn signing_key_path(&self) -> PathBuf {
+        configured_key(&self.git, &self.home)
     }
 
     /// Take the store-wide write lock (blocks).

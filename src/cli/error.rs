@@ -87,6 +87,22 @@ impl From<TrailError> for CliError {
                 Some("see `atom record --help` for the format of each field".into()),
             ),
             TrailError::Input { .. } => (EXIT_USAGE, Some("check the file name and its permissions".into())),
+            TrailError::Secret { located, .. } if located.field == "an attachment name" => (
+                EXIT_USAGE,
+                Some("the name of an attachment is stored in the record: rename the file".into()),
+            ),
+            TrailError::Secret { located, .. } if located.field.starts_with("attachment ") => (
+                EXIT_USAGE,
+                Some("an attachment is stored byte for byte, so --redact cannot mask it: remove the secret from the file, or leave the file out".into()),
+            ),
+            TrailError::Secret { located, maskable: true } => (
+                EXIT_USAGE,
+                Some(format!(
+                    "a trail keeps everything for good: remove it, or add --redact to record it masked as {}",
+                    atom::secrets::mask(located.kind)
+                )),
+            ),
+            TrailError::Secret { .. } => (EXIT_USAGE, Some("a trail keeps everything for good: remove it".into())),
             TrailError::NotFound { .. } => (
                 EXIT_PROBLEM,
                 Some("`atom log --all` lists the atoms of every trail".into()),

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use super::project::{CommitInfo, Project};
 use super::{note_failed, HookError};
 use crate::model::{self, AtomId};
+use crate::secrets::Located;
 use crate::trail::{Draft, Trail};
 
 /// How long a hook waits for the store lock before giving up with a warning.
@@ -26,6 +27,8 @@ pub struct CommitRecorded {
     /// Influences named by `ATOM_INFLUENCED_BY` or trailers that are not
     /// atoms of this store, left out of `influenced_by`.
     pub unknown_influences: Vec<String>,
+    /// Secrets masked in the atom (a token in the subject, ...).
+    pub masked: Vec<Located>,
 }
 
 /// A rewrite recorded by the post-rewrite hook.
@@ -35,6 +38,8 @@ pub struct RewriteRecorded {
     pub atom_id: AtomId,
     /// `(old, new)` commit pairs, as git listed them.
     pub rewritten: Vec<(String, String)>,
+    /// Secrets masked in the atom.
+    pub masked: Vec<Located>,
 }
 
 /// Record `HEAD` of `project` as a COMMIT atom and add the atom's id to the
@@ -99,6 +104,8 @@ fn record_commit(
     draft.summary = one_line(&info.subject);
     draft.influenced_by = links;
     draft.metadata = commit_metadata(&info);
+    // A hook never fails the commit over a secret: it masks it.
+    let masked = trail.redact_draft(&mut draft)?;
     let view = trail.record_within(draft, LOCK_WAIT)?;
     let atom_id = view.record.atom_id;
     project
@@ -108,6 +115,7 @@ fn record_commit(
         atom_id,
         commit: info.sha,
         unknown_influences,
+        masked,
     })
 }
 
@@ -182,6 +190,7 @@ pub fn post_rewrite(
         ),
     );
     draft.metadata = metadata;
+    let masked = trail.redact_draft(&mut draft)?;
     let view = trail.record_within(draft, LOCK_WAIT)?;
     let atom_id = view.record.atom_id;
     for (new, mut ids) in notes {
@@ -190,7 +199,11 @@ pub fn post_rewrite(
             .set_note(new, &ids)
             .map_err(note_failed(&atom_id, new))?;
     }
-    Ok(Some(RewriteRecorded { atom_id, rewritten }))
+    Ok(Some(RewriteRecorded {
+        atom_id,
+        rewritten,
+        masked,
+    }))
 }
 
 fn push_unique(ids: &mut Vec<AtomId>, id: &AtomId) {

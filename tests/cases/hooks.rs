@@ -687,3 +687,30 @@ fn a_huge_commit_lists_the_first_thousand_files_and_the_total() {
     let found = env.atom_json(&["log", "--path", "vendor/f0999"]);
     assert_eq!(found.as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn a_token_in_a_commit_is_masked_and_the_commit_goes_through() {
+    let env = TestEnv::init();
+    let repo = Repo::new(&env, "project");
+    repo.install();
+    repo.write("ci.yml", b"on: push\n");
+    repo.git(&["add", "."]);
+    let token = format!("{}_{}", "ghp", "Zq4kX9mP2vL8wR7tY3nB6cJ1hF5dG0sA2eU8");
+    let subject = format!("use {token} in CI");
+    let out = repo.commit(&[], &["-m", &subject]);
+    assert!(
+        out.stderr
+            .contains("recorded with a GitHub token in summary masked"),
+        "{out}"
+    );
+    let note = repo.note("HEAD");
+    assert_eq!(note.len(), 1, "{note:?}");
+    let atom = show(&env, &note[0]);
+    assert_eq!(atom["summary"], "use [REDACTED:github-token] in CI");
+    assert_eq!(
+        atom["metadata"]["subject"],
+        "use [REDACTED:github-token] in CI"
+    );
+    assert!(!env.git(&["log", "-p", "--all"]).contains(&token));
+    env.atom_ok(&["verify"]);
+}

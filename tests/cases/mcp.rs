@@ -857,3 +857,33 @@ fn pipelined_calls_and_a_second_server_lose_no_atom() {
     assert_eq!(agents.iter().filter(|a| **a == "agent-one").count(), EACH);
     assert_eq!(agents.iter().filter(|a| **a == "agent-two").count(), EACH);
 }
+
+#[test]
+fn a_secret_in_a_record_call_is_a_tool_error_and_never_echoed() {
+    let env = TestEnv::init();
+    let key = std::fs::read_to_string(env.store().join("keys/atom_ed25519")).unwrap();
+    let body_line = key.lines().nth(1).unwrap().to_owned();
+    let (mut client, _) = Client::start(&env, &[], "claude-code");
+    let aws = format!("{}{}", "AKIA", "Q3EGRJ5ZKLWN7XMP");
+    for (args, expected) in [
+        (
+            json!({"type": "TASK", "operation": "x", "metadata": {"ssh": {"key": key}}}),
+            "metadata.ssh.key holds this store's own signing key",
+        ),
+        (
+            json!({"type": "TASK", "operation": "x", "summary": format!("key id {aws}")}),
+            "summary holds an AWS access key id",
+        ),
+    ] {
+        let err = client.tool_err("atom_record", args);
+        assert!(
+            err.contains("refusing to record a secret") && err.contains(expected),
+            "{err}"
+        );
+        assert!(!err.contains(&body_line) && !err.contains(&aws), "{err}");
+    }
+    // The server goes on, and a clean call records.
+    client.tool_ok("atom_record", json!({"type": "TASK", "operation": "fine"}));
+    client.finish();
+    assert_eq!(env.log_ids(&[]).len(), 1);
+}

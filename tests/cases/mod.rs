@@ -13,6 +13,7 @@ mod mcp;
 mod mirror;
 mod read_only;
 mod remote_input;
+mod secrets;
 mod store;
 mod sync;
 mod terminal;

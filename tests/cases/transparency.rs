@@ -247,6 +247,29 @@ fn the_log_survives_a_reindex_and_consistency_paths_check() {
     env.atom_ok(&["verify", "--all"]);
 }
 
+#[test]
+fn a_log_ref_pointed_at_a_blob_is_reported_then_put_back_by_the_next_append() {
+    let env = TestEnv::init();
+    env.record(&["TASK", "one"]);
+    env.record(&["TASK", "two"]);
+    let good = env.git(&["rev-parse", "refs/atom/log"]).trim().to_owned();
+    let blob = env.attacker_git(&env.git_dir(), &["hash-object", "-w", "--stdin"], b"junk");
+    std::fs::write(env.git_dir().join("refs/atom/log"), format!("{blob}\n")).unwrap();
+    let out = env.atom(&["verify"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stdout.contains("log: "), "{out}");
+    env.record(&["TASK", "three"]);
+    let parent = env.git(&["rev-parse", "refs/atom/log~1"]).trim().to_owned();
+    assert_eq!(
+        parent, good,
+        "the chain continues from the last good log commit"
+    );
+    assert_eq!(checkpoint(&env)["size"], 3);
+    env.atom_ok(&["verify", "--all"]);
+    let fsck = env.git_output(&["fsck", "--strict", "--no-dangling"]);
+    assert_eq!(fsck.code, 0, "{fsck}");
+}
+
 /// Checks with independent C2SP implementations only: Cloudflare's ports of
 /// Go's `note` (`signed_note`) and `tlog` (`tlog_tiles`), and the proof's
 /// text format read here from the spec (c2sp.org/tlog-proof), so that these
@@ -498,27 +521,4 @@ fn checkpoints_and_proofs_from_the_binary_check_with_independent_c2sp_code() {
             );
         }
     }
-}
-
-#[test]
-fn a_log_ref_pointed_at_a_blob_is_reported_then_put_back_by_the_next_append() {
-    let env = TestEnv::init();
-    env.record(&["TASK", "one"]);
-    env.record(&["TASK", "two"]);
-    let good = env.git(&["rev-parse", "refs/atom/log"]).trim().to_owned();
-    let blob = env.attacker_git(&env.git_dir(), &["hash-object", "-w", "--stdin"], b"junk");
-    std::fs::write(env.git_dir().join("refs/atom/log"), format!("{blob}\n")).unwrap();
-    let out = env.atom(&["verify"]);
-    assert_eq!(out.code, 1, "{out}");
-    assert!(out.stdout.contains("log: "), "{out}");
-    env.record(&["TASK", "three"]);
-    let parent = env.git(&["rev-parse", "refs/atom/log~1"]).trim().to_owned();
-    assert_eq!(
-        parent, good,
-        "the chain continues from the last good log commit"
-    );
-    assert_eq!(checkpoint(&env)["size"], 3);
-    env.atom_ok(&["verify", "--all"]);
-    let fsck = env.git_output(&["fsck", "--strict", "--no-dangling"]);
-    assert_eq!(fsck.code, 0, "{fsck}");
 }

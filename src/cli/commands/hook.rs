@@ -44,13 +44,13 @@ fn handle(ctx: &Ctx, args: &Args) -> Result<(), HookError> {
         "post-commit" => {
             let trail = &atom::Trail::open(&ctx.home)?;
             let influences = std::env::var("ATOM_INFLUENCED_BY").ok();
-            warn_unknown(&hooks::post_commit(trail, &project, agent, influences)?);
+            warn(&hooks::post_commit(trail, &project, agent, influences)?);
         }
         "post-merge" => {
             let trail = &atom::Trail::open(&ctx.home)?;
             let influences = std::env::var("ATOM_INFLUENCED_BY").ok();
             if let Some(done) = hooks::post_merge(trail, &project, agent, influences)? {
-                warn_unknown(&done);
+                warn(&done);
             }
         }
         "post-rewrite" => {
@@ -63,7 +63,9 @@ fn handle(ctx: &Ctx, args: &Args) -> Result<(), HookError> {
                 })?;
             let kind = args.args.first().map_or("rewrite", String::as_str);
             let trail = &atom::Trail::open(&ctx.home)?;
-            hooks::post_rewrite(trail, &project, kind, &input, agent)?;
+            if let Some(done) = hooks::post_rewrite(trail, &project, kind, &input, agent)? {
+                warn_masked(&done.atom_id, &done.masked);
+            }
         }
         other => {
             return Err(HookError::Input(format!(
@@ -74,7 +76,20 @@ fn handle(ctx: &Ctx, args: &Args) -> Result<(), HookError> {
     Ok(())
 }
 
-fn warn_unknown(done: &CommitRecorded) {
+/// Say what was masked: the commit still went through.
+fn warn_masked(atom_id: &atom::AtomId, masked: &[atom::secrets::Located]) {
+    for m in masked {
+        eprintln!(
+            "warning: atom: {atom_id} recorded with {} in {} masked",
+            m.kind,
+            crate::cli::output::safe(&m.field)
+        );
+    }
+}
+
+/// Warn about what a recorded commit left out or masked.
+fn warn(done: &CommitRecorded) {
+    warn_masked(&done.atom_id, &done.masked);
     if !done.unknown_influences.is_empty() {
         eprintln!(
             "warning: atom: {} recorded without influences that are not atoms of this store: {}",

@@ -52,11 +52,22 @@ pub struct Args {
     /// The time of the atom, RFC 3339 (default: now).
     #[arg(long, value_name = "RFC3339")]
     at: Option<String>,
+    /// Mask secrets (private keys, tokens) in the summary, project, agent
+    /// and metadata as [REDACTED:<kind>] instead of refusing them.
+    #[arg(long)]
+    redact: bool,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
-    let draft = draft(args)?;
+    let redact = args.redact;
+    let mut draft = draft(args)?;
     let trail = ctx.open()?;
+    if redact {
+        for masked in trail.redact_draft(&mut draft)? {
+            ctx.printer
+                .note(&format!("note: masked {} in {}", masked.kind, masked.field));
+        }
+    }
     let atom = trail.record(draft)?;
     if ctx.printer.json {
         ctx.printer.json(&atom)?;
