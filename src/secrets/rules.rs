@@ -11,7 +11,7 @@
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use regex::Regex;
 
 use super::Kind;
@@ -123,8 +123,11 @@ pub(super) fn find_all(text: &str, out: &mut Vec<(Kind, Range<usize>)>) {
             }
         }
         Anchors {
+            // An NFA: a DFA scans a little faster but takes longer to build
+            // than a whole record takes to scan, once per process.
             automaton: AhoCorasick::builder()
                 .ascii_case_insensitive(true)
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
                 .build(words)
                 .expect("the built-in anchors build"),
             rule_of,
