@@ -383,7 +383,8 @@ fn a_retired_key_keeps_the_atoms_it_signed_before_valid() {
         "retire",
         &me,
         "--at",
-        "2024-06-01T00:00:00Z",
+        // The date grammar of the command line: midnight UTC.
+        "2024-06-01",
         "--force",
     ]);
     let line = &retired["retired"][0];

@@ -1,7 +1,6 @@
 //! `atom signers add NAME KEY | list | retire NAME | remove NAME`: whose
 //! signatures this store trusts (keys/allowed_signers).
 
-use atom::model::parse_rfc3339;
 use atom::signers::{SignerInfo, SignerRetired};
 use atom::signing::SshTime;
 use serde::Serialize;
@@ -31,8 +30,9 @@ enum Action {
     Retire {
         /// The signer's name.
         name: String,
-        /// The last time the key may sign, RFC 3339 (default: now).
-        #[arg(long, value_name = "RFC3339")]
+        /// The last time the key may sign: RFC 3339, YYYY-MM-DD, today,
+        /// yesterday, Nd or Nh (default: now).
+        #[arg(long, value_name = "TIME")]
         at: Option<String>,
         /// Retire it even if it is this store's own signing key.
         #[arg(long)]
@@ -112,9 +112,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         Action::Retire { name, at, force } => {
             let at = at
                 .as_deref()
-                .map(|s| parse_rfc3339("--at", s))
-                .transpose()
-                .map_err(|e| CliError::usage(e.to_string(), "e.g. --at 2024-11-27T10:23:45Z"))?;
+                .map(|s| crate::cli::dates::parse("--at", s))
+                .transpose()?;
             let retired = trail.retire_signer(&name, at, force)?;
             if ctx.printer.json {
                 ctx.printer.json(&RetireOut { retired: &retired })?;
