@@ -352,11 +352,7 @@ impl Trail {
             .ref_target(&full)?
             .ok_or_else(|| self.no_such_trail(name))?;
         let head = self.view(tip).ok().map(|v| v.record.atom_id.to_string());
-        let archive_ref =
-            archive_name(&|r| self.git().ref_target(r).map_err(Into::into), name, tip)?;
-        if self.git().ref_target(&archive_ref)?.is_none() {
-            self.git().compare_and_swap(&archive_ref, None, tip)?;
-        }
+        let archive_ref = self.keep_tip(name, tip)?;
         self.git()
             .compare_and_delete(&full, tip)
             .map_err(|e| moved_meanwhile(e, name, "deleted"))?;
@@ -533,6 +529,23 @@ impl Trail {
             archive_ref,
             rollback,
         })
+    }
+}
+
+impl Trail {
+    /// Keep `tip` of `trail` under its archive ref (see [`archive_name`]),
+    /// creating the ref unless it holds `tip` already; returns its name.
+    /// The caller holds the store lock.
+    pub(crate) fn keep_tip(&self, trail: &str, tip: ObjectId) -> Result<String, BranchError> {
+        let archive_ref = archive_name(
+            &|r| self.git().ref_target(r).map_err(Into::into),
+            trail,
+            tip,
+        )?;
+        if self.git().ref_target(&archive_ref)?.is_none() {
+            self.git().compare_and_swap(&archive_ref, None, tip)?;
+        }
+        Ok(archive_ref)
     }
 }
 

@@ -48,14 +48,21 @@ pub fn check(
     seen: Option<ObjectId>,
 ) -> Result<KeyChain, StoreError> {
     let short = |c: &ObjectId| c.to_hex_with_len(12).to_string();
-    let from_seen = |problem: String| -> Result<KeyChain, StoreError> {
+    // What this store checked before, trusted as it is.
+    let at_seen = || -> Result<KeyChain, StoreError> {
         Ok(KeyChain {
             valid: seen,
             keys: match seen {
                 Some(s) => read_list(git, s)?.0,
                 None => AllowedSigners::default(),
             },
+            problem: None,
+        })
+    };
+    let from_seen = |problem: String| -> Result<KeyChain, StoreError> {
+        Ok(KeyChain {
             problem: Some(problem),
+            ..at_seen()?
         })
     };
     // Down the chain to `seen` or the root, ids only.
@@ -96,14 +103,7 @@ pub fn check(
         ));
     }
     // Up again, each list judged by the one before it.
-    let mut chain = KeyChain {
-        valid: seen,
-        keys: match seen {
-            Some(s) => read_list(git, s)?.0,
-            None => AllowedSigners::default(),
-        },
-        problem: None,
-    };
+    let mut chain = at_seen()?;
     for &commit in above.iter().rev() {
         let (keys, signature) = read_list(git, commit)?;
         let judge = if chain.valid.is_some() {

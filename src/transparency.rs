@@ -83,8 +83,7 @@ impl Transaction<'_> {
             }
             let mut leaves = Vec::with_capacity(pending.len());
             for p in &pending {
-                if self.ix().leaf_of(&p.leaf.commit)?.is_none() {
-                    self.ix().append_leaf(&p.leaf)?;
+                if self.ix().append_leaf(&p.leaf)?.is_some() {
                     leaves.push(p.leaf.data());
                 }
                 self.ix().unqueue(p.n)?;
@@ -100,19 +99,7 @@ impl Transaction<'_> {
                     .unwrap_or_else(|| origin_for(&self.log_public())),
                 None => origin_for(&self.log_public()),
             };
-            let mut note = Note {
-                text: Checkpoint {
-                    origin: origin.clone(),
-                    size,
-                    root,
-                    extensions: Vec::new(),
-                }
-                .to_text(),
-                signatures: Vec::new(),
-            };
-            note.sign(&origin, self.log_key())
-                .map_err(|e| IndexError::Unusable(format!("cannot sign the checkpoint: {e}")))?;
-            let note = note.format();
+            let note = sign_checkpoint(origin, size, root, self.log_key())?;
             let on_disk = self.trail().git().ref_target(LOG_REF)?;
             // The chain continues from the last log commit the index
             // derived (catch-up brought it to the ref when the ref reads):
@@ -129,6 +116,30 @@ impl Transaction<'_> {
             self.ix().raise_high_water()?;
         }
     }
+}
+
+/// The checkpoint of `origin` at `size` with `root`, as a signed note signed
+/// by `key` under the origin's name (Ed25519 is deterministic: signing a
+/// checkpoint again gives the same note).
+fn sign_checkpoint(
+    origin: String,
+    size: u64,
+    root: Hash,
+    key: &ed25519_dalek::SigningKey,
+) -> Result<String, IndexError> {
+    let mut note = Note {
+        text: Checkpoint {
+            origin: origin.clone(),
+            size,
+            root,
+            extensions: Vec::new(),
+        }
+        .to_text(),
+        signatures: Vec::new(),
+    };
+    note.sign(&origin, key)
+        .map_err(|e| IndexError::Unusable(format!("cannot sign the checkpoint: {e}")))?;
+    Ok(note.format())
 }
 
 /// The checkpoint in a signed note's text, if it parses.
@@ -219,20 +230,8 @@ impl Trail {
                 let origin = checkpoint_of(&latest).map(|c| c.origin).ok_or_else(|| {
                     IndexError::Unusable("the latest checkpoint does not parse".into())
                 })?;
-                let mut note = Note {
-                    text: Checkpoint {
-                        origin: origin.clone(),
-                        size,
-                        root: self.log_root(size)?,
-                        extensions: Vec::new(),
-                    }
-                    .to_text(),
-                    signatures: Vec::new(),
-                };
-                note.sign(&origin, self.signer()?.ed25519()).map_err(|e| {
-                    IndexError::Unusable(format!("cannot sign the checkpoint: {e}"))
-                })?;
-                let mut text = note.format();
+                let mut text =
+                    sign_checkpoint(origin, size, self.log_root(size)?, self.signer()?.ed25519())?;
                 for c in cosigs.iter().filter(|c| c.size == size) {
                     text.push_str(&c.line);
                 }
@@ -409,17 +408,28 @@ impl Trail {
     /// Whether `note` carries a signature under `origin` by a key of
     /// `keys/allowed_signers`.
     fn signed_by_trusted(&self, origin: &str, note: &Note) -> bool {
-        self.allowed_signers().entries().iter().any(|e| {
-            e.key.key_data().ed25519().is_some_and(|k| {
-                let key = VerifierKey {
-                    name: origin.to_owned(),
-                    key_id: crate::tlog::note::key_id(origin, ALG_ED25519, &k.0),
-                    alg: ALG_ED25519,
-                    public: k.0,
-                };
-                note.verify(&key).is_ok()
+        self.trusted_verifiers(origin, ALG_ED25519)
+            .iter()
+            .any(|key| note.verify(key).is_ok())
+    }
+
+    /// A verifier of `alg` under the note key name `name` for every Ed25519
+    /// key of `keys/allowed_signers`: a log keeps its name when its owner
+    /// rotates keys, so any trusted key may sign for it.
+    pub(crate) fn trusted_verifiers(&self, name: &str, alg: u8) -> Vec<VerifierKey> {
+        self.allowed_signers()
+            .entries()
+            .iter()
+            .filter_map(|e| {
+                let k = e.key.key_data().ed25519()?.0;
+                Some(VerifierKey {
+                    name: name.to_owned(),
+                    key_id: crate::tlog::note::key_id(name, alg, &k),
+                    alg,
+                    public: k,
+                })
             })
-        })
+            .collect()
     }
 
     /// Check a checkpoint of this store's log that came from elsewhere (a

@@ -86,16 +86,13 @@ impl Index {
     }
 
     /// Append `leaf` as leaf number [`Index::log_size`], storing the hashes it
-    /// completes. Returns its number. A commit the log holds already is an
-    /// error: a log lists each atom once.
-    pub fn append_leaf(&self, leaf: &Leaf) -> Result<u64, IndexError> {
-        let n = self.log_size()?;
-        if let Some(at) = self.leaf_of(&leaf.commit)? {
-            return Err(IndexError::Unusable(format!(
-                "commit {} is already leaf {at} of the log",
-                leaf.commit
-            )));
+    /// completes. Returns its number; `None`, appending nothing, when the
+    /// log holds that commit already (a log lists each atom once).
+    pub fn append_leaf(&self, leaf: &Leaf) -> Result<Option<u64>, IndexError> {
+        if self.leaf_of(&leaf.commit)?.is_some() {
+            return Ok(None);
         }
+        let n = self.log_size()?;
         let hashes = tlog::stored_hashes_for_record_hash(
             n,
             tlog::record_hash(leaf.data().as_bytes()),
@@ -120,7 +117,7 @@ impl Index {
                 day,
                 seq
             ])?;
-        Ok(n)
+        Ok(Some(n))
     }
 
     /// The leaf number of `commit`, if the log holds it.
@@ -352,13 +349,12 @@ impl Index {
                     )));
                 };
                 leaf.day_seq = self.day_seq_of(git, &leaf.commit)?;
-                if self.leaf_of(&leaf.commit)?.is_some() {
+                if self.append_leaf(&leaf)?.is_none() {
                     return Ok(Some(format!(
                         "log commit {c} lists commit {} a second time",
                         leaf.commit
                     )));
                 }
-                self.append_leaf(&leaf)?;
             }
             self.set_log_state("checkpoint", Some(&commit.checkpoint))?;
             self.set_log_state("tip", Some(&c.to_string()))?;

@@ -7,7 +7,6 @@
 use gix::ObjectId;
 
 use super::SyncError;
-use crate::branches::ARCHIVE_PREFIX;
 use crate::trail::Trail;
 
 impl Trail {
@@ -106,30 +105,7 @@ impl Trail {
         if self.rollback_covering(theirs, ours)?.is_none() {
             return Ok(None);
         }
-        let hex = ours.to_string();
-        let mut archive = None;
-        for candidate in [
-            format!("{ARCHIVE_PREFIX}{name}/{}", &hex[..12]),
-            format!("{ARCHIVE_PREFIX}{name}/{hex}"),
-        ] {
-            match self.git().ref_target(&candidate)? {
-                Some(t) if t == ours => {
-                    archive = Some(candidate);
-                    break;
-                }
-                Some(_) => continue,
-                None => {
-                    self.git().compare_and_swap(&candidate, None, ours)?;
-                    archive = Some(candidate);
-                    break;
-                }
-            }
-        }
-        let archive = archive.ok_or_else(|| SyncError::Refused {
-            remote: String::new(),
-            reason: format!("no archive name is free for {hex}"),
-            hint: String::new(),
-        })?;
+        let archive = self.keep_tip(name, ours)?;
         self.git()
             .compare_and_swap(&format!("refs/heads/{name}"), Some(ours), theirs)?;
         Ok(Some(archive))

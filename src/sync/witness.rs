@@ -24,7 +24,7 @@ use serde::Serialize;
 use super::SyncError;
 use crate::store::log::LOG_REF;
 use crate::tlog::checkpoint::Checkpoint;
-use crate::tlog::note::{verifier_key, Note, VerifierKey, ALG_COSIGNATURE_V1, ALG_ED25519};
+use crate::tlog::note::{Note, VerifierKey, ALG_COSIGNATURE_V1, ALG_ED25519};
 use crate::tlog::{self, Frontier, Hash};
 use crate::trail::Trail;
 use crate::transparency::origin_for;
@@ -129,20 +129,10 @@ impl Trail {
     /// a key this store trusts (a log of a store it does not know).
     fn log_verifiers(&self, id: &str, alg: u8) -> Option<Vec<VerifierKey>> {
         let origin = format!("atom/{id}");
-        let keys: Vec<[u8; 32]> = self
-            .allowed_signers()
-            .entries()
-            .iter()
-            .filter_map(|e| Some(e.key.key_data().ed25519()?.0))
-            .collect();
-        if !keys.iter().any(|k| origin_for(k) == origin) {
-            return None;
-        }
-        Some(
-            keys.iter()
-                .filter_map(|k| VerifierKey::parse(&verifier_key(&origin, alg, k)).ok())
-                .collect(),
-        )
+        let keys = self.trusted_verifiers(&origin, alg);
+        keys.iter()
+            .any(|k| origin_for(&k.public) == origin)
+            .then_some(keys)
     }
 
     /// The refspecs push adds: this store's log and its cosignatures.
