@@ -1,26 +1,18 @@
-//! The line gate in front of rmcp's stdio transport: every line the client
-//! sends gets an answer, and no line costs more than a bounded amount of
-//! memory.
+//! The line gate in front of the server: every line the client sends gets
+//! an answer, and no line costs more than a bounded amount of memory.
 //!
-//! rmcp drops what it cannot parse without a word: a line that is not JSON,
-//! one nested deeper than serde_json's recursion limit, one longer than its
-//! line limit. A client then waits forever. So the gate reads stdin itself,
-//! line by line, and answers those lines with the JSON-RPC 2.0 error they
-//! call for (`-32700` parse error, `-32600` invalid request); only lines that
-//! rmcp can parse reach it, through an in-memory pipe.
-//!
-//! The design decision a reader must know: stdout has one writer at a time.
-//! rmcp writes into a pipe of its own, whose lines a pump copies to stdout
-//! whole; the gate's error replies go to stdout under the same lock, so no
-//! two messages ever interleave.
+//! A line that is not JSON, one nested deeper than the parser should recurse,
+//! or one longer than [`MAX_LINE`] never reaches the server: the gate answers
+//! it with the JSON-RPC 2.0 error it calls for (`-32700` parse error,
+//! `-32600` invalid request), so a client never waits for an answer that
+//! does not come. A line longer than the limit is dropped as it streams in,
+//! never held.
 
-use std::sync::Arc;
+use std::io::{self, BufRead};
 
 use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt as _, AsyncRead, AsyncWrite, AsyncWriteExt as _};
-use tokio::sync::Mutex;
 
 /// The longest line accepted, its newline included (rmcp's own limit): a
 /// longer one is dropped as it streams in and answered with an error.
@@ -31,13 +23,13 @@ pub const MAX_LINE: usize = 16 << 20;
 /// needs (metadata may nest 64 levels).
 pub const MAX_DEPTH: usize = 100;
 
-/// Size of the in-memory pipes to and from rmcp.
-const PIPE: usize = 64 << 10;
+/// The read buffer, and what a line buffer shrinks back to after a long line.
+pub const BUFFER: usize = 64 << 10;
 
 /// JSON-RPC 2.0: invalid JSON was received.
-const PARSE_ERROR: i64 = -32700;
+pub const PARSE_ERROR: i64 = -32700;
 /// JSON-RPC 2.0: the JSON sent is not a valid request object.
-const INVALID_REQUEST: i64 = -32600;
+pub const INVALID_REQUEST: i64 = -32600;
 
 /// What to do with one line from the client.
 #[derive(Debug, PartialEq)]
@@ -93,7 +85,7 @@ fn judge(line: &[u8]) -> Verdict {
 }
 
 /// A JSON-RPC 2.0 error response; `data` says what was wrong.
-fn error(id: Value, code: i64, data: String) -> Value {
+pub fn error(id: Value, code: i64, data: String) -> Value {
     let message = if code == PARSE_ERROR {
         "Parse error"
     } else {
@@ -188,35 +180,32 @@ fn depth(json: &[u8]) -> usize {
     deepest
 }
 
-/// Where whole lines go out, one at a time.
-type Out<W> = Arc<Mutex<W>>;
-
-/// Write one message (a whole line) to the client.
-async fn send<W: AsyncWrite + Unpin>(out: &Out<W>, line: &[u8]) -> std::io::Result<()> {
-    let mut out = out.lock().await;
-    out.write_all(line).await?;
-    if !line.ends_with(b"\n") {
-        out.write_all(b"\n").await?;
-    }
-    out.flush().await
+/// What the gate makes of one line.
+#[derive(Debug, PartialEq)]
+pub enum Line<'a> {
+    /// A JSON object within the limits, for the server (without its newline).
+    Message(&'a [u8]),
+    /// The answer the line gets instead.
+    Answer(Value),
 }
 
-/// Read the client's lines from `input` until it closes: forward those rmcp
-/// can parse to `to_rmcp`, answer the others on `out`. At most one line of
-/// [`MAX_LINE`] bytes is held at a time.
-async fn read_lines<R, F, W>(input: R, mut to_rmcp: F, out: Out<W>) -> std::io::Result<()>
-where
-    R: AsyncBufRead + Unpin,
-    F: AsyncWrite + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let mut input = input;
+/// Read the client's lines from `input` until it closes, handing each to
+/// `handle`: a message the server can parse, or the error answer of a line
+/// it cannot. At most one line of [`MAX_LINE`] bytes is held at a time.
+pub fn read_lines<R: BufRead>(
+    mut input: R,
+    mut handle: impl FnMut(Line) -> io::Result<()>,
+) -> io::Result<()> {
     let mut line: Vec<u8> = Vec::new();
     // Inside a line that was too long, until its newline.
     let mut discarding = false;
     loop {
         let (taken, ended, too_long_now) = {
-            let available = input.fill_buf().await?;
+            let available = match input.fill_buf() {
+                Ok(available) => available,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
             if available.is_empty() {
                 break;
             }
@@ -236,94 +225,34 @@ where
         };
         input.consume(taken);
         if too_long_now {
-            send(&out, too_long().to_string().as_bytes()).await?;
+            handle(Line::Answer(too_long()))?;
         }
         if ended {
             if discarding {
                 discarding = false;
             } else {
-                answer(&line, &mut to_rmcp, &out).await?;
+                answer(&line, &mut handle)?;
                 line.clear();
-                if line.capacity() > PIPE {
-                    line.shrink_to(PIPE);
+                if line.capacity() > BUFFER {
+                    line.shrink_to(BUFFER);
                 }
             }
         }
     }
     // A last line without a newline is a line too.
     if !discarding && !line.is_empty() {
-        line.push(b'\n');
-        answer(&line, &mut to_rmcp, &out).await?;
+        answer(&line, &mut handle)?;
     }
-    to_rmcp.shutdown().await
+    Ok(())
 }
 
-/// Forward or answer one whole line (newline included).
-async fn answer<F, W>(line: &[u8], to_rmcp: &mut F, out: &Out<W>) -> std::io::Result<()>
-where
-    F: AsyncWrite + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    match judge(line.strip_suffix(b"\n").unwrap_or(line)) {
-        Verdict::Forward => to_rmcp.write_all(line).await,
+/// Judge one whole line (its newline included, if any) and hand it on.
+fn answer(line: &[u8], handle: &mut impl FnMut(Line) -> io::Result<()>) -> io::Result<()> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    match judge(line) {
+        Verdict::Forward => handle(Line::Message(line)),
         Verdict::Skip => Ok(()),
-        Verdict::Reply(reply) => send(out, reply.to_string().as_bytes()).await,
-    }
-}
-
-/// Copy rmcp's messages to `out`, a whole line at a time, until rmcp closes.
-async fn pump<R, W>(from_rmcp: R, out: Out<W>) -> std::io::Result<()>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let mut from_rmcp = tokio::io::BufReader::new(from_rmcp);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        if from_rmcp.read_until(b'\n', &mut line).await? == 0 {
-            return Ok(());
-        }
-        send(&out, &line).await?;
-    }
-}
-
-/// Serve `service` (an rmcp server) on `input` and `output` through the
-/// gate, until the client closes `input` and every answer is written.
-pub async fn serve<S, R, W>(service: S, input: R, output: W) -> Result<(), super::ServeError>
-where
-    S: rmcp::ServiceExt<rmcp::RoleServer>,
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
-    let out = Arc::new(Mutex::new(output));
-    // Each pipe is used in one direction. A duplex end, unlike a simplex
-    // half, closes its pipe when dropped, as rmcp does with its writer.
-    let (rmcp_in, to_rmcp) = tokio::io::duplex(PIPE);
-    let (from_rmcp, rmcp_out) = tokio::io::duplex(PIPE);
-    let reading = tokio::spawn(read_lines(
-        tokio::io::BufReader::with_capacity(PIPE, input),
-        to_rmcp,
-        out.clone(),
-    ));
-    let pumping = tokio::spawn(pump(from_rmcp, out));
-    let running = service
-        .serve((rmcp_in, rmcp_out))
-        .await
-        .map_err(|e| super::ServeError::Handshake(e.to_string()))?;
-    running
-        .waiting()
-        .await
-        .map_err(|e| super::ServeError::Run(e.to_string()))?;
-    // rmcp has closed its end: the pump ends once its last message is out.
-    let pumped = pumping.await;
-    reading.abort();
-    match pumped {
-        Ok(Ok(())) => Ok(()),
-        // The client stopped reading: nothing left to tell it.
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Ok(Err(e)) => Err(super::ServeError::Run(format!("writing to stdout: {e}"))),
-        Err(e) => Err(super::ServeError::Run(e.to_string())),
+        Verdict::Reply(reply) => handle(Line::Answer(reply)),
     }
 }
 
@@ -405,25 +334,22 @@ mod tests {
         assert_eq!(depth(br#"{"s":"\"[[["}"#), 1);
     }
 
-    /// The gate over in-memory streams: what reaches rmcp, what is answered.
+    /// The gate over an in-memory stream: what reaches the server, what is answered.
     fn run_gate(input: Vec<u8>) -> (Vec<u8>, Vec<Value>) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async move {
-            let out = Arc::new(Mutex::new(Vec::new()));
-            let mut forwarded = Vec::new();
-            read_lines(input.as_slice(), &mut forwarded, out.clone())
-                .await
-                .expect("gate");
-            let answered = out.lock().await.clone();
-            let answers = answered
-                .split(|&b| b == b'\n')
-                .filter(|l| !l.is_empty())
-                .map(|l| serde_json::from_slice(l).expect("an answer is JSON"))
-                .collect();
-            (forwarded, answers)
+        let mut forwarded = Vec::new();
+        let mut answers = Vec::new();
+        read_lines(input.as_slice(), |line| {
+            match line {
+                Line::Message(m) => {
+                    forwarded.extend_from_slice(m);
+                    forwarded.push(b'\n');
+                }
+                Line::Answer(a) => answers.push(a),
+            }
+            Ok(())
         })
+        .expect("gate");
+        (forwarded, answers)
     }
 
     #[test]

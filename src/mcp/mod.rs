@@ -2,11 +2,14 @@
 //! agents (Claude Code, local models, research tools) record and query atoms
 //! without shelling out.
 //!
-//! The design decision a reader must know: a [`Trail`] is not `Sync`, so
-//! every call opens its own `Trail` on tokio's blocking pool, exactly as one
-//! `atom` process per command would. Concurrent calls therefore behave like
-//! concurrent processes (the store lock orders the writers), and a panic in
-//! the store ends that call with an error result, never the server.
+//! The design decision a reader must know: the server answers one message
+//! at a time, in order, and every call opens its own [`Trail`], exactly as
+//! one `atom` process per command would. Two servers on one store therefore
+//! behave like two processes (the store lock orders the writers), and a
+//! panic in the store ends that call with an error result, never the server.
+//! MCP over stdio is JSON-RPC 2.0, one message a line; the protocol is small
+//! enough that it is written here rather than pulled in with an async
+//! runtime.
 //!
 //! Who an atom is attributed to: the call's `agent`, else the server's
 //! `--agent`, else the `clientInfo.name` the client sent in `initialize`,
@@ -15,24 +18,18 @@
 mod gate;
 mod tools;
 
+use std::io::{self, BufRead, Write};
+use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::{
-    CallToolResult, ContentBlock, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
-    Implementation, ListPromptsResult, ListResourcesResult, PaginatedRequestParams, Prompt,
-    PromptArgument, PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
-    ReadResourceResult, Resource, ResourceContents, Role, ServerCapabilities, ServerConfig,
-};
-use rmcp::service::RequestContext;
-use rmcp::{tool_handler, ErrorData, RoleServer, ServerHandler};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Map, Value};
 
 use crate::index::Filter;
 use crate::model;
 use crate::{AtomView, Trail, TrailError};
 
+pub use gate::MAX_LINE;
 pub use tools::DEFAULT_LIMIT;
 
 /// The session-start prompt: the latest atoms, to check before redoing work.
@@ -41,6 +38,24 @@ pub const PRIOR_WORK_PROMPT: &str = "prior_work";
 pub const RECENT_URI: &str = "atom://recent";
 /// How many atoms the prompt and the resource show unless told otherwise.
 pub const RECENT_DEFAULT: usize = 20;
+
+/// The protocol revisions this server speaks, newest last; a client asking
+/// for another one is answered with the newest.
+pub const PROTOCOL_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+
+/// JSON-RPC 2.0: the method does not exist.
+const METHOD_NOT_FOUND: i64 = -32601;
+/// JSON-RPC 2.0: invalid method parameters.
+const INVALID_PARAMS: i64 = -32602;
+/// JSON-RPC 2.0: internal error.
+const INTERNAL_ERROR: i64 = -32603;
+/// MCP: the resource does not exist.
+const RESOURCE_NOT_FOUND: i64 = -32002;
+
+const INSTRUCTIONS: &str = "atom keeps a tamper-evident audit trail of what agents and people \
+    did. At the start of a task, check for prior work (atom_log, atom_search, or the prior_work \
+    prompt) before redoing research; after a decision, a piece of research or a change, record \
+    it with atom_record, listing the atoms you built on in influenced_by.";
 
 /// Settings of one server.
 #[derive(Debug, Clone, Default)]
@@ -56,39 +71,89 @@ pub struct Options {
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// The runtime could not start.
-    #[error("cannot start the MCP server: {0}")]
-    Runtime(#[from] std::io::Error),
-    /// The client went away or spoke no MCP before `initialize` completed.
-    #[error("MCP handshake failed: {0}")]
-    Handshake(String),
-    /// The server loop failed.
+    /// Reading the client's messages or writing the answers failed.
     #[error("MCP server failed: {0}")]
-    Run(String),
+    Io(#[from] io::Error),
 }
 
 /// Serve the store at `home` over stdin/stdout until the client closes stdin.
-/// Every line gets an answer: what rmcp could not parse is answered by the
+/// Every line gets an answer: what is not a message is answered by the
 /// [`gate`] with a JSON-RPC error.
 pub fn serve(home: &Path, options: Options) -> Result<(), ServeError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let server = AtomServer::new(home.to_owned(), options);
-    let served = runtime.block_on(gate::serve(server, tokio::io::stdin(), tokio::io::stdout()));
-    // A read of stdin may still be pending on a blocking thread (when the
-    // server stopped before the client closed stdin): do not wait for it.
-    runtime.shutdown_background();
-    served
+    let stdin = io::stdin();
+    let stdout = io::stdout();
+    let served = serve_on(
+        home,
+        options,
+        io::BufReader::with_capacity(gate::BUFFER, stdin.lock()),
+        stdout.lock(),
+    );
+    match served {
+        // The client stopped reading: nothing left to tell it.
+        Err(ServeError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// Serve the store at `home` on `input` and `output`, one message a line,
+/// until `input` ends.
+pub fn serve_on<R: BufRead, W: Write>(
+    home: &Path,
+    options: Options,
+    input: R,
+    mut output: W,
+) -> Result<(), ServeError> {
+    let mut server = AtomServer::new(home.to_owned(), options);
+    gate::read_lines(input, |line| {
+        let answer = match line {
+            gate::Line::Answer(answer) => Some(answer),
+            gate::Line::Message(message) => match serde_json::from_slice(message) {
+                Ok(message) => server.handle(message),
+                Err(e) => Some(gate::error(Value::Null, gate::PARSE_ERROR, e.to_string())),
+            },
+        };
+        match answer {
+            Some(answer) => {
+                serde_json::to_writer(&mut output, &answer)?;
+                output.write_all(b"\n")?;
+                output.flush()
+            }
+            None => Ok(()),
+        }
+    })?;
+    Ok(())
+}
+
+/// A JSON-RPC error: code and message.
+#[derive(Debug)]
+pub(crate) struct RpcError {
+    code: i64,
+    message: String,
+}
+
+impl RpcError {
+    fn invalid_params(message: impl Into<String>) -> Self {
+        RpcError {
+            code: INVALID_PARAMS,
+            message: message.into(),
+        }
+    }
+
+    fn internal(message: impl Into<String>) -> Self {
+        RpcError {
+            code: INTERNAL_ERROR,
+            message: message.into(),
+        }
+    }
 }
 
 /// The MCP server: tools from [`tools`], plus the session-start prompt and resource.
-#[derive(Clone)]
 pub(crate) struct AtomServer {
     home: PathBuf,
     agent: Option<String>,
     project: Option<String>,
-    tool_router: ToolRouter<AtomServer>,
+    /// The name the client gave in `initialize`.
+    client: Option<String>,
 }
 
 impl AtomServer {
@@ -97,161 +162,206 @@ impl AtomServer {
             home,
             agent: options.agent,
             project: options.project.filter(|p| !p.is_empty()),
-            tool_router: Self::tool_router(),
+            client: None,
         }
+    }
+
+    /// The answer to one message, `None` for a notification or a response.
+    fn handle(&mut self, message: Value) -> Option<Value> {
+        let Value::Object(mut message) = message else {
+            return Some(gate::error(
+                Value::Null,
+                gate::INVALID_REQUEST,
+                "a message is one JSON object".into(),
+            ));
+        };
+        let id = message.remove("id");
+        let method = match message.remove("method") {
+            Some(Value::String(method)) => method,
+            // A response to a request of ours (we send none): nothing to say.
+            None if id.is_some()
+                && (message.contains_key("result") || message.contains_key("error")) =>
+            {
+                return None
+            }
+            _ => {
+                return Some(gate::error(
+                    id.unwrap_or(Value::Null),
+                    gate::INVALID_REQUEST,
+                    "a request has a string `method`".into(),
+                ))
+            }
+        };
+        let params = match message.remove("params") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(params)) => params,
+            Some(_) => {
+                return id
+                    .map(|id| failure(id, RpcError::invalid_params("`params` must be an object")))
+            }
+        };
+        // A notification (no id) gets no answer, whatever it is.
+        let id = id?;
+        Some(match self.dispatch(&method, params) {
+            Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+            Err(e) => failure(id, e),
+        })
+    }
+
+    fn dispatch(&mut self, method: &str, params: Map<String, Value>) -> Result<Value, RpcError> {
+        match method {
+            "initialize" => Ok(self.initialize(&params)),
+            "ping" => Ok(json!({})),
+            "tools/list" => Ok(json!({ "tools": tools::list() })),
+            "tools/call" => {
+                let name = match params.get("name") {
+                    Some(Value::String(name)) => name.clone(),
+                    _ => return Err(RpcError::invalid_params("tools/call needs a tool `name`")),
+                };
+                let arguments = match params.get("arguments") {
+                    None | Some(Value::Null) => Value::Object(Map::new()),
+                    Some(arguments @ Value::Object(_)) => arguments.clone(),
+                    Some(_) => {
+                        return Err(RpcError::invalid_params("`arguments` must be an object"))
+                    }
+                };
+                tools::call(self, &name, arguments)
+            }
+            "prompts/list" => Ok(self.list_prompts()),
+            "prompts/get" => self.get_prompt(&params),
+            "resources/list" => Ok(self.list_resources()),
+            "resources/templates/list" => Ok(json!({ "resourceTemplates": [] })),
+            "resources/read" => self.read_resource(&params),
+            _ => Err(RpcError {
+                code: METHOD_NOT_FOUND,
+                message: format!("no method {method:?}"),
+            }),
+        }
+    }
+
+    fn initialize(&mut self, params: &Map<String, Value>) -> Value {
+        self.client = params
+            .get("clientInfo")
+            .and_then(|c| c.get("name"))
+            .and_then(Value::as_str)
+            .map(|name| name.trim().to_owned());
+        let asked = params.get("protocolVersion").and_then(Value::as_str);
+        let version = asked
+            .filter(|v| PROTOCOL_VERSIONS.contains(v))
+            .unwrap_or(PROTOCOL_VERSIONS[PROTOCOL_VERSIONS.len() - 1]);
+        json!({
+            "protocolVersion": version,
+            "capabilities": {"tools": {}, "prompts": {}, "resources": {}},
+            "serverInfo": {"name": "atom", "version": env!("CARGO_PKG_VERSION")},
+            "instructions": INSTRUCTIONS,
+        })
     }
 
     /// The agent of a new atom: the call's, the server's `--agent`, the
     /// client's name when it is a valid agent name, else `None` (the store's
     /// default).
-    fn agent_for(
-        &self,
-        given: Option<String>,
-        context: &RequestContext<RoleServer>,
-    ) -> Option<String> {
+    fn agent_for(&self, given: Option<String>) -> Option<String> {
         given.or_else(|| self.agent.clone()).or_else(|| {
-            context
-                .client_info()
-                .map(|c| c.name.trim().to_owned())
+            self.client
+                .clone()
                 .filter(|name| model::validate_agent(name).is_ok())
         })
     }
 
-    /// Run `f` on a freshly opened store on the blocking pool; its errors and
-    /// panics become tool results with `isError: true`.
-    async fn with_trail<F>(&self, f: F) -> CallToolResult
+    /// Run `f` on a freshly opened store, exactly as one `atom` process per
+    /// call would; its errors and panics become tool results with
+    /// `isError: true`.
+    fn with_trail<F>(&self, f: F) -> Value
     where
-        F: FnOnce(&Trail) -> Result<CallToolResult, TrailError> + Send + 'static,
+        F: FnOnce(&Trail) -> Result<Value, TrailError>,
     {
-        match self.blocking(f).await {
+        match self.blocking(f) {
             Ok(result) => result,
             Err(message) => tool_error(message),
         }
     }
 
-    /// Run `f` on a freshly opened store on the blocking pool; an error or a
-    /// panic comes back as its one-line message.
-    async fn blocking<T, F>(&self, f: F) -> Result<T, String>
+    /// Run `f` on a freshly opened store; an error or a panic comes back as
+    /// its one-line message.
+    fn blocking<T, F>(&self, f: F) -> Result<T, String>
     where
-        T: Send + 'static,
-        F: FnOnce(&Trail) -> Result<T, TrailError> + Send + 'static,
+        F: FnOnce(&Trail) -> Result<T, TrailError>,
     {
-        let home = self.home.clone();
-        let job = tokio::task::spawn_blocking(move || {
-            let trail = Trail::open(&home)?;
+        let job = panic::catch_unwind(AssertUnwindSafe(|| {
+            let trail = Trail::open(&self.home)?;
             let result = f(&trail);
             for note in trail.take_notices() {
                 eprintln!("note: {note}");
             }
             result
-        });
-        match job.await {
+        }));
+        match job {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(error_text(&e)),
-            Err(e) => Err(format!("internal error in atom: {e}")),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(format!("internal error in atom: panic: {what}"))
+            }
         }
     }
 
     /// The latest atoms of `project` (every project when `None`) on the current trail.
-    async fn recent(&self, project: Option<String>, limit: usize) -> Result<Vec<AtomView>, String> {
+    fn recent(&self, project: Option<String>, limit: usize) -> Result<Vec<AtomView>, String> {
         let filter = Filter {
             project,
             limit: Some(limit),
             ..Filter::default()
         };
         self.blocking(move |trail| trail.log(None, false, &filter))
-            .await
-    }
-}
-
-#[tool_handler(router = self.tool_router)]
-impl ServerHandler for AtomServer {
-    fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_prompts()
-                .enable_resources()
-                .build(),
-        )
-        .with_server_info(Implementation::new("atom", env!("CARGO_PKG_VERSION")))
-        .with_instructions(
-            "atom keeps a tamper-evident audit trail of what agents and people did. At the start \
-             of a task, check for prior work (atom_log, atom_search, or the prior_work prompt) \
-             before redoing research; after a decision, a piece of research or a change, record \
-             it with atom_record, listing the atoms you built on in influenced_by.",
-        )
     }
 
-    async fn list_prompts(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ListPromptsResult, ErrorData> {
-        let prompt = Prompt::new(
-            PRIOR_WORK_PROMPT,
-            Some(
-                "The latest atoms recorded for this project, to read at the start of a session \
-                 before redoing research or decisions.",
-            ),
-            Some(vec![
-                PromptArgument::new("project")
-                    .with_description("Only atoms of this project (default: the server's --project, else every project).")
-                    .with_required(false),
-                PromptArgument::new("limit")
-                    .with_description(format!("How many atoms, newest first (default {RECENT_DEFAULT})."))
-                    .with_required(false),
-            ]),
-        );
-        Ok(ListPromptsResult::with_all_items(vec![prompt]))
+    fn list_prompts(&self) -> Value {
+        json!({"prompts": [{
+            "name": PRIOR_WORK_PROMPT,
+            "description": "The latest atoms recorded for this project, to read at the start of \
+                a session before redoing research or decisions.",
+            "arguments": [
+                {"name": "project", "required": false,
+                 "description": "Only atoms of this project (default: the server's --project, else every project)."},
+                {"name": "limit", "required": false,
+                 "description": format!("How many atoms, newest first (default {RECENT_DEFAULT}).")},
+            ],
+        }]})
     }
 
-    async fn get_prompt(
-        &self,
-        request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<GetPromptResponse, ErrorData> {
-        if request.name != PRIOR_WORK_PROMPT {
-            return Err(ErrorData::invalid_params(
-                format!(
-                    "no prompt named {:?}; the prompt is {PRIOR_WORK_PROMPT:?}",
-                    request.name
-                ),
-                None,
-            ));
+    fn get_prompt(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
+        let name = params.get("name").and_then(Value::as_str).unwrap_or("");
+        if name != PRIOR_WORK_PROMPT {
+            return Err(RpcError::invalid_params(format!(
+                "no prompt named {name:?}; the prompt is {PRIOR_WORK_PROMPT:?}"
+            )));
         }
-        let args = request.arguments.unwrap_or_default();
+        let empty = Map::new();
+        let args = params
+            .get("arguments")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
         let project = match args.get("project") {
             None | Some(Value::Null) => self.project.clone(),
             Some(Value::String(p)) if p.is_empty() => None,
             Some(Value::String(p)) => Some(p.clone()),
-            Some(other) => {
-                return Err(ErrorData::invalid_params(
-                    format!("project must be a string, got {other}"),
-                    None,
-                ))
-            }
+            Some(_) => return Err(RpcError::invalid_params("project must be a string")),
         };
         // Prompt arguments are strings on the wire; accept a number as well.
         let limit = match args.get("limit") {
-            None | Some(Value::Null) => Ok(RECENT_DEFAULT),
-            Some(Value::String(s)) => s.trim().parse::<usize>().map_err(|_| s.clone()),
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .and_then(|n| usize::try_from(n).ok())
-                .ok_or_else(|| n.to_string()),
-            Some(other) => Err(other.to_string()),
+            None | Some(Value::Null) => Some(RECENT_DEFAULT),
+            Some(Value::String(s)) => s.trim().parse::<usize>().ok(),
+            Some(Value::Number(n)) => n.as_u64().and_then(|n| usize::try_from(n).ok()),
+            Some(_) => None,
         }
-        .map_err(|bad| {
-            ErrorData::invalid_params(
-                format!("limit must be a non-negative integer, got {bad}"),
-                None,
-            )
-        })?;
+        .ok_or_else(|| RpcError::invalid_params("limit must be a non-negative integer"))?;
         let atoms = self
             .recent(project.clone(), limit)
-            .await
-            .map_err(|e| ErrorData::internal_error(e, None))?;
+            .map_err(RpcError::internal)?;
         let scope = match &project {
             Some(p) => format!("project {p}"),
             None => "the current trail".to_owned(),
@@ -276,74 +386,72 @@ impl ServerHandler for AtomServer {
                 )
             )
         };
-        Ok(
-            GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
-                .with_description(format!("Prior work recorded in atom for {scope}"))
-                .into(),
-        )
+        Ok(json!({
+            "description": format!("Prior work recorded in atom for {scope}"),
+            "messages": [{"role": "user", "content": {"type": "text", "text": text}}],
+        }))
     }
 
-    async fn list_resources(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ListResourcesResult, ErrorData> {
+    fn list_resources(&self) -> Value {
         let scope = match &self.project {
             Some(p) => format!("of project {p}"),
             None => "of the current trail".to_owned(),
         };
-        let resource = Resource::new(RECENT_URI, "recent atoms")
-            .with_description(format!(
+        json!({"resources": [{
+            "uri": RECENT_URI,
+            "name": "recent atoms",
+            "description": format!(
                 "The latest {RECENT_DEFAULT} atoms {scope}, newest first, as {{atoms: [{{commit, record, signature}}]}}: prior work to check at the start of a session."
-            ))
-            .with_mime_type("application/json");
-        Ok(ListResourcesResult::with_all_items(vec![resource]))
+            ),
+            "mimeType": "application/json",
+        }]})
     }
 
-    async fn read_resource(
-        &self,
-        request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ReadResourceResponse, ErrorData> {
-        if request.uri != RECENT_URI {
-            return Err(ErrorData::resource_not_found(
-                format!(
-                    "no resource {:?}; the resource is {RECENT_URI}",
-                    request.uri
-                ),
-                None,
-            ));
+    fn read_resource(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
+        let uri = params.get("uri").and_then(Value::as_str).unwrap_or("");
+        if uri != RECENT_URI {
+            return Err(RpcError {
+                code: RESOURCE_NOT_FOUND,
+                message: format!("no resource {uri:?}; the resource is {RECENT_URI}"),
+            });
         }
         let atoms = self
             .recent(self.project.clone(), RECENT_DEFAULT)
-            .await
-            .map_err(|e| ErrorData::internal_error(e, None))?;
-        let json = serde_json::json!({ "atoms": atoms }).to_string();
-        Ok(ReadResourceResult::new(vec![
-            ResourceContents::text(json, RECENT_URI).with_mime_type("application/json")
-        ])
-        .into())
+            .map_err(RpcError::internal)?;
+        let text = json!({ "atoms": atoms }).to_string();
+        Ok(json!({"contents": [{"uri": RECENT_URI, "mimeType": "application/json", "text": text}]}))
     }
+}
+
+/// A JSON-RPC error response.
+fn failure(id: Value, e: RpcError) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": e.code, "message": e.message}})
 }
 
 /// A successful result: `text`, then `value` as structured content (and as
 /// JSON text, for clients that read only text).
-fn tool_result<T: Serialize + ?Sized>(text: String, value: &T) -> CallToolResult {
-    match serde_json::to_value(value) {
-        Ok(json) => {
-            let mut result = CallToolResult::structured(json);
-            result.content.insert(0, ContentBlock::text(text));
-            result
-        }
+fn tool_result<T: Serialize + ?Sized>(text: String, value: &T) -> Result<Value, TrailError> {
+    Ok(match serde_json::to_value(value) {
+        Ok(json) => json!({
+            "content": [
+                {"type": "text", "text": text},
+                {"type": "text", "text": json.to_string()},
+            ],
+            "structuredContent": json,
+            "isError": false,
+        }),
         Err(e) => tool_error(format!(
             "internal error in atom: cannot encode the result: {e}"
         )),
-    }
+    })
 }
 
 /// A failed call: one line, as `atom` would print it after `error:`.
-fn tool_error(message: String) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(format!("error: {message}"))])
+fn tool_error(message: String) -> Value {
+    json!({
+        "content": [{"type": "text", "text": format!("error: {message}")}],
+        "isError": true,
+    })
 }
 
 /// The error's message on one line, with a hint where the tools offer a way out.
@@ -389,29 +497,63 @@ fn one_line(a: &AtomView) -> String {
 mod tests {
     use super::*;
 
-    /// A panic in store work ends that call with an error result; the
-    /// runtime, and the next call on the same server, go on.
+    /// A panic in store work ends that call with an error result; the next
+    /// call on the same server goes on.
     #[test]
     fn a_panic_in_a_call_is_an_error_result_and_the_server_survives() {
         let tmp = tempfile::tempdir().expect("temporary directory");
         Trail::init(tmp.path(), None).expect("init a store");
         let server = AtomServer::new(tmp.path().to_owned(), Options::default());
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let failed = runtime.block_on(server.with_trail(|_| panic!("store exploded")));
-        assert_eq!(failed.is_error, Some(true));
-        let message = failed.content[0].as_text().expect("text").text.clone();
+        let failed = server.with_trail(|_| panic!("store exploded"));
+        assert_eq!(failed["isError"], true);
+        let message = failed["content"][0]["text"].as_str().expect("text");
         assert!(
             message.starts_with("error: internal error in atom") && message.contains("panic"),
             "{message}"
         );
-        let next =
-            runtime.block_on(server.with_trail(|trail| {
-                Ok(tool_result(trail.current_trail()?, &serde_json::json!({})))
-            }));
-        assert_eq!(next.is_error, Some(false));
-        assert_eq!(next.content[0].as_text().expect("text").text, "main");
+        let next = server.with_trail(|trail| tool_result(trail.current_trail()?, &json!({})));
+        assert_eq!(next["isError"], false);
+        assert_eq!(next["content"][0]["text"], "main");
+    }
+
+    /// Requests are answered in order, notifications and responses are not,
+    /// and what is no request gets an error with the id it carried.
+    #[test]
+    fn requests_are_answered_and_notifications_are_not() {
+        let tmp = tempfile::tempdir().expect("temporary directory");
+        Trail::init(tmp.path(), None).expect("init a store");
+        let input = [
+            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2099-01-01","clientInfo":{"name":"codex"}}}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            r#"{"jsonrpc":"2.0","id":2,"result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":"p","method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"atom_stats","arguments":{"by":"colour"}}}"#,
+            r#"{"jsonrpc":"2.0","id":4,"method":"no/such"}"#,
+            r#"{"jsonrpc":"2.0","id":5}"#,
+        ]
+        .join("\n");
+        let mut output = Vec::new();
+        serve_on(
+            tmp.path(),
+            Options::default(),
+            input.as_bytes(),
+            &mut output,
+        )
+        .expect("serve");
+        let answers: Vec<Value> = output
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).expect("JSON"))
+            .collect();
+        let ids: Vec<&Value> = answers.iter().map(|a| &a["id"]).collect();
+        assert_eq!(
+            ids,
+            [&json!(1), &json!("p"), &json!(3), &json!(4), &json!(5)]
+        );
+        assert_eq!(answers[0]["result"]["protocolVersion"], "2025-11-25");
+        assert_eq!(answers[1]["result"], json!({}));
+        assert_eq!(answers[2]["error"]["code"], INVALID_PARAMS);
+        assert_eq!(answers[3]["error"]["code"], METHOD_NOT_FOUND);
+        assert_eq!(answers[4]["error"]["code"], gate::INVALID_REQUEST);
     }
 }

@@ -7,15 +7,11 @@
 //! meaning by the [`Trail`] façade, exactly as for `atom record` (a bad TYPE,
 //! an unknown `influenced_by` id, ... is a tool result with `isError: true`).
 
-use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::CallToolResult;
-use rmcp::service::RequestContext;
-use rmcp::{tool, tool_router, RoleServer};
-use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
-use super::{one_line, tool_error, tool_result, AtomServer};
+use super::{one_line, tool_error, tool_result, AtomServer, RpcError};
 use crate::index::{Filter, StatsBy};
 use crate::model::{self, AtomId};
 use crate::verify::VerifyScope;
@@ -25,7 +21,7 @@ use crate::{AtomView, Draft};
 pub const DEFAULT_LIMIT: usize = 50;
 
 /// Arguments of `atom_record`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordArgs {
     /// The kind of work, upper case: DECISION, RESEARCH, CFG, TASK, DEPLOY, ... (pattern [A-Z][A-Z0-9_]{0,31}).
@@ -48,7 +44,7 @@ pub struct RecordArgs {
 }
 
 /// Arguments of `atom_log`: the filters of `atom log`.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogArgs {
     /// A trail name, an atom id or a commit sha prefix: that trail, or that atom and its ancestors (default: the current trail).
@@ -77,7 +73,7 @@ pub struct LogArgs {
 }
 
 /// Arguments of `atom_show`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShowArgs {
     /// An atom id (ATOM-CFG-20241127-003), a trail name or a commit sha prefix.
@@ -85,7 +81,7 @@ pub struct ShowArgs {
 }
 
 /// Arguments of `atom_search`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchArgs {
     /// Words to find in summaries and metadata; every word must match, as written (gaming.env matches as is); a trailing * makes a prefix (deploy*).
@@ -95,7 +91,7 @@ pub struct SearchArgs {
 }
 
 /// Arguments of `atom_trace`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TraceArgs {
     /// The atom to start from: an atom id, a trail name or a commit sha prefix.
@@ -105,7 +101,7 @@ pub struct TraceArgs {
 }
 
 /// What `atom_stats` groups by.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum By {
     /// The agent.
@@ -120,7 +116,7 @@ pub enum By {
 }
 
 /// Arguments of `atom_stats`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatsArgs {
     /// Group by agent (default), type, day or project.
@@ -128,7 +124,7 @@ pub struct StatsArgs {
 }
 
 /// Arguments of `atom_verify`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyArgs {
     /// A trail name, an atom id or a commit to verify with its ancestors (default: the current trail).
@@ -153,23 +149,9 @@ struct Shown {
     influenced: Vec<AtomId>,
 }
 
-#[tool_router(router = tool_router, vis = "pub(crate)")]
 impl AtomServer {
     /// Record one atom.
-    #[tool(
-        description = "Record what you did as an ATOM on the audit trail: a signed, tamper-evident entry other agents and later sessions can find. Call it after a decision, a piece of research, a config change, a deploy. Returns the new atom id and digest; pass the ids of atoms you built on in influenced_by.",
-        annotations(
-            read_only_hint = false,
-            destructive_hint = false,
-            idempotent_hint = false,
-            open_world_hint = false
-        )
-    )]
-    async fn atom_record(
-        &self,
-        Parameters(args): Parameters<RecordArgs>,
-        context: RequestContext<RoleServer>,
-    ) -> CallToolResult {
+    fn atom_record(&self, args: RecordArgs) -> Value {
         let influenced_by = match args
             .influenced_by
             .unwrap_or_default()
@@ -187,7 +169,7 @@ impl AtomServer {
         let draft = Draft {
             atom_type: args.atom_type,
             operation: args.operation,
-            agent: self.agent_for(args.agent, &context),
+            agent: self.agent_for(args.agent),
             summary: args.summary.unwrap_or_default(),
             metadata: args.metadata.unwrap_or_default(),
             influenced_by,
@@ -207,17 +189,12 @@ impl AtomServer {
                 atom.record.digest,
                 trail.current_trail()?
             );
-            Ok(tool_result(text, &atom))
+            tool_result(text, &atom)
         })
-        .await
     }
 
     /// List atoms.
-    #[tool(
-        description = "List atoms of the audit trail, newest first, with the filters of `atom log` (type, agent, operation, path, project, since, until, grep, limit). Use it at the start of a task to see what was already done. Returns {atoms: [{commit, record, signature}]}.",
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn atom_log(&self, Parameters(args): Parameters<LogArgs>) -> CallToolResult {
+    fn atom_log(&self, args: LogArgs) -> Value {
         let date = |field, s: Option<String>| {
             s.map(|s| model::parse_date(field, &s).map(model::format_timestamp))
                 .transpose()
@@ -248,17 +225,12 @@ impl AtomServer {
         self.with_trail(move |trail| {
             let atoms = trail.log(rev.as_deref(), all, &filter)?;
             let text = listing(&format!("{} atom(s), newest first", atoms.len()), &atoms);
-            Ok(tool_result(text, &serde_json::json!({ "atoms": atoms })))
+            tool_result(text, &json!({ "atoms": atoms }))
         })
-        .await
     }
 
     /// Show one atom.
-    #[tool(
-        description = "Show one atom in full: its record (metadata included), commit, signature status and the atoms that built on it (influenced). Returns {commit, record, signature, influenced}.",
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn atom_show(&self, Parameters(args): Parameters<ShowArgs>) -> CallToolResult {
+    fn atom_show(&self, args: ShowArgs) -> Value {
         self.with_trail(move |trail| {
             let atom = trail.show(args.id.trim())?;
             let influenced = trail.influenced(&atom.record.atom_id)?;
@@ -267,17 +239,12 @@ impl AtomServer {
                 let ids: Vec<String> = influenced.iter().map(ToString::to_string).collect();
                 text.push_str(&format!("\nused by {}", ids.join(", ")));
             }
-            Ok(tool_result(text, &Shown { atom, influenced }))
+            tool_result(text, &Shown { atom, influenced })
         })
-        .await
     }
 
     /// Full-text search.
-    #[tool(
-        description = "Full-text search over the summaries and metadata of every atom, newest match first. Use it to check for prior work before redoing research. Returns {atoms: [{commit, record, signature, snippet}]}.",
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn atom_search(&self, Parameters(args): Parameters<SearchArgs>) -> CallToolResult {
+    fn atom_search(&self, args: SearchArgs) -> Value {
         if crate::index::fts_query(&args.query).is_none() {
             return tool_error(
                 "the search query has no word to search for; give at least one word, e.g. gaming.env"
@@ -296,17 +263,12 @@ impl AtomServer {
                 &format!("{} atom(s) match {:?}, best first", hits.len(), args.query),
                 &atoms,
             );
-            Ok(tool_result(text, &serde_json::json!({ "atoms": hits })))
+            tool_result(text, &json!({ "atoms": hits }))
         })
-        .await
     }
 
     /// Provenance.
-    #[tool(
-        description = "Provenance of an atom through influenced_by links, across every trail: what it built on, recursively, or with down=true what built on it. Returns {root, direction, nodes: [{atom_id, type, agent, summary, timestamp}], edges: [{from, to}]} where `to` built on `from`.",
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn atom_trace(&self, Parameters(args): Parameters<TraceArgs>) -> CallToolResult {
+    fn atom_trace(&self, args: TraceArgs) -> Value {
         self.with_trail(move |trail| {
             let trace = trail.trace(args.id.trim(), args.down.unwrap_or(false))?;
             let text = format!(
@@ -320,17 +282,12 @@ impl AtomServer {
                     "up (what it built on)"
                 }
             );
-            Ok(tool_result(text, &trace))
+            tool_result(text, &trace)
         })
-        .await
     }
 
     /// Counts and token cost.
-    #[tool(
-        description = "Atom counts and summed token cost of the whole store, grouped by agent (default), type, day or project. Returns {by, rows: [{key, atoms, token_cost}]}.",
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn atom_stats(&self, Parameters(args): Parameters<StatsArgs>) -> CallToolResult {
+    fn atom_stats(&self, args: StatsArgs) -> Value {
         let by = args.by.unwrap_or_default();
         let group = match by {
             By::Agent => StatsBy::Agent,
@@ -351,20 +308,12 @@ impl AtomServer {
             }
             let total: u64 = rows.iter().map(|r| r.atoms).sum();
             text.push_str(&format!("total: {total} atom(s)"));
-            Ok(tool_result(
-                text,
-                &serde_json::json!({ "by": by, "rows": rows }),
-            ))
+            tool_result(text, &json!({ "by": by, "rows": rows }))
         })
-        .await
     }
 
     /// Verify.
-    #[tool(
-        description = "Verify the trail: recompute every digest, check the parent links, the id order and each signature against the trusted keys. Returns {scope, atoms, ok, failures: [{atom_id, commit, reasons}], warnings}; ok=false means an atom was changed outside atom or signed by an untrusted key.",
-        annotations(read_only_hint = true, open_world_hint = false)
-    )]
-    async fn atom_verify(&self, Parameters(args): Parameters<VerifyArgs>) -> CallToolResult {
+    fn atom_verify(&self, args: VerifyArgs) -> Value {
         let (rev, all) = (args.trail, args.all.unwrap_or(false));
         if rev.is_some() && all {
             return tool_error("give either trail or all, not both".into());
@@ -395,10 +344,177 @@ impl AtomServer {
                     ids.join(", ")
                 )
             };
-            Ok(tool_result(text, &report))
+            tool_result(text, &report)
         })
-        .await
     }
+}
+
+/// One property of a tool's input schema.
+fn prop(kind: &str, description: &str) -> Value {
+    json!({"type": kind, "description": description})
+}
+
+/// A tool's entry in `tools/list`.
+fn tool(
+    name: &str,
+    description: &str,
+    read_only: bool,
+    properties: Value,
+    required: &[&str],
+) -> Value {
+    let mut annotations = json!({"readOnlyHint": read_only, "openWorldHint": false});
+    if !read_only {
+        annotations["destructiveHint"] = json!(false);
+        annotations["idempotentHint"] = json!(false);
+    }
+    json!({
+        "name": name,
+        "description": description,
+        "inputSchema": {
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": false,
+        },
+        "annotations": annotations,
+    })
+}
+
+/// The tools, as `tools/list` answers them.
+pub(super) fn list() -> Vec<Value> {
+    let limit = |what: &str| json!({"type": "integer", "minimum": 0, "description": format!("At most this many atoms, {what} (default {DEFAULT_LIMIT}).")});
+    vec![
+        tool(
+            "atom_record",
+            "Record what you did as an ATOM on the audit trail: a signed, tamper-evident entry other agents and later sessions can find. Call it after a decision, a piece of research, a config change, a deploy. Returns the new atom id and digest; pass the ids of atoms you built on in influenced_by.",
+            false,
+            json!({
+                "type": prop("string", "The kind of work, upper case: DECISION, RESEARCH, CFG, TASK, DEPLOY, ... (pattern [A-Z][A-Z0-9_]{0,31})."),
+                "operation": prop("string", "What was done, lower case: save_decision, research, modify_file, run_tests, ... (pattern [a-z][a-z0-9_.-]*)."),
+                "agent": prop("string", "Who did it. Default: the name the MCP client gave when it connected (e.g. claude-code)."),
+                "summary": prop("string", "One line for humans: what was done and why."),
+                "metadata": prop("object", "Free JSON object with the details, e.g. {\"path\": \"gaming.env\", \"title\": \"...\"}; `path` or `paths` make the atom findable by file."),
+                "influenced_by": {"type": "array", "items": {"type": "string"}, "description": "Atom ids this work built on, e.g. [\"ATOM-RESEARCH-20241127-002\"]; each must exist in the store."},
+                "project": prop("string", "The project the work belongs to (default: the server's --project, if any)."),
+                "token_cost": {"type": "integer", "minimum": 0, "description": "Tokens spent on this work, for cost accounting per agent."},
+            }),
+            &["type", "operation"],
+        ),
+        tool(
+            "atom_log",
+            "List atoms of the audit trail, newest first, with the filters of `atom log` (type, agent, operation, path, project, since, until, grep, limit). Use it at the start of a task to see what was already done. Returns {atoms: [{commit, record, signature}]}.",
+            true,
+            json!({
+                "rev": prop("string", "A trail name, an atom id or a commit sha prefix: that trail, or that atom and its ancestors (default: the current trail)."),
+                "all": prop("boolean", "Atoms of every trail and archived tip instead of one trail."),
+                "type": prop("string", "Only atoms of this TYPE (e.g. RESEARCH)."),
+                "agent": prop("string", "Only atoms by this agent (ignoring case)."),
+                "operation": prop("string", "Only atoms with this operation."),
+                "path": prop("string", "Only atoms that touched this file path (metadata.path, metadata.paths, files, attachments)."),
+                "project": prop("string", "Only atoms of this project."),
+                "since": prop("string", "Only atoms at or after this time: RFC 3339 (2024-11-27T10:23:45Z), a day (2024-11-27), today, yesterday, or N days / hours ago (3d, 12h)."),
+                "until": prop("string", "Only atoms before this time, in the forms of `since`."),
+                "grep": prop("string", "Only atoms whose summary, operation or metadata contain this text (any case)."),
+                "limit": limit("newest first"),
+            }),
+            &[],
+        ),
+        tool(
+            "atom_show",
+            "Show one atom in full: its record (metadata included), commit, signature status and the atoms that built on it (influenced). Returns {commit, record, signature, influenced}.",
+            true,
+            json!({"id": prop("string", "An atom id (ATOM-CFG-20241127-003), a trail name or a commit sha prefix.")}),
+            &["id"],
+        ),
+        tool(
+            "atom_search",
+            "Full-text search over the summaries and metadata of every atom, newest match first. Use it to check for prior work before redoing research. Returns {atoms: [{commit, record, signature, snippet}]}.",
+            true,
+            json!({
+                "query": prop("string", "Words to find in summaries and metadata; every word must match, as written (gaming.env matches as is); a trailing * makes a prefix (deploy*)."),
+                "limit": limit("newest match first"),
+            }),
+            &["query"],
+        ),
+        tool(
+            "atom_trace",
+            "Provenance of an atom through influenced_by links, across every trail: what it built on, recursively, or with down=true what built on it. Returns {root, direction, nodes: [{atom_id, type, agent, summary, timestamp}], edges: [{from, to}]} where `to` built on `from`.",
+            true,
+            json!({
+                "id": prop("string", "The atom to start from: an atom id, a trail name or a commit sha prefix."),
+                "down": prop("boolean", "false (default): what the atom built on, recursively; true: what built on it."),
+            }),
+            &["id"],
+        ),
+        tool(
+            "atom_stats",
+            "Atom counts and summed token cost of the whole store, grouped by agent (default), type, day or project. Returns {by, rows: [{key, atoms, token_cost}]}.",
+            true,
+            json!({"by": {"type": "string", "enum": ["agent", "type", "day", "project"], "description": "Group by agent (default), type, day or project."}}),
+            &[],
+        ),
+        tool(
+            "atom_verify",
+            "Verify the trail: recompute every digest, check the parent links, the id order and each signature against the trusted keys. Returns {scope, atoms, ok, failures: [{atom_id, commit, reasons}], warnings}; ok=false means an atom was changed outside atom or signed by an untrusted key.",
+            true,
+            json!({
+                "trail": prop("string", "A trail name, an atom id or a commit to verify with its ancestors (default: the current trail)."),
+                "all": prop("boolean", "Verify every trail and archived tip."),
+            }),
+            &[],
+        ),
+    ]
+}
+
+/// Run the tool `name` with `arguments`: a tool result, or a JSON-RPC error
+/// when there is no such tool or the arguments have the wrong shape.
+pub(super) fn call(server: &AtomServer, name: &str, arguments: Value) -> Result<Value, RpcError> {
+    fn args<T: DeserializeOwned>(name: &str, arguments: Value) -> Result<T, RpcError> {
+        serde_json::from_value(arguments).map_err(|e| {
+            RpcError::invalid_params(format!(
+                "invalid arguments for {name}: {}",
+                without_values(&e.to_string())
+            ))
+        })
+    }
+    Ok(match name {
+        "atom_record" => server.atom_record(args(name, arguments)?),
+        "atom_log" => server.atom_log(args(name, arguments)?),
+        "atom_show" => server.atom_show(args(name, arguments)?),
+        "atom_search" => server.atom_search(args(name, arguments)?),
+        "atom_trace" => server.atom_trace(args(name, arguments)?),
+        "atom_stats" => server.atom_stats(args(name, arguments)?),
+        "atom_verify" => server.atom_verify(args(name, arguments)?),
+        _ => {
+            return Err(RpcError::invalid_params(format!(
+                "no tool {name:?}; tools/list names the tools"
+            )))
+        }
+    })
+}
+
+/// A decoding error without the string values it quotes: an argument of the
+/// wrong type may be a secret, and the answer must not echo it.
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        if c != '"' {
+            out.push(c);
+            continue;
+        }
+        out.push_str("\"…\"");
+        let mut escaped = false;
+        for c in chars.by_ref() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => break,
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 /// A heading and one line per atom.
@@ -409,4 +525,23 @@ pub(super) fn listing(heading: &str, atoms: &[AtomView]) -> String {
         text.push_str(&one_line(a));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoding_errors_do_not_echo_string_values() {
+        let e = serde_json::from_value::<RecordArgs>(
+            json!({"type": "CFG", "operation": "x", "token_cost": "ghp_\"secret\"value"}),
+        )
+        .expect_err("a string is no token count");
+        let message = without_values(&e.to_string());
+        assert!(!message.contains("secret"), "{message}");
+        assert!(message.contains("invalid type"), "{message}");
+        let e = serde_json::from_value::<RecordArgs>(json!({"operation": "x"}))
+            .expect_err("type is required");
+        assert_eq!(without_values(&e.to_string()), e.to_string());
+    }
 }

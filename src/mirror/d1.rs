@@ -27,6 +27,9 @@ const MAX_BATCH_BYTES: usize = 1_000_000;
 const ATTEMPTS: u32 = 6;
 /// The longest wait between attempts.
 const MAX_WAIT: Duration = Duration::from_secs(60);
+/// The largest answer read from the API (a restore reads up to a batch of
+/// rows at a time, far below this).
+const MAX_RESPONSE_BYTES: u64 = 64 << 20;
 
 /// Errors talking to D1. None of them carries the token.
 #[derive(Debug, thiserror::Error)]
@@ -163,7 +166,7 @@ impl D1Target {
 
 /// A connected client. The token lives only in memory.
 pub struct D1Client {
-    http: reqwest::blocking::Client,
+    http: ureq::Agent,
     url: String,
     token: String,
     /// Requests sent, including retries.
@@ -218,12 +221,13 @@ impl D1Client {
 
     /// A client for `target` with `token`.
     pub fn new(target: &D1Target, token: String) -> Result<Self, D1Error> {
-        let http = reqwest::blocking::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(90))
+        let http = ureq::Agent::config_builder()
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_global(Some(Duration::from_secs(90)))
             .user_agent(concat!("atom/", env!("CARGO_PKG_VERSION")))
+            .http_status_as_error(false)
             .build()
-            .map_err(|e| D1Error::Client(e.to_string()))?;
+            .new_agent();
         Ok(D1Client {
             http,
             url: target.url(),
@@ -273,9 +277,9 @@ impl D1Client {
             let resp = self
                 .http
                 .post(&self.url)
-                .bearer_auth(&self.token)
-                .json(body)
-                .send()
+                .header("Authorization", &format!("Bearer {}", self.token))
+                .header("Content-Type", "application/json")
+                .send(body.to_string())
                 .map_err(|e| D1Error::Unreachable {
                     url: self.url.clone(),
                     message: describe(&e),
@@ -283,15 +287,20 @@ impl D1Client {
             let status = resp.status().as_u16();
             let retry_after = resp
                 .headers()
-                .get(reqwest::header::RETRY_AFTER)
+                .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<f64>().ok())
                 .filter(|s| s.is_finite() && *s >= 0.0)
                 .map(Duration::from_secs_f64);
-            let text = resp.text().map_err(|e| D1Error::Unreachable {
-                url: self.url.clone(),
-                message: describe(&e),
-            })?;
+            let text = resp
+                .into_body()
+                .with_config()
+                .limit(MAX_RESPONSE_BYTES)
+                .read_to_string()
+                .map_err(|e| D1Error::Unreachable {
+                    url: self.url.clone(),
+                    message: describe(&e),
+                })?;
             let envelope: Option<Envelope> = serde_json::from_str(&text).ok();
             let message = envelope
                 .as_ref()
@@ -346,22 +355,16 @@ fn messages(errors: &[ApiMessage]) -> String {
         .join("; ")
 }
 
-/// A transport error with its causes, without the URL (named separately).
-fn describe(e: &reqwest::Error) -> String {
-    let mut text = if e.is_timeout() {
-        "timed out".to_owned()
-    } else if e.is_connect() {
-        "connection failed".to_owned()
-    } else {
-        "request failed".to_owned()
-    };
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
+/// A transport error, without the URL (named separately).
+fn describe(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Timeout(_) => "timed out".to_owned(),
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => {
+            format!("connection failed: {e}")
+        }
+        ureq::Error::Io(io) => format!("connection failed: {io}"),
+        _ => format!("request failed: {e}"),
     }
-    text
 }
 
 #[cfg(test)]

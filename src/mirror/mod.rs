@@ -126,8 +126,11 @@ impl MirrorSettings {
         let api_base = api_base
             .unwrap_or(d1::DEFAULT_API_BASE)
             .trim_end_matches('/');
-        let ok = reqwest::Url::parse(api_base)
-            .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        let ok = ureq::http::Uri::try_from(api_base)
+            .map(|u| {
+                matches!(u.scheme_str(), Some("http" | "https"))
+                    && u.host().is_some_and(|h| !h.is_empty())
+            })
             .unwrap_or(false);
         if !ok {
             return Err(MirrorError::Invalid(format!(
