@@ -11,6 +11,9 @@ use crate::cli::output::safe;
 /// The style sheet, embedded.
 pub const STYLE: &str = include_str!("style.css");
 
+/// The icon: a dot on a line, as the trail graph draws an atom.
+pub const ICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\"><path d=\"M8 0v16\" stroke=\"#2f6fdf\" stroke-width=\"2\"/><circle cx=\"8\" cy=\"8\" r=\"5\" fill=\"#2f6fdf\"/></svg>";
+
 /// `text` safe inside HTML text and double- or single-quoted attributes.
 pub fn esc(text: &str) -> String {
     let text = safe(text);
@@ -49,7 +52,7 @@ pub fn page(title: &str, active: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t} · atom</title><link rel=\"stylesheet\" href=\"/style.css\"></head>\
+         <title>{t} · atom</title><link rel=\"stylesheet\" href=\"/style.css\"><link rel=\"icon\" href=\"/favicon.svg\"></head>\
          <body><header><span class=\"brand\">atom</span><nav>{nav}</nav>\
          <form class=\"search\" action=\"/\" method=\"get\" role=\"search\">\
          <input type=\"search\" name=\"q\" placeholder=\"Search summaries and metadata\" aria-label=\"Search\"></form>\

@@ -81,7 +81,11 @@ fn worker(receive: &Mutex<mpsc::Receiver<TcpStream>>, options: &Options, local: 
         let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
         let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
         let (response, head_only) = match http::read_request(&mut stream) {
-            Err(r) => (html::refused(r.status, r.why), false),
+            Err(r) => {
+                let _ = html::refused(r.status, r.why).write_to(&mut stream, false);
+                drain(&mut stream);
+                continue;
+            }
             Ok(req) => {
                 let head_only = req.method == "HEAD";
                 let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -97,6 +101,22 @@ fn worker(receive: &Mutex<mpsc::Receiver<TcpStream>>, options: &Options, local: 
         };
         let _ = response.write_to(&mut stream, head_only);
         let _ = stream.flush();
+    }
+}
+
+/// After refusing a request whose rest was not read: stop writing and read
+/// what is left for a moment, so that closing does not reset the connection
+/// before the client has read the refusal.
+fn drain(stream: &mut TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let mut buf = [0u8; 8192];
+    let mut left: usize = 1 << 20;
+    while left > 0 {
+        match std::io::Read::read(stream, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n),
+        }
     }
 }
 

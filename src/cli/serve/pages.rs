@@ -26,6 +26,7 @@ pub fn route(req: &Request, trail: &Trail) -> Response {
     let result = match seg.as_slice() {
         [] => timeline(req, trail),
         ["style.css"] => Ok(Response::new(200, "text/css; charset=utf-8", html::STYLE)),
+        ["favicon.svg"] => Ok(Response::new(200, "image/svg+xml", html::ICON)),
         ["api", ..] => api::route(req, trail, &req.segments[1..]),
         ["graph"] => trail_graph(trail),
         ["atom", id] => atom_page(trail, id),
