@@ -46,7 +46,7 @@ echo "serving $store at $url" >&2
 
 # Atoms to ask about: the newest, one in the middle of the store (a deep
 # page), and the one with the most influence links.
-q() { sqlite3 -readonly "file:$store/index.sqlite?mode=ro" "$1"; }
+q() { "${as_reader[@]}" sqlite3 -readonly "file:$store/index.sqlite?mode=ro" "$1"; }
 atoms=$(q "SELECT count(*) FROM atom")
 newest=$(q "SELECT atom_id FROM atom ORDER BY n DESC LIMIT 1")
 middle=$(q "SELECT lower(hex(commit_id)) FROM atom WHERE n = (SELECT max(n) / 2 FROM atom)")
