@@ -256,6 +256,17 @@ impl Trail {
         Ok(out)
     }
 
+    /// The archived tips (rollbacks, deleted trails): each ref's name as
+    /// `log` takes it (`archive/<trail>/<tip>`) and its commit, by name.
+    pub fn archives(&self) -> Result<Vec<(String, ObjectId)>, BranchError> {
+        Ok(self
+            .git()
+            .refs_under(ARCHIVE_PREFIX)?
+            .into_iter()
+            .map(|(full, tip)| (crate::index::trail_name(&full).to_owned(), tip))
+            .collect())
+    }
+
     /// Start trail `name` at `from` (an atom id, trail or commit; default:
     /// the current trail's tip); with `switch`, make it the current trail.
     pub fn fork(

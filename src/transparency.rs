@@ -206,6 +206,12 @@ impl Trail {
         })
     }
 
+    /// The transparency log's leaf number of the atom at `commit`, `None`
+    /// while the log does not hold it (yet).
+    pub fn log_leaf(&self, commit: &ObjectId) -> Result<Option<u64>, TrailError> {
+        self.with_index(|ix| ix.leaf_of(commit))
+    }
+
     /// A C2SP tlog-proof that the atom at `commit` is in the log at the
     /// latest checkpoint; its leaf data is the proof's `extra` line.
     ///

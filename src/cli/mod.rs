@@ -4,6 +4,7 @@ mod commands;
 mod dates;
 mod error;
 mod output;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,6 +67,8 @@ enum Command {
     Trace(commands::trace::Args),
     /// Atom counts and token cost by agent, type, day or project.
     Stats(commands::stats::Args),
+    /// A read-only web view: timeline, trail graph, provenance, token spend, status; JSON under /api/.
+    Serve(commands::serve::Args),
     /// Serve the store to AI agents over the Model Context Protocol (stdio).
     Mcp(commands::mcp::Args),
     /// Manage the remotes trails are shared through.
@@ -156,6 +159,7 @@ pub fn run() -> ExitCode {
         Command::Query(args) => commands::query::run(&ctx, args),
         Command::Trace(args) => commands::trace::run(&ctx, args),
         Command::Stats(args) => commands::stats::run(&ctx, args),
+        Command::Serve(args) => commands::serve::run(&ctx, args),
         Command::Mcp(args) => commands::mcp::run(&ctx, args),
         Command::Remote(args) => commands::remote::run(&ctx, args),
         Command::Push(args) => commands::push::run(&ctx, args),

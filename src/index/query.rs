@@ -44,6 +44,10 @@ pub struct Filter {
     pub grep: Option<String>,
     /// At most this many atoms.
     pub limit: Option<usize>,
+    /// Keyset paging: only atoms listed after this commit in the log's
+    /// order (the last atom of the previous page). One index lookup, never
+    /// an offset; a commit the index does not hold lists nothing.
+    pub after: Option<ObjectId>,
 }
 
 /// What the index knows of an atom's signature by itself; whether its key
@@ -150,6 +154,28 @@ impl Index {
             );
             for _ in 0..3 {
                 args.push(Box::new(g.clone()));
+            }
+        }
+        if let Some(after) = &filter.after {
+            let key: Option<(i64, i64, i64, i64)> = self
+                .conn
+                .prepare_cached("SELECT n, ts, day, seq FROM atom WHERE commit_id = ?1")?
+                .query_row([after.as_slice()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?;
+            let Some((n, ts, day, seq)) = key else {
+                return Ok(Vec::new());
+            };
+            if reach.is_some() {
+                sql.push_str(" AND a.n < ?");
+                args.push(Box::new(n));
+            } else {
+                sql.push_str(" AND (a.ts, a.day, a.seq, a.commit_id) < (?, ?, ?, ?)");
+                args.push(Box::new(ts));
+                args.push(Box::new(day));
+                args.push(Box::new(seq));
+                args.push(Box::new(after.as_slice().to_vec()));
             }
         }
         sql.push_str(if reach.is_some() {

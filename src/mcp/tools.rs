@@ -217,6 +217,7 @@ impl AtomServer {
             until,
             grep: args.grep,
             limit: Some(args.limit.unwrap_or(DEFAULT_LIMIT)),
+            after: None,
         };
         let (rev, all) = (args.rev, args.all.unwrap_or(false));
         if rev.is_some() && all {

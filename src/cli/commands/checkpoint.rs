@@ -1,6 +1,10 @@
 //! `atom checkpoint [--verifier-key | --witness-key]`: the transparency
 //! log's latest signed checkpoint, or the keys a third party needs.
 
+use atom::sync::witness::Cosignature;
+use atom::Trail;
+use serde::Serialize;
+
 use crate::cli::error::CliError;
 use crate::cli::output::safe;
 use crate::cli::Ctx;
@@ -33,6 +37,40 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         }
         return Ok(());
     }
+    let latest = latest(trail)?;
+    let (note, cosignatures) = (&latest.note, &latest.cosignatures);
+    if p.json {
+        p.json(&latest)?;
+    } else {
+        // The note verbatim: it is what others verify, byte for byte.
+        p.out(&safe_note(note))?;
+        for c in cosignatures {
+            p.note(&format!(
+                "note: {} cosigned this log at {} leaves ({})",
+                c.witness,
+                c.size,
+                chrono::DateTime::from_timestamp(c.time as i64, 0)
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The `--json` shape: the latest checkpoint with the cosignatures made of it.
+#[derive(Serialize)]
+pub struct Latest {
+    pub origin: String,
+    pub size: u64,
+    pub root: String,
+    pub note: String,
+    pub commit: String,
+    pub cosignatures: Vec<Cosignature>,
+}
+
+/// The latest checkpoint, or why there is none.
+pub fn latest(trail: &Trail) -> Result<Latest, CliError> {
     let Some(view) = trail.checkpoint()? else {
         return Err(CliError::problem(
             "the transparency log is empty: no atom was recorded yet",
@@ -47,30 +85,14 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     for c in cosignatures.iter().filter(|c| c.size == view.size) {
         note.push_str(&c.line);
     }
-    if p.json {
-        p.json(&serde_json::json!({
-            "origin": view.origin,
-            "size": view.size,
-            "root": view.root,
-            "note": note,
-            "commit": view.commit,
-            "cosignatures": cosignatures,
-        }))?;
-    } else {
-        // The note verbatim: it is what others verify, byte for byte.
-        p.out(&safe_note(&note))?;
-        for c in &cosignatures {
-            p.note(&format!(
-                "note: {} cosigned this log at {} leaves ({})",
-                c.witness,
-                c.size,
-                chrono::DateTime::from_timestamp(c.time as i64, 0)
-                    .map(|t| t.to_rfc3339())
-                    .unwrap_or_default()
-            ));
-        }
-    }
-    Ok(())
+    Ok(Latest {
+        origin: view.origin,
+        size: view.size,
+        root: view.root,
+        note,
+        commit: view.commit,
+        cosignatures,
+    })
 }
 
 /// The note as is, unless it holds characters a terminal would act on.

@@ -65,6 +65,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             .transpose()?,
         grep: args.grep,
         limit: args.limit,
+        after: None,
     };
     let trail = ctx.open()?;
     let atoms = trail.log(args.rev.as_deref(), args.all, &filter)?;

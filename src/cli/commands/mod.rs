@@ -22,6 +22,7 @@ pub mod reindex;
 pub mod remote;
 pub mod rollback;
 pub mod search;
+pub mod serve;
 pub mod show;
 pub mod signers;
 pub mod stats;

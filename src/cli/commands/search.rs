@@ -21,10 +21,10 @@ pub struct Args {
 
 /// An item of `atom log --json` plus where the text matched.
 #[derive(Serialize)]
-struct Hit<'a> {
+pub struct Hit<'a> {
     #[serde(flatten)]
-    atom: &'a AtomView,
-    snippet: &'a str,
+    pub atom: &'a AtomView,
+    pub snippet: &'a str,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {

@@ -1,6 +1,6 @@
 //! `atom show ID`: one atom in full, with the atoms that built on it.
 
-use atom::{AtomId, AtomView};
+use atom::{AtomId, AtomView, Trail};
 use serde::Serialize;
 
 use crate::cli::commands::view;
@@ -15,21 +15,23 @@ pub struct Args {
 
 /// `{commit, record, signature}` plus `influenced`: the atoms that list this one in `influenced_by`.
 #[derive(Serialize)]
-struct Shown<'a> {
+pub struct Shown {
     #[serde(flatten)]
-    atom: &'a AtomView,
-    influenced: Vec<AtomId>,
+    pub atom: AtomView,
+    pub influenced: Vec<AtomId>,
+}
+
+/// The atom `rev` names and the atoms that built on it.
+pub fn shown(trail: &Trail, rev: &str) -> Result<Shown, CliError> {
+    let atom = trail.show(rev)?;
+    let influenced = trail.influenced(&atom.record.atom_id)?;
+    Ok(Shown { atom, influenced })
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
-    let trail = ctx.open()?;
-    let atom = trail.show(&args.id)?;
-    let influenced = trail.influenced(&atom.record.atom_id)?;
+    let Shown { atom, influenced } = shown(ctx.open()?, &args.id)?;
     if ctx.printer.json {
-        ctx.printer.json(&Shown {
-            atom: &atom,
-            influenced,
-        })?;
+        ctx.printer.json(&Shown { atom, influenced })?;
     } else {
         let mut text = view::full(&ctx.printer, &atom);
         if !influenced.is_empty() {

@@ -37,9 +37,20 @@ enum Action {
 
 /// The `--json` shape.
 #[derive(Serialize)]
-struct TrailsOut<'a> {
-    current: &'a str,
-    trails: &'a [TrailInfo],
+pub struct TrailsOut<'a> {
+    pub current: &'a str,
+    pub trails: &'a [TrailInfo],
+}
+
+impl<'a> TrailsOut<'a> {
+    /// The shape of `trails`, the current one named.
+    pub fn of(trails: &'a [TrailInfo]) -> Self {
+        let current = trails
+            .iter()
+            .find(|t| t.current)
+            .map_or("", |t| t.name.as_str());
+        TrailsOut { current, trails }
+    }
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
@@ -88,15 +99,8 @@ fn rename(ctx: &Ctx, old: &str, new: &str) -> Result<(), CliError> {
 fn list(ctx: &Ctx) -> Result<(), CliError> {
     let trail = ctx.open()?;
     let trails = trail.trails()?;
-    let current = trails
-        .iter()
-        .find(|t| t.current)
-        .map_or("", |t| t.name.as_str());
     if ctx.printer.json {
-        ctx.printer.json(&TrailsOut {
-            current,
-            trails: &trails,
-        })?;
+        ctx.printer.json(&TrailsOut::of(&trails))?;
         return Ok(());
     }
     let width = trails
