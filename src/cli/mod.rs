@@ -80,7 +80,9 @@ enum Command {
     Completions(commands::completions::Args),
     /// Git hooks in a project repo: each commit becomes a COMMIT atom, noted on the commit.
     Hooks(commands::hooks::Args),
-    /// Run by the installed git hooks; never fails a commit.
+    /// Coding agents' hooks: install, uninstall, list; their events become atoms.
+    Agents(commands::agents::Args),
+    /// Run by the installed git and agent hooks; never fails a commit or an agent.
     #[command(hide = true)]
     Hook(commands::hook::Args),
     /// Optional Cloudflare D1 mirror: configure, push, status, restore.
@@ -163,6 +165,7 @@ pub fn run() -> ExitCode {
         Command::Clone(args) => commands::clone::run(&ctx, args),
         Command::Completions(args) => commands::completions::run(&ctx, args),
         Command::Hooks(args) => commands::hooks::run(&ctx, args),
+        Command::Agents(args) => commands::agents::run(&ctx, args),
         Command::Hook(args) => {
             commands::hook::run(&ctx, args);
             Ok(())
