@@ -131,8 +131,13 @@ pub struct DrainLock {
 
 impl DrainLock {
     fn open(home: &Path) -> io::Result<File> {
+        // Only inside a store that exists: a drain started for a store
+        // removed since must not make its directories again.
         let dir = agents_dir(home);
-        std::fs::create_dir_all(&dir)?;
+        match std::fs::create_dir(&dir) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
         OpenOptions::new()
             .create(true)
             .truncate(false)
