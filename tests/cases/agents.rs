@@ -679,3 +679,70 @@ fn codex_gemini_and_cursor_payloads_become_atoms() {
     assert_eq!(cursor[3]["metadata"]["status"], "completed");
     assert_eq!(cursor[0]["project"], "shop");
 }
+
+/// The spool write, seen from outside under `strace`: the event's file is
+/// fsynced before it is renamed into place, and the directory after.
+#[test]
+fn a_hook_fsyncs_the_event_before_the_rename_and_the_directory_after() {
+    let env = TestEnv::init();
+    let proj = project(&env, "shop");
+    let mut payload = fixture("claude-code", "UserPromptSubmit");
+    payload["cwd"] = json!(proj);
+    let log = env.path().join("strace.log");
+    let mut child = env
+        .command("strace")
+        .arg("-o")
+        .arg(&log)
+        .args([
+            "-e",
+            "trace=openat,fsync,fdatasync,rename,renameat,renameat2",
+        ])
+        .arg(env!("CARGO_BIN_EXE_atom"))
+        .args(["hook", "claude-code", "UserPromptSubmit"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("run strace");
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(payload.to_string().as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let trace = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = trace.lines().collect();
+    let find = |pred: &dyn Fn(&str) -> bool| lines.iter().position(|l| pred(l));
+    let open = find(&|l| l.starts_with("openat(") && l.contains("/spool/.tmp-"))
+        .unwrap_or_else(|| panic!("no spool file opened:\n{trace}"));
+    let fd = lines[open].rsplit("= ").next().unwrap().trim().to_owned();
+    let synced = find(&|l| l.starts_with(&format!("fsync({fd})")))
+        .unwrap_or_else(|| panic!("the spool file is not fsynced:\n{trace}"));
+    let renamed = find(&|l| l.starts_with("rename") && l.contains("/spool/.tmp-"))
+        .unwrap_or_else(|| panic!("no rename:\n{trace}"));
+    assert!(
+        open < synced && synced < renamed,
+        "fsync before rename:\n{trace}"
+    );
+    let dir_open = lines
+        .iter()
+        .enumerate()
+        .skip(renamed)
+        .find(|(_, l)| l.starts_with("openat(") && l.contains("/spool\""))
+        .map(|(i, _)| i)
+        .unwrap_or_else(|| panic!("the directory is not opened after the rename:\n{trace}"));
+    let dfd = lines[dir_open]
+        .rsplit("= ")
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(
+        lines[dir_open..]
+            .iter()
+            .any(|l| l.starts_with(&format!("fsync({dfd})"))),
+        "the directory is fsynced after the rename:\n{trace}"
+    );
+    drain(&env);
+    assert_eq!(of_type(&atoms(&env), "PROMPT").len(), 1);
+}
