@@ -81,6 +81,11 @@ pub fn capture(
                 .to_string()
             })
         }
+        // Cursor documents a reply for this event; `continue` lets the
+        // prompt go on.
+        What::Prompt { .. } if agent == Agent::Cursor => {
+            Some(json!({"continue": true}).to_string())
+        }
         _ => None,
     };
     Ok(Captured { spooled, output })

@@ -65,34 +65,41 @@ pub struct DrainReport {
 pub fn drain(trail: &Trail, wait: Duration) -> Result<DrainReport, AgentError> {
     let home = trail.home().to_owned();
     let mut report = DrainReport::default();
-    let Some(_lock) =
-        DrainLock::acquire_within(&home, wait).map_err(io_err("locking the agent spool"))?
-    else {
-        report.left = spool::pending(&home).map_or(0, |p| p.len());
-        return Ok(report);
-    };
+    // A hook that found the spool busy started no drain of its own: after
+    // letting go of the lock, look again, so its event is not left behind.
     loop {
-        let files = spool::pending(&home).map_err(io_err("reading the agent spool"))?;
-        if files.is_empty() {
-            break;
-        }
-        for file in files {
-            match one(trail, &file) {
-                Ok(Some(id)) => report.recorded.push(id),
-                Ok(None) => report.skipped += 1,
-                Err(e) if e.is_bad_input() => {
-                    reject(&home, &file, &e);
-                    report.rejected += 1;
-                }
-                Err(e) => return Err(e),
+        let Some(lock) =
+            DrainLock::acquire_within(&home, wait).map_err(io_err("locking the agent spool"))?
+        else {
+            report.left = spool::pending(&home).map_or(0, |p| p.len());
+            return Ok(report);
+        };
+        loop {
+            let files = spool::pending(&home).map_err(io_err("reading the agent spool"))?;
+            if files.is_empty() {
+                break;
             }
-            std::fs::remove_file(&file).map_err(io_err(format!(
-                "removing {} from the agent spool",
-                file.display()
-            )))?;
+            for file in files {
+                match one(trail, &file) {
+                    Ok(Some(id)) => report.recorded.push(id),
+                    Ok(None) => report.skipped += 1,
+                    Err(e) if e.is_bad_input() => {
+                        reject(&home, &file, &e);
+                        report.rejected += 1;
+                    }
+                    Err(e) => return Err(e),
+                }
+                std::fs::remove_file(&file).map_err(io_err(format!(
+                    "removing {} from the agent spool",
+                    file.display()
+                )))?;
+            }
+        }
+        drop(lock);
+        if !spool::has_pending(&home) {
+            return Ok(report);
         }
     }
-    Ok(report)
 }
 
 /// Note a refused event (its name and why, never its content) and drop it.
@@ -217,7 +224,8 @@ fn recorded(trail: &Trail, event_id: &str) -> Result<bool, AgentError> {
         ..Filter::default()
     };
     Ok(trail
-        .log(None, true, &filter)?
+        // Along the current trail, where drains append: chain order.
+        .log(None, false, &filter)?
         .iter()
         .any(|v| v.record.metadata.get("event_id").and_then(Value::as_str) == Some(event_id)))
 }

@@ -556,11 +556,16 @@ fn a_spooled_event_waits_for_a_drain_and_is_recorded_once() {
     std::fs::create_dir_all(env.store().join("agents")).unwrap();
     let lock = env.store().join("agents/drain.lock");
     // Another drain holds the spool: the hook only spools.
-    let mut holder = std::process::Command::new("flock")
-        .arg(&lock)
-        .args(["sleep", "30"])
-        .spawn()
-        .unwrap();
+    // In its own process group: `sleep` inherits the lock from `flock`.
+    let mut holder = {
+        use std::os::unix::process::CommandExt as _;
+        std::process::Command::new("flock")
+            .arg(&lock)
+            .args(["sleep", "30"])
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    };
     while env
         .command("flock")
         .arg("-n")
@@ -586,7 +591,13 @@ fn a_spooled_event_waits_for_a_drain_and_is_recorded_once() {
     assert_eq!(list["spooled"], 1, "{list}");
     let busy = env.atom_json(&["agents", "drain", "--wait-ms", "0"]);
     assert_eq!(busy["left"], 1, "{busy}");
-    holder.kill().unwrap();
+    let group = format!("-{}", holder.id());
+    assert!(env
+        .command("kill")
+        .args(["--", &group])
+        .status()
+        .unwrap()
+        .success());
     holder.wait().unwrap();
     let report = drain(&env);
     assert_eq!(report["recorded"].as_array().unwrap().len(), 1, "{report}");
@@ -636,7 +647,13 @@ fn codex_gemini_and_cursor_payloads_become_atoms() {
         "afterShellExecution",
         "stop",
     ] {
-        hook(&env, "cursor", name, fixture("cursor", name), &proj, None);
+        let out = hook(&env, "cursor", name, fixture("cursor", name), &proj, None);
+        if name == "beforeSubmitPrompt" {
+            let reply: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+            assert_eq!(reply, json!({"continue": true}), "the prompt goes on");
+        } else {
+            assert!(out.stdout.is_empty(), "{out}");
+        }
     }
     let report = drain(&env);
     assert_eq!(report["rejected"], 0, "{report}");
