@@ -763,3 +763,69 @@ fn a_hook_fsyncs_the_event_before_the_rename_and_the_directory_after() {
     drain(&env);
     assert_eq!(of_type(&atoms(&env), "PROMPT").len(), 1);
 }
+
+#[test]
+fn install_user_writes_the_home_settings_and_list_says_where() {
+    let env = TestEnv::init();
+    let proj = project(&env, "proj");
+    std::fs::create_dir_all(env.home().join(".claude")).unwrap();
+    // Without AGENT: the agents whose directory is there.
+    let out = atom_in(&env, &proj, &["agents", "install", "--user"]);
+    assert_eq!(out.code, 0, "{out}");
+    let settings = env.home().join(".claude/settings.json");
+    let v: Value = serde_json::from_slice(&std::fs::read(&settings).unwrap()).unwrap();
+    assert!(v["hooks"]["Stop"][0]["hooks"][0]["command"]
+        .as_str()
+        .unwrap()
+        .ends_with("hook claude-code Stop"));
+    assert!(
+        !env.home().join(".codex").exists(),
+        "only agents that are there"
+    );
+    let list = atom_in(&env, &proj, &["agents", "list"]);
+    let line = list
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("claude-code"))
+        .unwrap()
+        .to_owned();
+    assert!(
+        line.contains("user") && line.contains(".claude/settings.json"),
+        "{list}"
+    );
+    assert!(!line.contains("project"), "{list}");
+    // Nothing to install in a project without agent directories.
+    let none = atom_in(&env, &proj, &["agents", "install"]);
+    assert_eq!(none.code, 2, "{none}");
+    // Another binary path makes the entries outdated.
+    let mut stale = v.clone();
+    stale["hooks"]["Stop"][0]["hooks"][0]["command"] =
+        json!("/old/atom --trail /old/store hook claude-code Stop");
+    std::fs::write(&settings, stale.to_string()).unwrap();
+    let list = atom_in(&env, &proj, &["--json", "agents", "list"]);
+    let list: Value = serde_json::from_str(&list.stdout).unwrap();
+    let row = list["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["agent"] == "claude-code" && r["scope"] == "user")
+        .unwrap()
+        .clone();
+    assert_eq!(row["state"], "outdated");
+    let out = atom_in(&env, &proj, &["agents", "install", "--user", "claude"]);
+    assert!(out.stdout.contains("hooks updated"), "{out}");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&std::fs::read(&settings).unwrap()).unwrap(),
+        v
+    );
+    let out = atom_in(&env, &proj, &["agents", "uninstall", "--user"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(
+        !settings.exists(),
+        "install made the file; uninstall removes it"
+    );
+    assert!(
+        env.home().join(".claude").is_dir(),
+        "the directory was there before"
+    );
+}
