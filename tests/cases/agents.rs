@@ -419,15 +419,23 @@ fn session_start_hands_the_agent_what_others_did_since_its_last_session() {
     assert!((1..=3).contains(&lines), "one atom per list: {text}");
 }
 
-const GITHUB: &str = "ghp_Zq8sK2mN4pR6tV8xB1dF3hJ5lQ7wE9yA2cG4";
-const AWS: &str = "AKIAQ3EGRIYQLKVZ7XNP";
-const ANTHROPIC: &str =
-    "sk-ant-api03-Hx7Kq2Lm9Np4Rs6Tv8Wx1Yz3Ab5Cd7Ef9Gh2Jk4Lm6Np8Qr0St2Uv4Wx6Yz8AbCdEfGh-IjKlMnOpQA";
+/// Fake secrets, assembled at run time so that the source holds none.
+fn fake_secrets() -> (String, String, String) {
+    let github = format!("{}_{}", "ghp", "Zq8sK2mN4pR6tV8xB1dF3hJ5lQ7wE9yA2cG4");
+    let aws = format!("{}{}", "AKIA", "Q3EGRIYQLKVZ7XNP");
+    let anthropic = format!(
+        "{}-{}",
+        "sk-ant-api03",
+        "Hx7Kq2Lm9Np4Rs6Tv8Wx1Yz3Ab5Cd7Ef9Gh2Jk4Lm6Np8Qr0St2Uv4Wx6Yz8AbCdEfGh-IjKlMnOpQA"
+    );
+    (github, aws, anthropic)
+}
 
 #[test]
 fn secrets_in_every_event_type_never_reach_the_store() {
     let env = TestEnv::init();
     let proj = project(&env, "shop");
+    let (github, aws, anthropic) = fake_secrets();
     let key_file = env.path().join("k");
     assert!(std::process::Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
@@ -438,11 +446,11 @@ fn secrets_in_every_event_type_never_reach_the_store() {
     let private = std::fs::read_to_string(&key_file).unwrap();
     let body = private.lines().nth(1).unwrap().to_owned();
     let secret_text = format!(
-        "GITHUB_TOKEN={GITHUB}\nAWS_ACCESS_KEY_ID={AWS}\nANTHROPIC_API_KEY={ANTHROPIC}\n{private}"
+        "GITHUB_TOKEN={github}\nAWS_ACCESS_KEY_ID={aws}\nANTHROPIC_API_KEY={anthropic}\n{private}"
     );
     let t = |name: &str| fixture("claude-code", name);
     let mut start = t("SessionStart");
-    start["source"] = json!(format!("startup {GITHUB}"));
+    start["source"] = json!(format!("startup {github}"));
     let mut prompt = t("UserPromptSubmit");
     prompt["prompt"] = json!(format!("deploy with {secret_text}"));
     let mut write = t("PostToolUse");
@@ -450,21 +458,21 @@ fn secrets_in_every_event_type_never_reach_the_store() {
     write["tool_input"]["content"] = json!(secret_text);
     let mut edit = t("PostToolUse-Edit");
     edit["tool_input"]["new_string"] = json!(secret_text);
-    edit["tool_response"]["structuredPatch"][0]["lines"] = json!([format!("+{GITHUB}")]);
+    edit["tool_response"]["structuredPatch"][0]["lines"] = json!([format!("+{github}")]);
     let mut bash = t("PostToolUse-Bash");
     bash["tool_input"]["command"] = json!(format!(
-        "curl -H 'Authorization: Bearer {ANTHROPIC}' https://x"
+        "curl -H 'Authorization: Bearer {anthropic}' https://x"
     ));
     bash["tool_response"]["stdout"] = json!(secret_text);
     let mut task = t("PostToolUse-Task");
-    task["tool_input"]["description"] = json!(format!("use {AWS}"));
+    task["tool_input"]["description"] = json!(format!("use {aws}"));
     task["tool_input"]["prompt"] = json!(secret_text);
     let mut other = t("PostToolUse");
     other["tool_name"] = json!("WebFetch");
     other["tool_input"] =
-        json!({"url": format!("https://api.example.com/?token={GITHUB}"), "prompt": secret_text});
+        json!({"url": format!("https://api.example.com/?token={github}"), "prompt": secret_text});
     let mut end = t("SessionEnd");
-    end["reason"] = json!(format!("exit {AWS}"));
+    end["reason"] = json!(format!("exit {aws}"));
     let events = [
         ("SessionStart", start),
         ("UserPromptSubmit", prompt),
@@ -499,7 +507,7 @@ fn secrets_in_every_event_type_never_reach_the_store() {
         }
         haystack.push_str(&String::from_utf8_lossy(&std::fs::read(&f).unwrap()));
     }
-    for secret in [GITHUB, AWS, ANTHROPIC, body.as_str()] {
+    for secret in [&github, &aws, &anthropic, &body] {
         assert!(!haystack.contains(secret), "{secret} reached the store");
     }
     assert!(haystack.contains("[REDACTED:github-token]"));

@@ -1,6 +1,7 @@
-//! `atom hook NAME [ARGS]`: what the scripts of `atom hooks install` run
-//! (hidden from `--help`). It never fails the git command that ran it: any
-//! problem is one `warning:` line on stderr and exit code 0.
+//! `atom hook NAME [ARGS]`: what the scripts of `atom hooks install` run,
+//! and `atom hook AGENT EVENT`, what `atom agents install` has coding agents
+//! run (hidden from `--help`). It never fails the git command or the agent
+//! that ran it: any problem is one `warning:` line on stderr and exit code 0.
 
 use std::io::Read as _;
 
