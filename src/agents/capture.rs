@@ -23,6 +23,9 @@ pub struct Captured {
     /// What to print on stdout for the agent (the session context in the
     /// agent's format), if anything.
     pub output: Option<String>,
+    /// Why there is no session context although the agent asked for one
+    /// (the event is spooled all the same).
+    pub context_error: Option<AgentError>,
 }
 
 /// Spool `input` (the agent's event JSON) and, for a session start, build
@@ -65,21 +68,29 @@ pub fn capture(
         payload,
     };
     let spooled = spool::write(home, &entry).map_err(io_err("writing the agent spool"))?;
+    let mut context_error = None;
     let output = match normalized.what {
         What::SessionStart { .. } if agent != Agent::Cursor => {
-            let trail = Trail::open(home)?;
             let project = normalized
                 .cwd
                 .as_deref()
                 .and_then(|c| project_name(Path::new(c)));
-            let text = context::for_session(&trail, agent, project.as_deref())?;
-            (!text.is_empty()).then(|| {
-                json!({"hookSpecificOutput": {
-                    "hookEventName": "SessionStart",
-                    "additionalContext": text,
-                }})
-                .to_string()
-            })
+            let text = Trail::open(home)
+                .and_then(|trail| context::for_session(&trail, agent, project.as_deref()));
+            match text {
+                Ok(text) if !text.is_empty() => Some(
+                    json!({"hookSpecificOutput": {
+                        "hookEventName": "SessionStart",
+                        "additionalContext": text,
+                    }})
+                    .to_string(),
+                ),
+                Ok(_) => None,
+                Err(e) => {
+                    context_error = Some(e.into());
+                    None
+                }
+            }
         }
         // Cursor documents a reply for this event; `continue` lets the
         // prompt go on.
@@ -88,5 +99,9 @@ pub fn capture(
         }
         _ => None,
     };
-    Ok(Captured { spooled, output })
+    Ok(Captured {
+        spooled,
+        output,
+        context_error,
+    })
 }

@@ -126,18 +126,19 @@ fn agent_hook(ctx: &Ctx, agent: atom::agents::Agent, event: &str) {
             if let Some(out) = done.output {
                 println!("{out}");
             }
+            if let Some(e) = done.context_error {
+                warn_agent(&format!("no session context: {e}"));
+            }
             start_drain(&ctx.home);
         }
-        Err(e) => {
-            let message = e.to_string();
-            let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
-            eprintln!(
-                "warning: atom: {} {event} event not recorded: {}",
-                agent.name(),
-                crate::cli::output::safe(&message)
-            );
-        }
+        Err(e) => warn_agent(&format!("{} {event} event not recorded: {e}", agent.name())),
     }
+}
+
+/// One `warning: atom: ...` line on stderr, made safe for a terminal.
+fn warn_agent(message: &str) {
+    let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    eprintln!("warning: atom: {}", crate::cli::output::safe(&message));
 }
 
 /// Start `atom agents drain` in the background, in its own process group
