@@ -148,7 +148,13 @@ fn change(ctx: &Ctx, w: Where, installing: bool) -> Result<(), CliError> {
         text.push_str("no agent hooks here\n");
     }
     ctx.printer.out(&text)?;
-    if installing && !changes.is_empty() {
+    let wrote = changes.iter().any(|c| {
+        matches!(
+            c.action,
+            install::Action::Installed | install::Action::Updated
+        )
+    });
+    if installing && wrote {
         ctx.printer.note(&format!(
             "sessions, prompts and tool calls now become atoms in {} (see `atom log --all`)",
             store.display()
