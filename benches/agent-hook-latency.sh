@@ -33,11 +33,23 @@ def timed(cmd, data):
 events = [("UserPromptSubmit", payload("UserPromptSubmit")),
           ("PostToolUse", payload("PostToolUse-Edit")),
           ("PostToolUse", payload("PostToolUse-Bash"))]
-noop, hook = [], []
+# The disk's floor: what one durable small file costs here (create, write,
+# fsync, rename, fsync of the directory), the spool's write without atom.
+floor_dir = os.path.join(tmp, "floor"); os.makedirs(floor_dir)
+def durable_write(i, data):
+    t = time.perf_counter()
+    p = os.path.join(floor_dir, ".tmp-%d" % i)
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, data); os.fsync(fd); os.close(fd)
+    os.rename(p, os.path.join(floor_dir, "%d" % i))
+    d = os.open(floor_dir, os.O_RDONLY); os.fsync(d); os.close(d)
+    return time.perf_counter() - t
+noop, hook, floor = [], [], []
 for i in range(n):
     event, data = events[i % len(events)]
     noop.append(timed(["cat"], data))
     hook.append(timed([atom, "hook", "claude-code", event], data))
+    floor.append(durable_write(i, data))
 t = time.perf_counter()
 out = subprocess.run([atom, "--json", "agents", "drain"], check=True, capture_output=True).stdout
 settle = time.perf_counter() - t
@@ -48,6 +60,7 @@ q = lambda xs, p: sorted(xs)[int(len(xs) * p)] * 1000
 print(f"{'no-op hook (cat > /dev/null)':44} p50 {ms(noop):6.2f} ms  p90 {q(noop, .9):6.2f} ms")
 print(f"{'atom hook claude-code (prompt, edit, bash)':44} p50 {ms(hook):6.2f} ms  p90 {q(hook, .9):6.2f} ms")
 print(f"{'added per event':44} p50 {ms(hook) - ms(noop):6.2f} ms")
+print(f"{'  of which the disk: one durable small file':44} p50 {ms(floor):6.2f} ms  p90 {q(floor, .9):6.2f} ms  (in process, no atom)")
 print(f"{'atom hook claude-code SessionStart (context)':44} p50 {ms(start):6.2f} ms  (p50 of 20)")
 print(f"all {n} events recorded {settle * 1000:.0f} ms after the last hook returned; {recorded} atoms in the store")
 PY
