@@ -179,3 +179,49 @@ fn usage_of(usage: &Value) -> Usage {
         cache_read_input_tokens: number(usage, "cache_read_input_tokens"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    fn line(id: &str, input: u64, output: u64) -> String {
+        format!(
+            "{{\"type\":\"assistant\",\"message\":{{\"id\":\"{id}\",\"model\":\"m\",\"usage\":{{\"input_tokens\":{input},\"output_tokens\":{output}}}}}}}\n"
+        )
+    }
+
+    #[test]
+    fn reads_from_the_offset_and_leaves_a_line_being_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let mut f = std::fs::File::create(&path).unwrap();
+        write!(
+            f,
+            "{}{}not json\n{}",
+            line("a", 10, 1),
+            line("a", 10, 1),
+            line("b", 5, 2)
+        )
+        .unwrap();
+        write!(f, "{{\"type\":\"assistant\",\"mess").unwrap();
+        let first = read(&path, 0);
+        assert_eq!(first.added.input_tokens, 15, "message a once, b once");
+        assert_eq!(first.added.output_tokens, 3);
+        assert_eq!(first.model.as_deref(), Some("m"));
+        let again = read(&path, first.offset);
+        assert!(again.added.is_zero(), "the partial line is not read yet");
+        assert_eq!(again.offset, first.offset);
+        write!(
+            f,
+            "age\":{{\"id\":\"c\",\"usage\":{{\"input_tokens\":7}}}}}}\n"
+        )
+        .unwrap();
+        assert_eq!(read(&path, first.offset).added.input_tokens, 7);
+        assert!(read(&dir.path().join("missing"), 3).added.is_zero());
+        assert!(
+            read(dir.path(), 0).added.is_zero(),
+            "a directory reads as nothing"
+        );
+    }
+}
