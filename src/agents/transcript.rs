@@ -212,9 +212,9 @@ mod tests {
         let again = read(&path, first.offset);
         assert!(again.added.is_zero(), "the partial line is not read yet");
         assert_eq!(again.offset, first.offset);
-        write!(
+        writeln!(
             f,
-            "age\":{{\"id\":\"c\",\"usage\":{{\"input_tokens\":7}}}}}}\n"
+            "age\":{{\"id\":\"c\",\"usage\":{{\"input_tokens\":7}}}}}}"
         )
         .unwrap();
         assert_eq!(read(&path, first.offset).added.input_tokens, 7);
