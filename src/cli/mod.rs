@@ -102,6 +102,9 @@ pub struct Ctx {
     pub home: PathBuf,
     pub printer: Printer,
     trail: std::cell::OnceCell<Trail>,
+    /// Start a background drain of the agent spool when it holds events
+    /// (every command but `atom agents`, which drains or reports it).
+    drain_spool: bool,
 }
 
 impl Ctx {
@@ -111,6 +114,14 @@ impl Ctx {
             return Ok(t);
         }
         let t = Trail::open(&self.home)?;
+        // Events a killed hook or drain left: recorded in the background,
+        // so this command's answer is not held up.
+        if self.drain_spool
+            && atom::agents::spool::has_pending(&self.home)
+            && !atom::agents::spool::DrainLock::busy(&self.home)
+        {
+            commands::hook::start_drain(&self.home);
+        }
         Ok(self.trail.get_or_init(|| t))
     }
 
@@ -138,6 +149,7 @@ pub fn run() -> ExitCode {
         home: cli.trail.clone().unwrap_or_else(Trail::default_home),
         printer: Printer::new(cli.json, cli.quiet),
         trail: std::cell::OnceCell::new(),
+        drain_spool: !matches!(cli.command, Command::Agents(_)),
     };
     let result = match cli.command {
         Command::Init(args) => commands::init::run(&ctx, args),

@@ -837,3 +837,64 @@ fn install_user_writes_the_home_settings_and_list_says_where() {
         "the directory was there before"
     );
 }
+
+/// Hold the agent spool's drain lock in another process group, as a
+/// running drain would; returns the holder.
+fn hold_drain_lock(env: &TestEnv) -> std::process::Child {
+    use std::os::unix::process::CommandExt as _;
+    std::fs::create_dir_all(env.store().join("agents")).unwrap();
+    let lock = env.store().join("agents/drain.lock");
+    let holder = std::process::Command::new("flock")
+        .arg(&lock)
+        .args(["sleep", "60"])
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    while env
+        .command("flock")
+        .arg("-n")
+        .arg(&lock)
+        .arg("true")
+        .status()
+        .unwrap()
+        .success()
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    holder
+}
+
+#[test]
+fn a_later_atom_command_records_what_the_spool_still_holds() {
+    let env = TestEnv::init();
+    let proj = project(&env, "shop");
+    let mut holder = hold_drain_lock(&env);
+    hook(
+        &env,
+        "claude-code",
+        "UserPromptSubmit",
+        fixture("claude-code", "UserPromptSubmit"),
+        &proj,
+        None,
+    );
+    // The drain that held the lock dies without recording the event.
+    let group = format!("-{}", holder.id());
+    assert!(env
+        .command("kill")
+        .args(["--", &group])
+        .status()
+        .unwrap()
+        .success());
+    holder.wait().unwrap();
+    assert_eq!(env.atom_json(&["agents", "list"])["spooled"], 1);
+    // Any command that opens the store starts a drain in the background.
+    env.atom_ok(&["log"]);
+    let mut waited = 0;
+    while env.atom_json(&["agents", "list"])["spooled"] != 0 {
+        waited += 1;
+        assert!(waited < 3000, "the spool was never drained");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // The drain removes the file after its atom is recorded.
+    assert_eq!(of_type(&atoms(&env), "PROMPT").len(), 1);
+}

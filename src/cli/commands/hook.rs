@@ -144,7 +144,7 @@ fn warn_agent(message: &str) {
 /// Start `atom agents drain` in the background, in its own process group
 /// (an agent that kills a slow hook's group does not stop it), unless a
 /// drain runs already: that one picks the new event up before it stops.
-fn start_drain(home: &std::path::Path) {
+pub(crate) fn start_drain(home: &std::path::Path) {
     use std::os::unix::process::CommandExt as _;
     use std::process::{Command, Stdio};
     if atom::agents::spool::DrainLock::busy(home) {
