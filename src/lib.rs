@@ -8,6 +8,7 @@
 //! that commands use.
 #![deny(missing_docs)]
 
+pub mod agents;
 mod append;
 pub mod attachments;
 pub mod branches;

@@ -396,3 +396,35 @@ impl From<atom::attachments::AttachmentError> for CliError {
         }
     }
 }
+
+impl From<atom::agents::AgentError> for CliError {
+    fn from(e: atom::agents::AgentError) -> Self {
+        use atom::agents::AgentError as E;
+        let e = match e {
+            E::Trail(inner) => return inner.into(),
+            e => e,
+        };
+        let hint = match &e {
+            E::UnknownAgent(_) => {
+                "the agents: claude-code, codex, gemini, cursor (`atom agents list`)".to_owned()
+            }
+            E::Settings { .. } => {
+                "fix the file (or move it away), then run the command again; atom changed nothing"
+                    .to_owned()
+            }
+            E::Payload { .. } => "agents send their documented event JSON on stdin".to_owned(),
+            E::Io { .. } => "check that the file can be read and written".to_owned(),
+            E::Trail(_) => unreachable!("handled above"),
+        };
+        let code = if e.is_bad_input() {
+            EXIT_USAGE
+        } else {
+            EXIT_PROBLEM
+        };
+        CliError {
+            code,
+            message: e.to_string(),
+            hint: Some(hint),
+        }
+    }
+}

@@ -83,7 +83,9 @@ enum Command {
     Completions(commands::completions::Args),
     /// Git hooks in a project repo: each commit becomes a COMMIT atom, noted on the commit.
     Hooks(commands::hooks::Args),
-    /// Run by the installed git hooks; never fails a commit.
+    /// Coding agents' hooks: install, uninstall, list; their events become atoms.
+    Agents(commands::agents::Args),
+    /// Run by the installed git and agent hooks; never fails a commit or an agent.
     #[command(hide = true)]
     Hook(commands::hook::Args),
     /// Optional Cloudflare D1 mirror: configure, push, status, restore.
@@ -103,6 +105,9 @@ pub struct Ctx {
     pub home: PathBuf,
     pub printer: Printer,
     trail: std::cell::OnceCell<Trail>,
+    /// Start a background drain of the agent spool when it holds events
+    /// (every command but `atom agents`, which drains or reports it).
+    drain_spool: bool,
 }
 
 impl Ctx {
@@ -112,6 +117,14 @@ impl Ctx {
             return Ok(t);
         }
         let t = Trail::open(&self.home)?;
+        // Events a killed hook or drain left: recorded in the background,
+        // so this command's answer is not held up.
+        if self.drain_spool
+            && atom::agents::spool::has_pending(&self.home)
+            && !atom::agents::spool::DrainLock::busy(&self.home)
+        {
+            commands::hook::start_drain(&self.home);
+        }
         Ok(self.trail.get_or_init(|| t))
     }
 
@@ -139,6 +152,7 @@ pub fn run() -> ExitCode {
         home: cli.trail.clone().unwrap_or_else(Trail::default_home),
         printer: Printer::new(cli.json, cli.quiet),
         trail: std::cell::OnceCell::new(),
+        drain_spool: !matches!(cli.command, Command::Agents(_)),
     };
     let result = match cli.command {
         Command::Init(args) => commands::init::run(&ctx, args),
@@ -167,6 +181,7 @@ pub fn run() -> ExitCode {
         Command::Clone(args) => commands::clone::run(&ctx, args),
         Command::Completions(args) => commands::completions::run(&ctx, args),
         Command::Hooks(args) => commands::hooks::run(&ctx, args),
+        Command::Agents(args) => commands::agents::run(&ctx, args),
         Command::Hook(args) => {
             commands::hook::run(&ctx, args);
             Ok(())

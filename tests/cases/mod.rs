@@ -1,5 +1,6 @@
 //! Test cases, one module per area of the command line.
 
+mod agents;
 mod canonical;
 mod cli;
 mod concurrency;

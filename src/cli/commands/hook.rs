@@ -1,6 +1,7 @@
-//! `atom hook NAME [ARGS]`: what the scripts of `atom hooks install` run
-//! (hidden from `--help`). It never fails the git command that ran it: any
-//! problem is one `warning:` line on stderr and exit code 0.
+//! `atom hook NAME [ARGS]`: what the scripts of `atom hooks install` run,
+//! and `atom hook AGENT EVENT`, what `atom agents install` has coding agents
+//! run (hidden from `--help`). It never fails the git command or the agent
+//! that ran it: any problem is one `warning:` line on stderr and exit code 0.
 
 use std::io::Read as _;
 
@@ -10,7 +11,8 @@ use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The hook: post-commit, post-merge or post-rewrite.
+    /// The hook: post-commit, post-merge or post-rewrite; or an agent
+    /// (claude-code, codex, gemini, cursor) followed by its event name.
     name: String,
     /// What git passed to the hook.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -18,6 +20,10 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, args: Args) {
+    if let Ok(agent) = atom::agents::Agent::parse(&args.name) {
+        agent_hook(ctx, agent, args.args.first().map_or("", String::as_str));
+        return;
+    }
     let what = match args.name.as_str() {
         "post-rewrite" => "rewrite",
         "post-merge" => "merge",
@@ -97,4 +103,63 @@ fn warn(done: &CommitRecorded) {
             crate::cli::output::safe(&done.unknown_influences.join(", "))
         );
     }
+}
+
+/// `atom hook AGENT EVENT`: spool the event on stdin, print the session
+/// context when there is one, start a drain, and exit 0 whatever happens
+/// (a problem is one `warning:` line on stderr, which agents show only in
+/// their debug output).
+fn agent_hook(ctx: &Ctx, agent: atom::agents::Agent, event: &str) {
+    let mut input = Vec::new();
+    let read = std::io::stdin()
+        .take(atom::agents::capture::MAX_INPUT)
+        .read_to_end(&mut input);
+    let result = match read {
+        Ok(_) => atom::agents::capture(&ctx.home, agent, event, &input),
+        Err(source) => Err(atom::agents::AgentError::Io {
+            context: "reading the event".into(),
+            source,
+        }),
+    };
+    match result {
+        Ok(done) => {
+            if let Some(out) = done.output {
+                println!("{out}");
+            }
+            if let Some(e) = done.context_error {
+                warn_agent(&format!("no session context: {e}"));
+            }
+            start_drain(&ctx.home);
+        }
+        Err(e) => warn_agent(&format!("{} {event} event not recorded: {e}", agent.name())),
+    }
+}
+
+/// One `warning: atom: ...` line on stderr, made safe for a terminal.
+fn warn_agent(message: &str) {
+    let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    eprintln!("warning: atom: {}", crate::cli::output::safe(&message));
+}
+
+/// Start `atom agents drain` in the background, in its own process group
+/// (an agent that kills a slow hook's group does not stop it), unless a
+/// drain runs already: that one picks the new event up before it stops.
+pub(crate) fn start_drain(home: &std::path::Path) {
+    use std::os::unix::process::CommandExt as _;
+    use std::process::{Command, Stdio};
+    if atom::agents::spool::DrainLock::busy(home) {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let _ = Command::new(exe)
+        .arg("--trail")
+        .arg(home)
+        .args(["-q", "agents", "drain"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn();
 }

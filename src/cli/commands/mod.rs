@@ -1,5 +1,6 @@
 //! One file per subcommand: parse its arguments, call the `Trail` façade, print.
 
+pub mod agents;
 pub mod cat;
 pub mod checkpoint;
 pub mod clone;
