@@ -1,10 +1,12 @@
-//! `atom import FILE|-`: append JSON-lines records to the current trail, all
-//! or nothing, with a progress display on a terminal.
+//! `atom import FILE|-` and `atom import --from TOOL [PATH]`: append records
+//! to the current trail, all or nothing, with a progress display on a
+//! terminal. Another tool's data is turned into records by the library
+//! (`atom::import::<tool>`) and goes through the same engine.
 
 use std::io::BufRead;
 use std::path::PathBuf;
 
-use atom::import::{ImportError, ImportProgress};
+use atom::import::{agent_trace, context_sync, ImportError, ImportProgress, ImportReport, Origin};
 
 use crate::cli::error::{CliError, EXIT_USAGE};
 use crate::cli::output::safe;
@@ -13,36 +15,115 @@ use crate::cli::Ctx;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A JSON-lines file (`atom export` output, or the seed system's atom_trail rows); `-` reads stdin.
-    file: PathBuf,
+    /// With --from: the other tool's data (context-sync: default $CONTEXT_SYNC_DB_PATH or ~/.context-sync/data.db).
+    #[arg(required_unless_present = "from")]
+    file: Option<PathBuf>,
+    /// Import another tool's data instead of JSON lines; importing it again adds only what is new.
+    #[arg(long, value_enum, conflicts_with = "format")]
+    from: Option<Source>,
+    /// What the lines of FILE are: atom records, or Agent Trace records (each becomes an EDIT atom).
+    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+    format: Format,
+}
+
+/// The line formats `import FILE` reads.
+#[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
+enum Format {
+    /// Atom records (`atom export`) or the seed system's atom_trail rows.
+    Jsonl,
+    /// Agent Trace records (agent-trace.dev), as `.agent-trace/traces.jsonl` holds them.
+    AgentTrace,
+}
+
+/// The tools whose data `--from` reads.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Source {
+    /// A context-sync memory database (SQLite).
+    ContextSync,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let trail = ctx.open()?;
-    let mut input: Box<dyn BufRead> = if args.file.as_os_str() == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        match std::fs::File::open(&args.file) {
-            Ok(f) => Box::new(std::io::BufReader::with_capacity(1 << 20, f)),
-            Err(e) => {
-                return Err(CliError::usage(
-                    format!("cannot read {}: {e}", args.file.display()),
-                    "check the file name and its permissions; `-` reads stdin",
-                ))
-            }
-        }
-    };
     let show = ctx.printer.progress_enabled();
-    let result = trail.import(&mut input, &mut |p| {
+    let mut progress = |p| {
         if show {
             match p {
                 ImportProgress::Lines(n) => eprint!("\rimporting: {n} atoms signed"),
                 ImportProgress::Indexing(n) => eprint!("\rimporting: {n} atoms signed, indexing"),
             }
         }
-    });
+    };
+    let result = match (args.from, args.file) {
+        (Some(Source::ContextSync), file) => {
+            let db = file.unwrap_or_else(context_sync_db);
+            context_sync::records(&db).and_then(|records| {
+                let mut records = records.into_iter();
+                trail.import_records(&mut || Ok(records.next()), &mut progress)
+            })
+        }
+        (None, Some(file)) => import_file(trail, &file, args.format, &mut progress),
+        (None, None) => unreachable!("clap requires FILE without --from"),
+    };
     if show {
         eprint!("\r\x1b[K");
     }
+    report(ctx, result)
+}
+
+/// context-sync's own default: `$CONTEXT_SYNC_DB_PATH`, else `~/.context-sync/data.db`.
+fn context_sync_db() -> PathBuf {
+    if let Some(p) = std::env::var_os("CONTEXT_SYNC_DB_PATH").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    home.join(".context-sync").join("data.db")
+}
+
+/// Import a JSON-lines file (`-`: stdin).
+fn import_file(
+    trail: &atom::Trail,
+    file: &std::path::Path,
+    format: Format,
+    progress: &mut dyn FnMut(ImportProgress),
+) -> Result<ImportReport, ImportError> {
+    let mut input: Box<dyn BufRead> = if file.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        match std::fs::File::open(file) {
+            Ok(f) => Box::new(std::io::BufReader::with_capacity(1 << 20, f)),
+            Err(e) => {
+                return Err(ImportError::Open(format!(
+                    "cannot read {}: {e}",
+                    file.display()
+                )))
+            }
+        }
+    };
+    if format == Format::Jsonl {
+        return trail.import(&mut input, progress);
+    }
+    let mut number = 0;
+    let mut next = || loop {
+        let mut line = String::new();
+        number += 1;
+        if input.read_line(&mut line).map_err(ImportError::Read)? == 0 {
+            return Ok(None);
+        }
+        if !line.trim().is_empty() {
+            let record = agent_trace::to_record(&line).map_err(|reason| ImportError::Line {
+                line: number,
+                reason,
+            })?;
+            return Ok(Some((Origin::Line(number), record)));
+        }
+    };
+    trail.import_records(&mut next, progress)
+}
+
+/// Print what an import did, or map its error to exit code and hint.
+fn report(ctx: &Ctx, result: Result<ImportReport, ImportError>) -> Result<(), CliError> {
     let report = match result {
         Ok(r) => r,
         Err(ImportError::Trail(e)) => return Err(e.into()),
@@ -56,6 +137,24 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
                 ),
             })
         }
+        Err(e @ ImportError::Row { .. }) => {
+            return Err(CliError::usage(
+                format!("{e}; nothing was imported"),
+                "fix or remove that row in the source and import again; rows imported before are skipped",
+            ))
+        }
+        Err(ImportError::Open(message)) => {
+            return Err(CliError::usage(
+                message,
+                "check the file name and its permissions; `-` reads stdin",
+            ))
+        }
+        Err(ImportError::Source(message)) => {
+            return Err(CliError::usage(
+                format!("{message}; nothing was imported"),
+                "name the tool's data file: atom import --from TOOL PATH",
+            ))
+        }
         Err(e @ ImportError::Read(_)) => {
             return Err(CliError::usage(
                 format!("{e}; nothing was imported"),
@@ -65,11 +164,16 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     };
     if ctx.printer.json {
         ctx.printer.json(&report)?;
+    } else if report.imported == 0 && report.skipped > 0 {
+        ctx.printer.out(&format!(
+            "nothing new to import ({} already imported)\n",
+            report.skipped
+        ))?;
     } else if report.imported == 0 {
         ctx.printer.out("nothing to import\n")?;
     } else {
         ctx.printer.out(&format!(
-            "imported {} atom{} onto trail {} ({} .. {})\n",
+            "imported {} atom{} onto trail {} ({} .. {}){}\n",
             report.imported,
             if report.imported == 1 { "" } else { "s" },
             safe(&report.trail),
@@ -83,6 +187,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
                 .as_ref()
                 .map(ToString::to_string)
                 .unwrap_or_default(),
+            if report.skipped > 0 {
+                format!("; {} already imported", report.skipped)
+            } else {
+                String::new()
+            },
         ))?;
     }
     Ok(())
