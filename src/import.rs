@@ -350,13 +350,21 @@ fn complete(
         return Err(refuse(located, map.get("atom_id").and_then(Value::as_str)));
     }
     let legacy = map.contains_key("signature") && !map.contains_key("digest");
-    if legacy {
-        map = from_legacy(map, parent)?;
-    }
-    if let Some(key) = source::key_of(&map)? {
+    // Before the seed format's chain check: a row imported before is skipped
+    // whatever it names as its previous atom. A seed line's extra `source`
+    // column becomes its `metadata.source`.
+    let key = match (legacy, map.get("source")) {
+        (true, Some(v)) if !v.is_null() => Some(source::SourceKey::from_json(v)?),
+        (true, _) => None,
+        (false, _) => source::key_of(&map)?,
+    };
+    if let Some(key) = key {
         if key.find(tx.ix())?.is_some() {
             return Ok(None);
         }
+    }
+    if legacy {
+        map = from_legacy(map, parent)?;
     }
     source::resolve_links(tx.ix(), &mut map)?;
     let str_field = |map: &Map<String, Value>, key: &str| -> Result<Option<String>, String> {
@@ -637,6 +645,7 @@ fn legacy_timestamp(s: &str) -> Result<String, String> {
 
 pub mod agent_trace;
 pub mod context_sync;
+pub mod d1;
 #[cfg(test)]
 mod fuzz;
 pub mod source;

@@ -6,7 +6,9 @@
 use std::io::BufRead;
 use std::path::PathBuf;
 
-use atom::import::{agent_trace, context_sync, ImportError, ImportProgress, ImportReport, Origin};
+use atom::import::{
+    agent_trace, context_sync, d1, ImportError, ImportProgress, ImportReport, Origin,
+};
 
 use crate::cli::error::{CliError, EXIT_USAGE};
 use crate::cli::output::safe;
@@ -21,6 +23,15 @@ pub struct Args {
     /// Import another tool's data instead of JSON lines; importing it again adds only what is new.
     #[arg(long, value_enum, conflicts_with = "format")]
     from: Option<Source>,
+    /// D1 (--from d1): Cloudflare account id (default: this store's mirror setting).
+    #[arg(long, requires = "from")]
+    account: Option<String>,
+    /// D1 (--from d1): database id (default: this store's mirror setting).
+    #[arg(long, requires = "from")]
+    database: Option<String>,
+    /// D1 (--from d1): API base URL (default: this store's setting, else Cloudflare's).
+    #[arg(long, value_name = "URL", requires = "from")]
+    api_base: Option<String>,
     /// What the lines of FILE are: atom records, or Agent Trace records (each becomes an EDIT atom).
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
     format: Format,
@@ -40,6 +51,8 @@ enum Format {
 enum Source {
     /// A context-sync memory database (SQLite).
     ContextSync,
+    /// The seed system's atom_trail table in its Cloudflare D1 database (token in CLOUDFLARE_API_TOKEN).
+    D1,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
@@ -61,6 +74,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
                 trail.import_records(&mut || Ok(records.next()), &mut progress)
             })
         }
+        (Some(Source::D1), _) => {
+            let client = d1_client(trail, args.account, args.database, args.api_base)?;
+            d1::records(&client).and_then(|records| {
+                let mut records = records.into_iter();
+                trail.import_records(&mut || Ok(records.next()), &mut progress)
+            })
+        }
         (None, Some(file)) => import_file(trail, &file, args.format, &mut progress),
         (None, None) => unreachable!("clap requires FILE without --from"),
     };
@@ -68,6 +88,28 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         eprint!("\r\x1b[K");
     }
     report(ctx, result)
+}
+
+/// The D1 client for `--from d1`: the given database, else the store's mirror.
+fn d1_client(
+    trail: &atom::Trail,
+    account: Option<String>,
+    database: Option<String>,
+    api_base: Option<String>,
+) -> Result<atom::mirror::d1::D1Client, CliError> {
+    let configured = trail.mirror_settings();
+    let account = account.or_else(|| configured.as_ref().map(|s| s.account.clone()));
+    let database = database.or_else(|| configured.as_ref().map(|s| s.database.clone()));
+    let api_base = api_base.or_else(|| configured.as_ref().map(|s| s.api_base.clone()));
+    let (Some(account), Some(database)) = (account, database) else {
+        return Err(CliError::usage(
+            "import --from d1 needs the D1 database: no --account/--database given and this store has no mirror configured",
+            "atom import --from d1 --account ID --database ID (token in CLOUDFLARE_API_TOKEN)",
+        ));
+    };
+    let settings = atom::mirror::MirrorSettings::new(&account, &database, api_base.as_deref())?;
+    Ok(atom::mirror::d1::D1Client::from_env(&settings.target())
+        .map_err(atom::mirror::MirrorError::from)?)
 }
 
 /// context-sync's own default: `$CONTEXT_SYNC_DB_PATH`, else `~/.context-sync/data.db`.
@@ -152,7 +194,7 @@ fn report(ctx: &Ctx, result: Result<ImportReport, ImportError>) -> Result<(), Cl
         Err(ImportError::Source(message)) => {
             return Err(CliError::usage(
                 format!("{message}; nothing was imported"),
-                "name the tool's data file: atom import --from TOOL PATH",
+                "check the source: atom import --from context-sync PATH, or --from d1 with --account/--database and CLOUDFLARE_API_TOKEN",
             ))
         }
         Err(e @ ImportError::Read(_)) => {
