@@ -44,6 +44,13 @@ CREATE INDEX atom_operation ON atom(operation);
 CREATE INDEX atom_project ON atom(project);
 CREATE INDEX atom_day_seq ON atom(day, seq);
 CREATE UNIQUE INDEX atom_seg_pos ON atom(seg, pos);
+-- Where an imported atom came from (`metadata.source` = {tool, table, id}):
+-- re-importing a source finds what it already brought in, one lookup a row.
+CREATE INDEX atom_source ON atom(
+    json_extract(record, '$.metadata.source.tool'),
+    json_extract(record, '$.metadata.source.table'),
+    json_extract(record, '$.metadata.source.id')
+) WHERE json_extract(record, '$.metadata.source') IS NOT NULL;
 
 -- A segment starts at an atom whose first parent (`parent`, an atom.n) had
 -- a first child already, or at a root (`parent` NULL).

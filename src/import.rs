@@ -44,9 +44,23 @@ pub enum ImportError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A row of another tool's data does not check out; nothing was written.
+    #[error("{row}: {reason}")]
+    Row {
+        /// Which row: its table and key.
+        row: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The input could not be read.
     #[error("reading the input: {0}")]
     Read(std::io::Error),
+    /// The input file could not be opened.
+    #[error("{0}")]
+    Open(String),
+    /// Another tool's data could not be opened or is not of its shape.
+    #[error("{0}")]
+    Source(String),
     /// The store failed.
     #[error(transparent)]
     Trail(#[from] TrailError),
@@ -67,6 +81,9 @@ pub struct ImportReport {
     pub imported: usize,
     /// How many of them came in the seed system's format.
     pub legacy: usize,
+    /// How many records were left out because an atom of the store already
+    /// came from the same source (`metadata.source`).
+    pub skipped: usize,
     /// The first imported atom's id.
     pub first: Option<AtomId>,
     /// The last imported atom's id (the trail's new head).
@@ -84,6 +101,34 @@ pub enum ImportProgress {
     Indexing(usize),
 }
 
+/// Where a record of an import came from, for error messages.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// A line of a JSON-lines input (1-based).
+    Line(usize),
+    /// A row of another tool's data, named by table and key.
+    Row(String),
+}
+
+impl Origin {
+    fn error(&self, reason: String) -> ImportError {
+        match self {
+            Origin::Line(line) => ImportError::Line {
+                line: *line,
+                reason,
+            },
+            Origin::Row(row) => ImportError::Row {
+                row: row.clone(),
+                reason,
+            },
+        }
+    }
+}
+
+/// The next record of an import: where it came from and its JSON text, or
+/// `None` at the end.
+pub type NextRecord<'a> = dyn FnMut() -> Result<Option<(Origin, String)>, ImportError> + 'a;
+
 /// The last atom of the chain being built.
 struct Link {
     id: AtomId,
@@ -95,6 +140,33 @@ impl Trail {
     /// Print the records of `rev` (default: the current trail) as JSON lines,
     /// oldest first along first parents; returns how many.
     pub fn export(&self, rev: Option<&str>, out: &mut dyn Write) -> Result<usize, TrailError> {
+        let chain = self.chain(rev)?;
+        for stored in &chain {
+            write_line(out, &stored.record_bytes)?;
+        }
+        Ok(chain.len())
+    }
+
+    /// Print the Agent Trace records of `rev`'s atoms that name files (see
+    /// [`agent_trace`]), oldest first, one JSON object a line; returns how many.
+    pub fn export_agent_trace(
+        &self,
+        rev: Option<&str>,
+        out: &mut dyn Write,
+    ) -> Result<usize, TrailError> {
+        let mut n = 0;
+        for stored in self.chain(rev)? {
+            if let Some(trace) = agent_trace::to_trace(&stored.record) {
+                write_line(out, trace.to_string().as_bytes())?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The atoms of `rev` (default: the current trail), oldest first along
+    /// first parents.
+    fn chain(&self, rev: Option<&str>) -> Result<Vec<crate::store::StoredAtom>, TrailError> {
         let tip = match rev {
             Some(rev) => Some(self.resolve(rev)?),
             None => {
@@ -107,18 +179,10 @@ impl Trail {
         while let Some(c) = next {
             let stored = self.git().read_atom(c)?;
             next = stored.parents.first().copied();
-            chain.push(stored.record_bytes);
+            chain.push(stored);
         }
-        for bytes in chain.iter().rev() {
-            let written = out.write_all(bytes).and_then(|_| out.write_all(b"\n"));
-            if let Err(e) = written {
-                return Err(TrailError::Store(StoreError::Io {
-                    context: "writing the export".into(),
-                    source: e,
-                }));
-            }
-        }
-        Ok(chain.len())
+        chain.reverse();
+        Ok(chain)
     }
 
     /// Append the JSON-lines records of `input` to the current trail, all or
@@ -126,6 +190,30 @@ impl Trail {
     pub fn import(
         &self,
         input: &mut dyn BufRead,
+        progress: &mut dyn FnMut(ImportProgress),
+    ) -> Result<ImportReport, ImportError> {
+        let mut number = 0;
+        let mut next = || loop {
+            let mut line = String::new();
+            number += 1;
+            if input.read_line(&mut line).map_err(ImportError::Read)? == 0 {
+                return Ok(None);
+            }
+            if !line.trim().is_empty() {
+                return Ok(Some((Origin::Line(number), line)));
+            }
+        };
+        self.import_records(&mut next, progress)
+    }
+
+    /// Append the records `next` yields to the current trail, all or nothing:
+    /// the engine behind [`Trail::import`] and the imports from other tools.
+    /// A record whose `metadata.source` an atom of the store already has is
+    /// skipped; an `influenced_by` entry may name an atom by its source
+    /// (`{"tool", "table"?, "id"}`) instead of its id.
+    pub fn import_records(
+        &self,
+        next: &mut NextRecord<'_>,
         progress: &mut dyn FnMut(ImportProgress),
     ) -> Result<ImportReport, ImportError> {
         let default_agent = self.default_agent();
@@ -149,12 +237,11 @@ impl Trail {
             trail: trail.clone(),
             imported: 0,
             legacy: 0,
+            skipped: 0,
             first: None,
             last: None,
             head: None,
         };
-        let mut line = String::new();
-        let mut number = 0;
         let now = Utc::now();
         // The highest number of each day on the trail being built, beyond
         // what the trail already had: ids of one day must increase along it.
@@ -162,20 +249,8 @@ impl Trail {
             trail: trail.clone(),
             imported: std::collections::HashMap::new(),
         };
-        loop {
-            line.clear();
-            number += 1;
-            if input.read_line(&mut line).map_err(ImportError::Read)? == 0 {
-                break;
-            }
-            if line.trim().is_empty() {
-                continue;
-            }
-            let bad = |reason: String| ImportError::Line {
-                line: number,
-                reason,
-            };
-            let (record, legacy) = complete(
+        while let Some((origin, line)) = next()? {
+            let completed = complete(
                 &tx,
                 scanner,
                 &line,
@@ -184,7 +259,11 @@ impl Trail {
                 &default_agent,
                 now,
             )
-            .map_err(bad)?;
+            .map_err(|reason| origin.error(reason))?;
+            let Some((record, legacy)) = completed else {
+                report.skipped += 1;
+                continue;
+            };
             let parents: Vec<ObjectId> = parent.as_ref().map(|p| p.commit).into_iter().collect();
             let commit = tx.write(&record, &parents, &[])?;
             report.imported += 1;
@@ -213,6 +292,18 @@ impl Trail {
     }
 }
 
+/// Write `bytes` and a newline to an export's output.
+fn write_line(out: &mut dyn Write, bytes: &[u8]) -> Result<(), TrailError> {
+    out.write_all(bytes)
+        .and_then(|_| out.write_all(b"\n"))
+        .map_err(|e| {
+            TrailError::Store(StoreError::Io {
+                context: "writing the export".into(),
+                source: e,
+            })
+        })
+}
+
 /// The highest id number of each day along the trail an import builds.
 struct DayFloors {
     trail: String,
@@ -231,7 +322,8 @@ impl DayFloors {
 }
 
 /// Turn one input line into a checked record following `parent`.
-/// Returns the record and whether the line was in the seed format.
+/// Returns the record and whether the line was in the seed format, or `None`
+/// when an atom of the store already came from the record's source.
 fn complete(
     tx: &Transaction<'_>,
     scanner: &Scanner,
@@ -240,7 +332,7 @@ fn complete(
     floors: &mut DayFloors,
     default_agent: &str,
     now: DateTime<Utc>,
-) -> Result<(Atom, bool), String> {
+) -> Result<Option<(Atom, bool)>, String> {
     let value: Value = serde_json::from_str(line).map_err(|e| format!("not a JSON record: {e}"))?;
     canonical::check_numbers(line, "").map_err(|e| e.to_string())?;
     let Value::Object(mut map) = value else {
@@ -258,9 +350,23 @@ fn complete(
         return Err(refuse(located, map.get("atom_id").and_then(Value::as_str)));
     }
     let legacy = map.contains_key("signature") && !map.contains_key("digest");
+    // Before the seed format's chain check: a row imported before is skipped
+    // whatever it names as its previous atom. A seed line's extra `source`
+    // column becomes its `metadata.source`.
+    let key = match (legacy, map.get("source")) {
+        (true, Some(v)) if !v.is_null() => Some(source::SourceKey::from_json(v)?),
+        (true, _) => None,
+        (false, _) => source::key_of(&map)?,
+    };
+    if let Some(key) = key {
+        if key.find(tx.ix())?.is_some() {
+            return Ok(None);
+        }
+    }
     if legacy {
         map = from_legacy(map, parent)?;
     }
+    source::resolve_links(tx.ix(), &mut map)?;
     let str_field = |map: &Map<String, Value>, key: &str| -> Result<Option<String>, String> {
         match map.get(key) {
             None | Some(Value::Null) => Ok(None),
@@ -410,7 +516,7 @@ fn complete(
         return Err(refuse(located, Some(&record.atom_id.to_string())));
     }
     record.validate_fields().map_err(|e| e.to_string())?;
-    Ok((record, legacy))
+    Ok(Some((record, legacy)))
 }
 
 /// Map a line of the seed system's `atom_trail` table to a record.
@@ -537,5 +643,9 @@ fn legacy_timestamp(s: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+pub mod agent_trace;
+pub mod context_sync;
+pub mod d1;
 #[cfg(test)]
 mod fuzz;
+pub mod source;

@@ -484,6 +484,29 @@ impl Index {
             .exists([id.to_string()])?)
     }
 
+    /// The id of an atom whose `metadata.source` is `{tool, table, id}`
+    /// (`table` may be absent: `None`), staged atoms included; one index
+    /// lookup (`atom_source`).
+    pub fn by_source(
+        &self,
+        tool: &str,
+        table: Option<&str>,
+        id: &rusqlite::types::Value,
+    ) -> Result<Option<String>, IndexError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT atom_id FROM atom
+                 WHERE json_extract(record, '$.metadata.source') IS NOT NULL
+                   AND json_extract(record, '$.metadata.source.tool') = ?1
+                   AND json_extract(record, '$.metadata.source.table') IS ?2
+                   AND json_extract(record, '$.metadata.source.id') = ?3
+                 LIMIT 1",
+            )?
+            .query_row(rusqlite::params![tool, table, id], |r| r.get(0))
+            .optional()?)
+    }
+
     /// Full-text search over summary and metadata: the newest `limit`
     /// matching atoms with a snippet of where each matched. `fts` is an
     /// FTS5 query, see [`fts_query`].

@@ -824,3 +824,130 @@ fn a_mirrored_log_altered_in_d1_fails_restore() {
     ));
     restore_fails("log blob altered", &format!("object {leaves} hashes to"));
 }
+
+/// A seed `atom_trail` row, signed as the seed signed it.
+fn seed_row(
+    env: &TestEnv,
+    id: &str,
+    previous: Option<&str>,
+    ts: &str,
+    metadata: &str,
+) -> Vec<Value> {
+    let signature = format!(
+        "sha256:{}",
+        env.sha256_hex(format!("{id}{metadata}").as_bytes())
+    );
+    vec![
+        json!(id),
+        json!("save_decision"),
+        json!("claude"),
+        json!(ts),
+        json!(signature),
+        json!(previous),
+        json!(metadata),
+    ]
+}
+
+#[test]
+fn import_from_d1_reads_the_seed_table_once() {
+    let d1 = D1Worker::start();
+    let env = TestEnv::init();
+    let path = format!("/client/v4/accounts/{ACCOUNT}/d1/database/{DATABASE}/query");
+    let create = "CREATE TABLE atom_trail (atom_id TEXT PRIMARY KEY, operation TEXT NOT NULL, agent TEXT NOT NULL, timestamp TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, signature TEXT NOT NULL, previous_atom TEXT, metadata TEXT)";
+    assert_eq!(
+        d1.http(&path, Some(TOKEN), &json!({"sql": create, "params": []}))
+            .0,
+        200
+    );
+    let insert = |row: Vec<Value>| {
+        let (status, body) = d1.http(
+            &path,
+            Some(TOKEN),
+            &json!({"sql": "INSERT INTO atom_trail VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", "params": row}),
+        );
+        assert_eq!(status, 200, "{body}");
+    };
+    insert(seed_row(
+        &env,
+        "ATOM-DECISION-20241127-001",
+        None,
+        "2024-11-27 10:23:45",
+        r#"{"summary":"use D1"}"#,
+    ));
+    insert(seed_row(
+        &env,
+        "ATOM-DECISION-20241127-002",
+        Some("ATOM-DECISION-20241127-001"),
+        "2024-11-27 11:00:00",
+        r#"{"summary":"keep it"}"#,
+    ));
+    let args = [
+        "import",
+        "--from",
+        "d1",
+        "--account",
+        ACCOUNT,
+        "--database",
+        DATABASE,
+        "--api-base",
+    ];
+    let mut args: Vec<&str> = args.to_vec();
+    let base = d1.api_base();
+    args.push(&base);
+    args.push("--json");
+    let out = with_token(&env, TOKEN, &args);
+    assert_eq!(out.code, 0, "{out}");
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        (report["imported"].as_u64(), report["legacy"].as_u64()),
+        (Some(2), Some(2)),
+        "{report}"
+    );
+    let log = env.cross_check();
+    assert_eq!(log[0]["record"]["atom_id"], "ATOM-DECISION-20241127-002");
+    assert_eq!(
+        log[0]["record"]["metadata"]["source"],
+        json!({"tool": "d1", "table": "atom_trail", "id": "ATOM-DECISION-20241127-002"})
+    );
+    assert!(log[1]["record"]["metadata"]["legacy_signature"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+
+    // Again, with one new row: only that one comes in.
+    insert(seed_row(
+        &env,
+        "ATOM-DECISION-20241127-003",
+        Some("ATOM-DECISION-20241127-002"),
+        "2024-11-27 12:00:00",
+        r#"{"summary":"more"}"#,
+    ));
+    let out = with_token(&env, TOKEN, &args);
+    assert_eq!(out.code, 0, "{out}");
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        (report["imported"].as_u64(), report["skipped"].as_u64()),
+        (Some(1), Some(2)),
+        "{report}"
+    );
+
+    // A row changed after signing is refused, naming it; nothing is written.
+    let tip = env.tip();
+    let mut forged = seed_row(
+        &env,
+        "ATOM-DECISION-20241127-004",
+        Some("ATOM-DECISION-20241127-003"),
+        "2024-11-27 13:00:00",
+        r#"{"summary":"a"}"#,
+    );
+    forged[6] = json!(r#"{"summary":"b"}"#);
+    insert(forged);
+    let out = with_token(&env, TOKEN, &args);
+    assert_eq!(out.code, 2, "{out}");
+    assert!(
+        out.stderr
+            .starts_with("error: atom_trail ATOM-DECISION-20241127-004: signature "),
+        "{out}"
+    );
+    assert_eq!(env.tip(), tip);
+}

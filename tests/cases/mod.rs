@@ -11,6 +11,7 @@ mod hooks;
 mod hostile;
 mod import;
 mod index;
+mod interop;
 mod mcp;
 mod mirror;
 mod read_only;

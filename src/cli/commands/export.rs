@@ -1,5 +1,5 @@
-//! `atom export [REV] [--format jsonl]`: the records of a trail as JSON
-//! lines, oldest first, exactly as stored.
+//! `atom export [REV] [--format jsonl|agent-trace]`: the records of a trail
+//! as JSON lines, oldest first, exactly as stored, or as Agent Trace records.
 
 use crate::cli::error::CliError;
 use crate::cli::Ctx;
@@ -8,7 +8,7 @@ use crate::cli::Ctx;
 pub struct Args {
     /// A trail name, an atom id or a commit sha prefix (default: the current trail).
     rev: Option<String>,
-    /// The output format; JSON lines is the only one.
+    /// The output format.
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
     format: Format,
 }
@@ -17,13 +17,17 @@ pub struct Args {
 enum Format {
     /// One record per line.
     Jsonl,
+    /// Agent Trace records (agent-trace.dev) of the atoms that name files, one per line.
+    AgentTrace,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
-    let Format::Jsonl = args.format;
     let trail = ctx.open()?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let result = trail.export(args.rev.as_deref(), &mut out);
+    let result = match args.format {
+        Format::Jsonl => trail.export(args.rev.as_deref(), &mut out),
+        Format::AgentTrace => trail.export_agent_trace(args.rev.as_deref(), &mut out),
+    };
     match result {
         Err(atom::TrailError::Store(atom::store::StoreError::Io { source, .. }))
             if source.kind() == std::io::ErrorKind::BrokenPipe =>
