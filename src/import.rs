@@ -98,7 +98,7 @@ impl Trail {
         let tip = match rev {
             Some(rev) => Some(self.resolve(rev)?),
             None => {
-                let trail = self.git().current_trail()?;
+                let trail = self.current_trail()?;
                 self.git().ref_target(&format!("{HEADS_PREFIX}{trail}"))?
             }
         };
@@ -131,7 +131,7 @@ impl Trail {
         let default_agent = self.default_agent();
         let scanner = self.secret_scanner();
         let mut tx = Transaction::begin(self)?;
-        let trail = self.git().current_trail()?;
+        let trail = self.current_trail()?;
         let ref_name = format!("{HEADS_PREFIX}{trail}");
         let tip = tx.tip(&ref_name)?;
         let mut parent = match tip {

@@ -248,6 +248,9 @@ pub struct Trail {
     /// atoms, or damaged).
     skipped_refs: std::cell::Cell<bool>,
     pub(crate) scanner: OnceCell<crate::secrets::Scanner>,
+    /// The trail commands act on when it is not the one HEAD names
+    /// (`--trail`, `ATOM_TRAIL`): see [`Trail::select_trail`].
+    pub(crate) selected: Option<String>,
 }
 
 /// What [`Trail::reindex_check`] found.
@@ -365,7 +368,18 @@ impl Trail {
             log_problem: RefCell::new(None),
             skipped_refs: std::cell::Cell::new(false),
             scanner: OnceCell::new(),
+            selected: None,
         })
+    }
+
+    /// [`Trail::open`], acting on `trail` when one is given (see
+    /// [`Trail::select_trail`]).
+    pub fn open_on(home: &Path, trail: Option<&str>) -> Result<Self, crate::branches::BranchError> {
+        let mut opened = Self::open(home)?;
+        if let Some(name) = trail {
+            opened.select_trail(name)?;
+        }
+        Ok(opened)
     }
 
     /// Run `f` on the index after bringing it up to date with the refs. A
@@ -472,8 +486,18 @@ impl Trail {
         self.git.git_dir()
     }
 
-    /// The trail HEAD names.
+    /// The trail commands act on: the one [`Trail::select_trail`] chose,
+    /// else the one HEAD names.
     pub fn current_trail(&self) -> Result<String, TrailError> {
+        match &self.selected {
+            Some(name) => Ok(name.clone()),
+            None => self.head_trail(),
+        }
+    }
+
+    /// The trail HEAD names (what `atom switch` sets), whatever trail
+    /// this handle acts on.
+    pub fn head_trail(&self) -> Result<String, TrailError> {
         Ok(self.git.current_trail()?)
     }
 
@@ -579,7 +603,7 @@ impl Trail {
     ) -> Result<Vec<AtomView>, TrailError> {
         let scope = match rev {
             _ if all => Scope::All,
-            None => Scope::Trail(self.git.current_trail()?),
+            None => Scope::Trail(self.current_trail()?),
             Some(rev) => match self.trail_ref(rev)? {
                 Some(_) => Scope::Trail(index::trail_name(&self.full_trail_ref(rev)).to_owned()),
                 None => Scope::Ancestors(self.resolve(rev)?),

@@ -83,7 +83,7 @@ impl From<TrailError> for CliError {
             TrailError::NotInitialized { home } => (
                 EXIT_USAGE,
                 Some(format!(
-                    "run `atom init` to create it there, or point --trail / ATOM_HOME at an existing store (looked in {})",
+                    "run `atom init` to create it there, or point --store / ATOM_HOME at an existing store (looked in {})",
                     home.display()
                 )),
             ),

@@ -20,7 +20,10 @@ use output::Printer;
 pub struct Cli {
     /// The store directory (default: $ATOM_HOME, else $XDG_DATA_HOME/atom, else ~/.local/share/atom).
     #[arg(long, global = true, value_name = "DIR")]
-    trail: Option<PathBuf>,
+    store: Option<PathBuf>,
+    /// Act on this trail without switching to it (default: $ATOM_TRAIL, else the current trail).
+    #[arg(long, global = true, value_name = "NAME")]
+    trail: Option<String>,
     /// Print machine-readable JSON.
     #[arg(long, global = true)]
     json: bool,
@@ -98,17 +101,19 @@ enum Command {
 /// Context every command gets.
 pub struct Ctx {
     pub home: PathBuf,
+    /// The trail to act on instead of HEAD's (`--trail`, `ATOM_TRAIL`).
+    pub selected: Option<String>,
     pub printer: Printer,
     trail: std::cell::OnceCell<Trail>,
 }
 
 impl Ctx {
-    /// Open the store, or explain how to create it.
+    /// Open the store on the selected trail, or explain how to create it.
     pub fn open(&self) -> Result<&Trail, CliError> {
         if let Some(t) = self.trail.get() {
             return Ok(t);
         }
-        let t = Trail::open(&self.home)?;
+        let t = Trail::open_on(&self.home, self.selected.as_deref())?;
         Ok(self.trail.get_or_init(|| t))
     }
 
@@ -132,8 +137,16 @@ pub fn run() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let selected = match selected_trail(cli.trail.clone()) {
+        Ok(t) => t,
+        Err(e) => {
+            e.print();
+            return ExitCode::from(e.code);
+        }
+    };
     let ctx = Ctx {
-        home: cli.trail.clone().unwrap_or_else(Trail::default_home),
+        home: cli.store.clone().unwrap_or_else(Trail::default_home),
+        selected,
         printer: Printer::new(cli.json, cli.quiet),
         trail: std::cell::OnceCell::new(),
     };
@@ -179,6 +192,31 @@ pub fn run() -> ExitCode {
             ExitCode::from(e.code)
         }
     }
+}
+
+/// The trail `--trail` or `ATOM_TRAIL` names. `--trail` named the store
+/// directory before `--store` did: a path (trail names have no `/`) or a
+/// directory holding a store is refused with a hint, never taken for a
+/// trail.
+fn selected_trail(flag: Option<String>) -> Result<Option<String>, CliError> {
+    let (name, source) = match flag {
+        Some(name) => (name, "--trail"),
+        None => match std::env::var("ATOM_TRAIL") {
+            Ok(name) if !name.is_empty() => (name, "ATOM_TRAIL"),
+            _ => return Ok(None),
+        },
+    };
+    let path = std::path::Path::new(&name);
+    if name.contains(['/', '\\']) || path.join("trail.git").is_dir() {
+        return Err(CliError::usage(
+            format!("{source} names a trail, and {name:?} is a directory"),
+            format!(
+                "select a store with --store {} (or ATOM_HOME)",
+                atom::shell::quote(&name)
+            ),
+        ));
+    }
+    Ok(Some(name))
 }
 
 /// Print clap's message, unless an argument holds a private key (pasted

@@ -79,6 +79,9 @@ pub enum HookError {
     /// The store failed.
     #[error(transparent)]
     Trail(#[from] TrailError),
+    /// The trail to record on (`ATOM_TRAIL`) is not there.
+    #[error(transparent)]
+    Branch(#[from] crate::branches::BranchError),
 }
 
 impl HookError {

@@ -51,6 +51,8 @@ pub struct Options {
     /// The project of new atoms unless a call names one; also the project
     /// whose atoms the session-start prompt and resource show.
     pub project: Option<String>,
+    /// The trail to act on instead of the one HEAD names (`ATOM_TRAIL`).
+    pub trail: Option<String>,
 }
 
 /// Why the server stopped with an error.
@@ -88,6 +90,7 @@ pub(crate) struct AtomServer {
     home: PathBuf,
     agent: Option<String>,
     project: Option<String>,
+    trail: Option<String>,
     tool_router: ToolRouter<AtomServer>,
 }
 
@@ -97,6 +100,7 @@ impl AtomServer {
             home,
             agent: options.agent,
             project: options.project.filter(|p| !p.is_empty()),
+            trail: options.trail,
             tool_router: Self::tool_router(),
         }
     }
@@ -137,17 +141,20 @@ impl AtomServer {
         F: FnOnce(&Trail) -> Result<T, TrailError> + Send + 'static,
     {
         let home = self.home.clone();
+        let selected = self.trail.clone();
         let job = tokio::task::spawn_blocking(move || {
-            let trail = Trail::open(&home)?;
+            let trail = Trail::open_on(&home, selected.as_deref()).map_err(|e| match e {
+                crate::branches::BranchError::Trail(e) => error_text(&e),
+                other => other.to_string(),
+            })?;
             let result = f(&trail);
             for note in trail.take_notices() {
                 eprintln!("note: {note}");
             }
-            result
+            result.map_err(|e| error_text(&e))
         });
         match job.await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(error_text(&e)),
+            Ok(result) => result,
             Err(e) => Err(format!("internal error in atom: {e}")),
         }
     }

@@ -15,6 +15,7 @@ mod mirror;
 mod read_only;
 mod remote_input;
 mod secrets;
+mod selection;
 mod store;
 mod sync;
 mod terminal;
