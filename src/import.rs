@@ -92,19 +92,31 @@ struct Link {
 }
 
 impl Trail {
-    /// Print the records of `rev` (default: the current trail) as JSON lines,
-    /// oldest first along first parents; returns how many.
+    /// Print the records of `rev` (default: the current trail; a range
+    /// `A..B` stops at what A reaches) as JSON lines, oldest first along
+    /// first parents; returns how many.
     pub fn export(&self, rev: Option<&str>, out: &mut dyn Write) -> Result<usize, TrailError> {
-        let tip = match rev {
-            Some(rev) => Some(self.resolve(rev)?),
+        let (tip, stop) = match rev {
+            Some(rev) => match self.range(rev)? {
+                Some((exclude, include)) => (Some(include), Some(exclude)),
+                None => (Some(self.resolve(rev)?), None),
+            },
             None => {
                 let trail = self.current_trail()?;
-                self.git().ref_target(&format!("{HEADS_PREFIX}{trail}"))?
+                (
+                    self.git().ref_target(&format!("{HEADS_PREFIX}{trail}"))?,
+                    None,
+                )
             }
         };
         let mut chain = Vec::new();
         let mut next = tip;
         while let Some(c) = next {
+            if let Some(stop) = &stop {
+                if self.with_index(|ix| ix.is_ancestor(&c, stop))? {
+                    break;
+                }
+            }
             let stored = self.git().read_atom(c)?;
             next = stored.parents.first().copied();
             chain.push(stored.record_bytes);

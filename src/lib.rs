@@ -19,6 +19,7 @@ pub mod index;
 pub mod mcp;
 pub mod mirror;
 pub mod model;
+mod revisions;
 mod screen;
 pub mod secrets;
 pub mod shell;

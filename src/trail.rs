@@ -72,6 +72,15 @@ pub enum TrailError {
         /// What was looked for.
         what: String,
     },
+    /// No atom, trail or commit is named so; `similar` are trail names
+    /// close to it (another case, a typo).
+    #[error("{rev:?} not found: neither an atom id, a trail, nor a commit")]
+    NoSuchRevision {
+        /// What was looked for.
+        rev: String,
+        /// Trails named almost so.
+        similar: Vec<String>,
+    },
     /// No atom has this id; `similar` are the atoms of its day and number
     /// (another TYPE): what it most likely meant.
     #[error("atom {id} not found")]
@@ -592,8 +601,8 @@ impl Trail {
         })
     }
 
-    /// Atoms matching `filter`, newest first: those of `rev` (a trail, or the
-    /// ancestors of an atom id or commit), of every trail and archive with
+    /// Atoms matching `filter`, newest first: those of `rev` (a trail, the
+    /// ancestors of any revision, or a range `A..B`), of every trail and archive with
     /// `all`, else of the current trail. Answered from the index alone.
     pub fn log(
         &self,
@@ -604,10 +613,7 @@ impl Trail {
         let scope = match rev {
             _ if all => Scope::All,
             None => Scope::Trail(self.current_trail()?),
-            Some(rev) => match self.trail_ref(rev)? {
-                Some(_) => Scope::Trail(index::trail_name(&self.full_trail_ref(rev)).to_owned()),
-                None => Scope::Ancestors(self.resolve(rev)?),
-            },
+            Some(rev) => self.scope_of(rev)?,
         };
         let rows = self.with_index(|ix| ix.log(&scope, filter))?;
         Ok(rows.into_iter().map(|r| self.view_row(r)).collect())
@@ -714,64 +720,10 @@ impl Trail {
         })
     }
 
-    /// `refs/heads/<rev>`, or `refs/atom/<rev>` for `archive/...`.
-    fn full_trail_ref(&self, rev: &str) -> String {
-        if rev.starts_with("archive/") {
-            format!("refs/atom/{rev}")
-        } else {
-            format!("{HEADS_PREFIX}{rev}")
-        }
-    }
-
-    /// The tip of the trail or archive named `rev`, if there is one.
-    fn trail_ref(&self, rev: &str) -> Result<Option<ObjectId>, TrailError> {
-        let full = self.full_trail_ref(rev);
-        if gix::refs::FullName::try_from(full.as_str()).is_err() {
-            return Ok(None);
-        }
-        Ok(self.git.ref_target(&full)?)
-    }
-
-    /// One atom, by atom id, trail name or commit sha prefix.
+    /// One atom, by any revision ([`Trail::resolve`]).
     pub fn show(&self, rev: &str) -> Result<AtomView, TrailError> {
         let commit = self.resolve(rev)?;
         self.view(commit)
-    }
-
-    /// The commit a revision names: an atom id (in any case), a trail
-    /// name, or a commit sha prefix. An id no atom has is
-    /// [`TrailError::NoSuchAtom`], naming the atoms of its day and number.
-    pub fn resolve(&self, rev: &str) -> Result<ObjectId, TrailError> {
-        let id = AtomId::parse_any_case(rev).ok();
-        if let Some(id) = &id {
-            let mut found = self.find_atom_id(id)?;
-            match found.len() {
-                0 => {}
-                1 => return Ok(found.remove(0)),
-                _ => {
-                    return Err(TrailError::Ambiguous {
-                        id: id.to_string(),
-                        commits: found,
-                    })
-                }
-            }
-        }
-        // A trail may be named like an id no atom has.
-        if let Some(tip) = self.trail_ref(rev)? {
-            return Ok(tip);
-        }
-        if let Some(id) = id {
-            let similar = self.with_index(|ix| ix.same_number(&id))?;
-            return Err(TrailError::NoSuchAtom { id, similar });
-        }
-        if rev.len() >= 4 && canonical::is_lower_hex(&rev.to_ascii_lowercase()) {
-            if let Some(id) = self.git.resolve_prefix(&rev.to_ascii_lowercase())? {
-                return Ok(id);
-            }
-        }
-        Err(TrailError::NotFound {
-            what: format!("{rev:?} (neither an atom id, a trail, nor a commit)"),
-        })
     }
 
     pub(crate) fn find_atom_id(&self, id: &AtomId) -> Result<Vec<ObjectId>, TrailError> {

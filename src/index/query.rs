@@ -21,6 +21,14 @@ pub enum Scope {
     All,
     /// The commit and its ancestors.
     Ancestors(ObjectId),
+    /// `include` and its ancestors that are not `exclude` or its
+    /// ancestors (git's `exclude..include`).
+    Range {
+        /// What is left out, with its ancestors.
+        exclude: ObjectId,
+        /// Where the range ends.
+        include: ObjectId,
+    },
 }
 
 /// `atom log` filters; every set field must match.
@@ -86,21 +94,24 @@ impl Index {
     pub fn log(&self, scope: &Scope, filter: &Filter) -> Result<Vec<IndexRow>, IndexError> {
         let mut sql = format!("SELECT {ROW_COLUMNS} FROM atom a WHERE 1=1");
         let mut args: Vec<Box<dyn ToSql>> = Vec::new();
+        let reach_of = |c: &ObjectId| -> Result<Reach, IndexError> {
+            match self.number_of(c)? {
+                Some(n) => self.reach(n),
+                None => Ok(Reach::new()),
+            }
+        };
         let reach = match scope {
             Scope::All => None,
-            Scope::Trail(t) => Some(self.ref_reach(t)?),
-            Scope::Ancestors(c) => match self.number_of(c)? {
-                Some(n) => Some(self.reach(n)?),
-                None => Some(Reach::new()),
-            },
+            Scope::Trail(t) => Some((self.ref_reach(t)?, Reach::new())),
+            Scope::Ancestors(c) => Some((reach_of(c)?, Reach::new())),
+            Scope::Range { exclude, include } => Some((reach_of(include)?, reach_of(exclude)?)),
         };
-        if let Some(reach) = &reach {
-            if reach.is_empty() {
+        if let Some((reach, excluded)) = &reach {
+            if !self.load_scope(reach, excluded)? {
                 return Ok(Vec::new());
             }
-            self.load_scope(reach)?;
             sql.push_str(
-                " AND EXISTS (SELECT 1 FROM temp.scope s WHERE s.seg = a.seg AND s.max_pos >= a.pos)",
+                " AND EXISTS (SELECT 1 FROM temp.scope s WHERE s.seg = a.seg AND s.max_pos >= a.pos AND s.min_pos < a.pos)",
             );
         }
         if let Some(agent) = &filter.agent {
@@ -191,19 +202,25 @@ impl Index {
         Ok(out)
     }
 
-    /// Fill `temp.scope` with the segment prefixes of `reach`.
-    fn load_scope(&self, reach: &Reach) -> Result<(), IndexError> {
+    /// Fill `temp.scope` with the segment slices of `reach` that
+    /// `excluded` does not reach; false when there are none.
+    fn load_scope(&self, reach: &Reach, excluded: &Reach) -> Result<bool, IndexError> {
         self.conn.execute_batch(
-            "CREATE TEMP TABLE IF NOT EXISTS scope(seg INTEGER PRIMARY KEY, max_pos INTEGER NOT NULL);
+            "CREATE TEMP TABLE IF NOT EXISTS scope(seg INTEGER PRIMARY KEY, min_pos INTEGER NOT NULL, max_pos INTEGER NOT NULL);
              DELETE FROM temp.scope;",
         )?;
         let mut ins = self
             .conn
-            .prepare_cached("INSERT INTO temp.scope(seg, max_pos) VALUES (?1, ?2)")?;
+            .prepare_cached("INSERT INTO temp.scope(seg, min_pos, max_pos) VALUES (?1, ?2, ?3)")?;
+        let mut any = false;
         for (seg, max) in reach {
-            ins.execute(params![seg, max])?;
+            let min = excluded.get(seg).copied().unwrap_or(-1);
+            if min < *max {
+                ins.execute(params![seg, min, max])?;
+                any = true;
+            }
         }
-        Ok(())
+        Ok(any)
     }
 
     /// One atom by commit.

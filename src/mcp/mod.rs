@@ -365,7 +365,15 @@ fn error_text(e: &TrailError) -> String {
             let ids: Vec<String> = similar.iter().map(ToString::to_string).collect();
             return format!("{message} (hint: did you mean {}?)", ids.join(" or "));
         }
-        TrailError::NotFound { .. } | TrailError::NoSuchAtom { .. } => {
+        TrailError::NoSuchRevision { similar, .. } if !similar.is_empty() => {
+            return format!(
+                "{message} (hint: did you mean trail {}?)",
+                similar.join(" or ")
+            );
+        }
+        TrailError::NotFound { .. }
+        | TrailError::NoSuchAtom { .. }
+        | TrailError::NoSuchRevision { .. } => {
             Some("atom_log with all=true lists the atoms of every trail")
         }
         TrailError::Invalid(f) if f.field() == "influenced_by" => {

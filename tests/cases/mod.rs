@@ -14,6 +14,7 @@ mod mcp;
 mod mirror;
 mod read_only;
 mod remote_input;
+mod revisions;
 mod secrets;
 mod selection;
 mod store;

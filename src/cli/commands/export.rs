@@ -6,7 +6,7 @@ use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A trail name, an atom id or a commit sha prefix (default: the current trail).
+    /// A trail, an atom id (any case), a commit sha prefix, @, REV~N, or a range A..B (in B, not in A) (default: the current trail).
     rev: Option<String>,
     /// The output format; JSON lines is the only one.
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
