@@ -25,6 +25,7 @@ pub mod secrets;
 pub mod shell;
 pub mod signers;
 pub mod signing;
+pub mod status;
 pub mod store;
 pub mod sync;
 pub mod tlog;

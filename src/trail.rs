@@ -673,6 +673,27 @@ impl Trail {
         self.with_index(|ix| ix.stats(by))
     }
 
+    /// [`Trail::stats`] of the atoms of `trail` (every trail and archive
+    /// when `None`) whose time is in `[since, until)` (record timestamps).
+    pub fn stats_of(
+        &self,
+        by: index::StatsBy,
+        trail: Option<&str>,
+        since: Option<&str>,
+        until: Option<&str>,
+    ) -> Result<Vec<index::StatsRow>, TrailError> {
+        let scope = match trail {
+            Some(t) => self.scope_of(t)?,
+            None => Scope::All,
+        };
+        let secs = |t: Option<&str>| -> Result<Option<i64>, TrailError> {
+            t.map(|t| Ok(model::parse_timestamp(t)?.timestamp()))
+                .transpose()
+        };
+        let (since, until) = (secs(since)?, secs(until)?);
+        self.with_index(|ix| ix.stats_in(by, &scope, since, until))
+    }
+
     /// Rebuild the index from git. `progress` gets the number of atoms indexed.
     pub fn reindex(&self, progress: &mut dyn FnMut(usize)) -> Result<usize, TrailError> {
         let path = self.home.join(INDEX_FILE);

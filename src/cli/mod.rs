@@ -46,6 +46,10 @@ enum Command {
     Show(commands::show::Args),
     /// Write an attachment's bytes to stdout (NAME needed when the atom has several).
     Cat(commands::cat::Args),
+    /// Where things stand: store, trail, head, remotes ahead/behind, mirror, hooks, checkpoint.
+    Status(commands::status::Args),
+    /// Check git, index, log, signing key, mirror and remotes; say how to fix each problem.
+    Doctor(commands::doctor::Args),
     /// Rebuild the index from git (--check: compare only).
     Reindex(commands::reindex::Args),
     /// Verify digests, links, id order and signatures of every atom; exit 1 on any failure.
@@ -156,6 +160,8 @@ pub fn run() -> ExitCode {
         Command::Log(args) => commands::log::run(&ctx, *args),
         Command::Show(args) => commands::show::run(&ctx, args),
         Command::Cat(args) => commands::cat::run(&ctx, args),
+        Command::Status(args) => commands::status::run(&ctx, args),
+        Command::Doctor(args) => commands::doctor::run(&ctx, args),
         Command::Reindex(args) => commands::reindex::run(&ctx, args),
         Command::Verify(args) => commands::verify::run(&ctx, args),
         Command::Checkpoint(args) => commands::checkpoint::run(&ctx, args),

@@ -94,25 +94,8 @@ impl Index {
     pub fn log(&self, scope: &Scope, filter: &Filter) -> Result<Vec<IndexRow>, IndexError> {
         let mut sql = format!("SELECT {ROW_COLUMNS} FROM atom a WHERE 1=1");
         let mut args: Vec<Box<dyn ToSql>> = Vec::new();
-        let reach_of = |c: &ObjectId| -> Result<Reach, IndexError> {
-            match self.number_of(c)? {
-                Some(n) => self.reach(n),
-                None => Ok(Reach::new()),
-            }
-        };
-        let reach = match scope {
-            Scope::All => None,
-            Scope::Trail(t) => Some((self.ref_reach(t)?, Reach::new())),
-            Scope::Ancestors(c) => Some((reach_of(c)?, Reach::new())),
-            Scope::Range { exclude, include } => Some((reach_of(include)?, reach_of(exclude)?)),
-        };
-        if let Some((reach, excluded)) = &reach {
-            if !self.load_scope(reach, excluded)? {
-                return Ok(Vec::new());
-            }
-            sql.push_str(
-                " AND EXISTS (SELECT 1 FROM temp.scope s WHERE s.seg = a.seg AND s.max_pos >= a.pos AND s.min_pos < a.pos)",
-            );
+        if !self.restrict_to(scope, &mut sql)? {
+            return Ok(Vec::new());
         }
         if let Some(agent) = &filter.agent {
             let agents = self.agents_named(agent)?;
@@ -163,7 +146,7 @@ impl Index {
                 args.push(Box::new(g.clone()));
             }
         }
-        sql.push_str(if reach.is_some() {
+        sql.push_str(if !matches!(scope, Scope::All) {
             " ORDER BY a.n DESC"
         } else {
             // Ties (one second) by id, then commit: an order that does not
@@ -200,6 +183,30 @@ impl Index {
             }
         }
         Ok(out)
+    }
+
+    /// Restrict `sql` (a query over `atom a` with a WHERE clause) to the
+    /// atoms of `scope`; false when there are none.
+    pub(super) fn restrict_to(&self, scope: &Scope, sql: &mut String) -> Result<bool, IndexError> {
+        let reach_of = |c: &ObjectId| -> Result<Reach, IndexError> {
+            match self.number_of(c)? {
+                Some(n) => self.reach(n),
+                None => Ok(Reach::new()),
+            }
+        };
+        let (reach, excluded) = match scope {
+            Scope::All => return Ok(true),
+            Scope::Trail(t) => (self.ref_reach(t)?, Reach::new()),
+            Scope::Ancestors(c) => (reach_of(c)?, Reach::new()),
+            Scope::Range { exclude, include } => (reach_of(include)?, reach_of(exclude)?),
+        };
+        if !self.load_scope(&reach, &excluded)? {
+            return Ok(false);
+        }
+        sql.push_str(
+            " AND EXISTS (SELECT 1 FROM temp.scope s WHERE s.seg = a.seg AND s.max_pos >= a.pos AND s.min_pos < a.pos)",
+        );
+        Ok(true)
     }
 
     /// Fill `temp.scope` with the segment slices of `reach` that

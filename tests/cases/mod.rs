@@ -17,6 +17,7 @@ mod remote_input;
 mod revisions;
 mod secrets;
 mod selection;
+mod status;
 mod store;
 mod sync;
 mod terminal;
