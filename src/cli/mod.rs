@@ -30,6 +30,9 @@ pub struct Cli {
     /// Print less: no notes or progress on stderr.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Never page output (`atom log` on a terminal goes through $ATOM_PAGER, $PAGER or less).
+    #[arg(long, global = true)]
+    no_pager: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -151,7 +154,11 @@ pub fn run() -> ExitCode {
     let ctx = Ctx {
         home: cli.store.clone().unwrap_or_else(Trail::default_home),
         selected,
-        printer: Printer::new(cli.json, cli.quiet),
+        printer: if cli.no_pager {
+            Printer::new(cli.json, cli.quiet).without_pager()
+        } else {
+            Printer::new(cli.json, cli.quiet)
+        },
         trail: std::cell::OnceCell::new(),
     };
     let result = match cli.command {

@@ -246,3 +246,50 @@ fn cat_refuses_an_attachment_changed_outside_atom() {
     assert!(out.stdout.is_empty(), "{out}");
     assert_eq!(cat_raw(&env, &[&commit[..12]]).1, b"the real notes\n");
 }
+
+/// `atom log` on a terminal goes through `$ATOM_PAGER` (git's way), not
+/// with `--no-pager`, a dumb terminal or when redirected.
+#[test]
+fn log_pages_on_a_terminal_only() {
+    let env = TestEnv::init();
+    id_of(&env.record(&["CFG", "x", "--summary", "one"]));
+    let on_terminal = |term: &str, flags: &str| {
+        let out = env
+            .command("timeout")
+            .args(["20", "script", "-qec"])
+            .arg(format!(
+                "NO_COLOR=1 TERM={term} ATOM_PAGER='sed s/^/PAGED:/' {} log {flags}; echo rc=$?",
+                env!("CARGO_BIN_EXE_atom")
+            ))
+            .arg("/dev/null")
+            .output()
+            .expect("run script");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let paged = on_terminal("xterm", "");
+    assert!(
+        paged.contains("PAGED:ATOM-CFG-") && paged.contains("rc=0"),
+        "{paged:?}"
+    );
+    let direct = on_terminal("xterm", "--no-pager");
+    assert!(
+        !direct.contains("PAGED:") && direct.contains("ATOM-CFG-"),
+        "{direct:?}"
+    );
+    let dumb = on_terminal("dumb", "");
+    assert!(
+        !dumb.contains("PAGED:") && dumb.contains("ATOM-CFG-"),
+        "{dumb:?}"
+    );
+    let redirected = env
+        .atom_command(&["log"])
+        .env("TERM", "xterm")
+        .env("ATOM_PAGER", "sed s/^/PAGED:/")
+        .output()
+        .unwrap();
+    let redirected = String::from_utf8_lossy(&redirected.stdout);
+    assert!(
+        !redirected.contains("PAGED:") && redirected.contains("ATOM-CFG-"),
+        "{redirected}"
+    );
+}

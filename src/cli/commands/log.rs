@@ -93,7 +93,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             .map(|a| view::one_line(&ctx.printer, a) + "\n")
             .collect()
     };
-    ctx.printer.out(&text)?;
+    ctx.printer.page(&text)?;
     Ok(())
 }
 
