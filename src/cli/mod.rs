@@ -3,12 +3,13 @@
 mod commands;
 mod dates;
 mod error;
+mod man;
 mod output;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use atom::Trail;
 use error::CliError;
@@ -40,68 +41,147 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create the store (idempotent; records no atom).
+    #[command(
+        after_help = "Examples:\n  atom init\n  ATOM_HOME=$(mktemp -d) atom init    # a throwaway store\n  atom init --key ~/.ssh/id_ed25519"
+    )]
     Init(commands::init::Args),
     /// Append one atom to the current trail; prints its id.
+    #[command(
+        after_help = "Examples:\n  atom record CFG modify_file --agent qwen --set path=gaming.env\n  atom record DECISION save_decision --summary \"use SQLite\" --influenced-by ATOM-RESEARCH-20241127-001\n  atom record TASK plan --trail experiment --tokens 1200"
+    )]
     Record(Box<commands::record::Args>),
     /// List atoms, newest first.
+    #[command(
+        after_help = "Examples:\n  atom log -n 20\n  atom log --type cfg --agent qwen --since yesterday\n  atom log @~5..            # the last five\n  atom log main..experiment  # what the fork added\n  atom log --all --graph"
+    )]
     Log(Box<commands::log::Args>),
     /// Show one atom: record, commit, signature status, links.
+    #[command(
+        after_help = "Examples:\n  atom show @\n  atom show atom-cfg-20241127-003\n  atom --json show @~2"
+    )]
     Show(commands::show::Args),
     /// Write an attachment's bytes to stdout (NAME needed when the atom has several).
+    #[command(
+        after_help = "Examples:\n  atom cat @\n  atom cat ATOM-CFG-20241127-003 gaming.env > gaming.env"
+    )]
     Cat(commands::cat::Args),
     /// Where things stand: store, trail, head, remotes ahead/behind, mirror, hooks, checkpoint.
+    #[command(after_help = "Examples:\n  atom status\n  atom --json status --trail experiment")]
     Status(commands::status::Args),
     /// Check git, index, log, signing key, mirror and remotes; say how to fix each problem.
+    #[command(after_help = "Examples:\n  atom doctor\n  atom --json doctor")]
     Doctor(commands::doctor::Args),
     /// Rebuild the index from git (--check: compare only).
+    #[command(after_help = "Examples:\n  atom reindex\n  atom reindex --check")]
     Reindex(commands::reindex::Args),
     /// Verify digests, links, id order and signatures of every atom; exit 1 on any failure.
+    #[command(
+        after_help = "Examples:\n  atom verify\n  atom verify --all\n  atom verify experiment"
+    )]
     Verify(commands::verify::Args),
     /// Start a new trail at an atom (default: the current trail's head).
+    #[command(
+        after_help = "Examples:\n  atom fork experiment\n  atom fork retry --from @~3 --switch"
+    )]
     Fork(commands::fork::Args),
     /// Make another trail the current one.
+    #[command(after_help = "Examples:\n  atom switch experiment")]
     Switch(commands::switch::Args),
     /// List the trails (head atom, count, which one is current); delete or rename one.
     #[command(visible_alias = "trail")]
+    #[command(
+        after_help = "Examples:\n  atom trails\n  atom trails rename experiment tried\n  atom trails delete tried"
+    )]
     Trails(commands::trails::Args),
     /// Reset the current trail to an atom, archiving what it discards, and record a ROLLBACK atom.
+    #[command(
+        after_help = "Examples:\n  atom rollback @~2\n  atom rollback ATOM-CFG-20241127-003"
+    )]
     Rollback(commands::rollback::Args),
     /// Manage whose signatures this store trusts (keys/allowed_signers).
+    #[command(
+        after_help = "Examples:\n  atom signers list\n  atom signers add alice ~/.ssh/id_ed25519.pub\n  atom signers retire alice --at today"
+    )]
     Signers(commands::signers::Args),
     /// Full-text search over summaries and metadata, newest match first.
+    #[command(
+        after_help = "Examples:\n  atom search gaming.env\n  atom search qwen\n  atom search 'deploy*' -n 5"
+    )]
     Search(commands::search::Args),
     /// Run one read-only SQL statement over the index (tables: atoms, trail_atoms, influences, paths).
+    #[command(
+        after_help = "Examples:\n  atom query \"SELECT agent, count(*) FROM atoms GROUP BY agent\""
+    )]
     Query(commands::query::Args),
     /// Provenance: what an atom built on (--down: what built on it).
+    #[command(
+        after_help = "Examples:\n  atom trace @\n  atom trace ATOM-RESEARCH-20241127-001 --down --format mermaid"
+    )]
     Trace(commands::trace::Args),
     /// Atom counts and token cost by agent, type, day or project.
+    #[command(
+        after_help = "Examples:\n  atom stats\n  atom stats --by day --since 7d\n  atom stats --by type --trail experiment"
+    )]
     Stats(commands::stats::Args),
     /// Serve the store to AI agents over the Model Context Protocol (stdio).
+    #[command(after_help = "Examples:\n  atom mcp --agent claude-code --project bazza-dx")]
     Mcp(commands::mcp::Args),
     /// Manage the remotes trails are shared through.
+    #[command(
+        after_help = "Examples:\n  atom remote add origin git@example.com:me/trail.git\n  atom remote list"
+    )]
     Remote(commands::remote::Args),
     /// Publish trails, archived tips and trusted keys on a remote.
+    #[command(after_help = "Examples:\n  atom push\n  atom push origin experiment")]
     Push(commands::push::Args),
     /// Fetch a remote's trails, verify every new atom, then fast-forward or merge.
+    #[command(after_help = "Examples:\n  atom pull\n  atom pull origin main")]
     Pull(commands::pull::Args),
     /// Make a new store from a remote, trusting the keys it publishes on first use.
+    #[command(
+        after_help = "Examples:\n  atom clone git@example.com:me/trail.git ~/.local/share/atom"
+    )]
     Clone(commands::clone::Args),
+    /// Print the manual page (roff), generated from this command line: `atom man | man -l -`.
+    #[command(
+        after_help = "Examples:\n  atom man | man -l -\n  atom man > ~/.local/share/man/man1/atom.1"
+    )]
+    Man,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Examples:\n  atom completions bash > ~/.local/share/bash-completion/completions/atom"
+    )]
     Completions(commands::completions::Args),
     /// Git hooks in a project repo: each commit becomes a COMMIT atom, noted on the commit.
+    #[command(
+        after_help = "Examples:\n  atom hooks install\n  atom hooks uninstall --repo ~/src/project"
+    )]
     Hooks(commands::hooks::Args),
     /// Run by the installed git hooks; never fails a commit.
     #[command(hide = true)]
     Hook(commands::hook::Args),
     /// Optional Cloudflare D1 mirror: configure, push, status, restore.
+    #[command(
+        after_help = "Examples:\n  atom mirror configure --account ID --database ID\n  atom mirror push\n  atom mirror status"
+    )]
     Mirror(commands::mirror::Args),
     /// Print a trail's records as JSON lines, oldest first.
+    #[command(
+        after_help = "Examples:\n  atom export > trail.jsonl\n  atom export @~10..    # the last ten"
+    )]
     Export(commands::export::Args),
     /// Append JSON-lines records to the current trail, all or nothing (`-` reads stdin).
+    #[command(
+        after_help = "Examples:\n  atom import trail.jsonl\n  atom export | atom --store /tmp/other import -"
+    )]
     Import(commands::import::Args),
     /// The transparency log's latest signed checkpoint, or its verifier and witness keys.
+    #[command(after_help = "Examples:\n  atom checkpoint\n  atom checkpoint --verifier-key")]
     Checkpoint(commands::checkpoint::Args),
     /// Prove an atom is in the transparency log (C2SP tlog-proof), or check such a proof.
+    #[command(
+        after_help = "Examples:\n  atom prove @ > proof.txt\n  atom prove --check proof.txt --key \"$(atom checkpoint --verifier-key)\""
+    )]
     Prove(commands::prove::Args),
 }
 
@@ -187,6 +267,10 @@ pub fn run() -> ExitCode {
         Command::Push(args) => commands::push::run(&ctx, args),
         Command::Pull(args) => commands::pull::run(&ctx, args),
         Command::Clone(args) => commands::clone::run(&ctx, args),
+        Command::Man => ctx
+            .printer
+            .out(&man::render(&Cli::command()))
+            .map_err(CliError::from),
         Command::Completions(args) => commands::completions::run(&ctx, args),
         Command::Hooks(args) => commands::hooks::run(&ctx, args),
         Command::Hook(args) => {

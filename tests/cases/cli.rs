@@ -293,3 +293,52 @@ fn log_pages_on_a_terminal_only() {
         "{redirected}"
     );
 }
+
+/// The commands `atom --help` lists.
+fn listed_commands(env: &TestEnv) -> Vec<String> {
+    let help = env.atom_ok(&["--help"]);
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_command_has_examples_in_help_and_a_section_in_the_man_page() {
+    let env = TestEnv::new();
+    let commands = listed_commands(&env);
+    assert!(commands.len() > 25, "{commands:?}");
+    let man = env.atom_ok(&["man"]);
+    assert!(man.starts_with(".TH ATOM 1"), "{man}");
+    for c in &commands {
+        let help = env.atom_ok(&[c, "--help"]);
+        let examples = help
+            .split("Examples:\n")
+            .nth(1)
+            .unwrap_or_else(|| panic!("atom {c} --help has no examples:\n{help}"));
+        for line in examples.lines().filter(|l| !l.trim().is_empty()) {
+            assert!(
+                line.contains("atom ") && line.contains(c.as_str()),
+                "{c}: {line}"
+            );
+        }
+        assert!(
+            man.contains(&format!(".SS \"atom {c}")),
+            "no section for {c} in the man page"
+        );
+    }
+    // No line of the page starts a roff request by accident.
+    for line in man.lines() {
+        if let Some(rest) = line.strip_prefix('.') {
+            let request = rest.split_whitespace().next().unwrap_or("");
+            assert!(
+                ["TH", "SH", "SS", "TP", "PP", "nf", "fi", "B"].contains(&request),
+                "unexpected roff request: {line}"
+            );
+        }
+    }
+}
