@@ -13,6 +13,7 @@ mod index;
 mod mcp;
 mod mirror;
 mod read_only;
+mod readme;
 mod remote_input;
 mod revisions;
 mod secrets;
