@@ -11,6 +11,9 @@ pub struct Args {
     /// The output format; JSON lines is the only one.
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
     format: Format,
+    /// Also write each attachment into DIR, named by its sha256 (what `import --attachments` reads).
+    #[arg(long, value_name = "DIR")]
+    attachments: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -23,7 +26,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let Format::Jsonl = args.format;
     let trail = ctx.open()?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let result = trail.export(args.rev.as_deref(), &mut out);
+    let result = trail.export_with(args.rev.as_deref(), &mut out, args.attachments.as_deref());
     match result {
         Err(atom::TrailError::Store(atom::store::StoreError::Io { source, .. }))
             if source.kind() == std::io::ErrorKind::BrokenPipe =>

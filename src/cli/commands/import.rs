@@ -4,7 +4,7 @@
 use std::io::BufRead;
 use std::path::PathBuf;
 
-use atom::import::{ImportError, ImportProgress};
+use atom::import::{ImportError, ImportOptions, ImportProgress};
 
 use crate::cli::error::{CliError, EXIT_USAGE};
 use crate::cli::output::safe;
@@ -14,6 +14,13 @@ use crate::cli::Ctx;
 pub struct Args {
     /// A JSON-lines file (`atom export` output, or the seed system's atom_trail rows); `-` reads stdin.
     file: PathBuf,
+    /// Where the attachments' files are, each named by its sha256 (`export --attachments DIR`).
+    #[arg(long, value_name = "DIR")]
+    attachments: Option<PathBuf>,
+    /// Give each record the next free number of its day here instead of its own id (for an
+    /// export from another store whose ids this one has taken); links follow.
+    #[arg(long)]
+    renumber: bool,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
@@ -32,7 +39,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         }
     };
     let show = ctx.printer.progress_enabled();
-    let result = trail.import(&mut input, &mut |p| {
+    let options = ImportOptions {
+        attachments: args.attachments,
+        renumber: args.renumber,
+    };
+    let result = trail.import_with(&mut input, &options, &mut |p| {
         if show {
             match p {
                 ImportProgress::Lines(n) => eprint!("\rimporting: {n} atoms signed"),
@@ -47,14 +58,20 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         Ok(r) => r,
         Err(ImportError::Trail(e)) => return Err(e.into()),
         Err(e @ ImportError::Line { .. }) => {
+            let message = e.to_string();
+            let hint = if message.contains("already an atom of this store")
+                || message.contains("already holds an atom of that day")
+                || message.contains("ids of one day must increase")
+            {
+                "this store has atoms of those days: `atom import --renumber FILE` gives the records the next free numbers (links follow)"
+            } else {
+                "fix that line and import the file again: fields that are present (ids, timestamps, digests, links) must check out; leave out what atom should compute"
+            };
             return Err(CliError {
                 code: EXIT_USAGE,
-                message: format!("{e}; nothing was imported"),
-                hint: Some(
-                    "fix that line and import the file again: fields that are present (ids, timestamps, digests, links) must check out; leave out what atom should compute"
-                        .into(),
-                ),
-            })
+                message: format!("{message}; nothing was imported"),
+                hint: Some(hint.into()),
+            });
         }
         Err(e @ ImportError::Read(_)) => {
             return Err(CliError::usage(
