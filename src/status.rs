@@ -268,7 +268,7 @@ impl Trail {
                 Some(0) => Check::ok("mirror", "every atom is mirrored".into()),
                 Some(n) => Check::warning(
                     "mirror",
-                    format!("{n} atoms are not mirrored yet"),
+                    format!("{} not mirrored yet", atoms(n)),
                     "atom mirror push".into(),
                 ),
                 None => Check::problem(
@@ -291,7 +291,7 @@ impl Trail {
                 ),
                 (Some(a), Some(b)) if a > 0 && b > 0 => Check::warning(
                     &check,
-                    format!("{a} atoms ahead and {b} behind, as last seen"),
+                    format!("{} ahead and {b} behind, as last seen", atoms(a)),
                     format!(
                         "atom pull {0} && atom push {0}",
                         crate::shell::quote(&r.name)
@@ -299,12 +299,12 @@ impl Trail {
                 ),
                 (Some(a), _) if a > 0 => Check::warning(
                     &check,
-                    format!("{a} atoms not pushed"),
+                    format!("{} not pushed", atoms(a)),
                     format!("atom push {}", crate::shell::quote(&r.name)),
                 ),
                 (_, Some(b)) if b > 0 => Check::warning(
                     &check,
-                    format!("{b} atoms behind, as last seen"),
+                    format!("{} behind, as last seen", atoms(b)),
                     format!("atom pull {}", crate::shell::quote(&r.name)),
                 ),
                 _ => Check::ok(&check, "up to date, as last seen".into()),
@@ -328,6 +328,11 @@ impl Trail {
         }
         Ok(checks)
     }
+}
+
+/// `1 atom`, `2 atoms`.
+fn atoms(n: usize) -> String {
+    format!("{n} atom{}", if n == 1 { "" } else { "s" })
 }
 
 fn branch_error(e: crate::branches::BranchError) -> TrailError {
