@@ -34,7 +34,24 @@ impl Trail {
             .into());
         }
         if let Some((base, steps)) = split_ancestry(rev)? {
-            let mut commit = self.resolve(base)?;
+            let commit = self.resolve(base)?;
+            let (indexed, found) = self.with_index(|ix| {
+                Ok((
+                    ix.number_of(&commit)?.is_some(),
+                    ix.first_parent_back(&commit, steps)?,
+                ))
+            })?;
+            match (indexed, found) {
+                (_, Some(found)) => return Ok(found),
+                (true, None) => {
+                    return Err(TrailError::NotFound {
+                        what: format!("{rev} ({base} has fewer than {steps} atoms before it)"),
+                    })
+                }
+                // No ref reaches it: walk git.
+                (false, None) => {}
+            }
+            let mut commit = commit;
             for step in 0..steps {
                 let parents = self.view(commit)?.parents;
                 commit = *parents.first().ok_or_else(|| TrailError::NotFound {

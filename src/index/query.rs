@@ -294,6 +294,40 @@ impl Index {
         Ok(out)
     }
 
+    /// The commit `steps` first parents back from `commit` (git's `~N`):
+    /// `Ok(None)` when the chain is shorter, or `commit` is not indexed.
+    /// A jump within a segment is one lookup, so the cost grows with the
+    /// segments crossed, not with `steps`.
+    pub fn first_parent_back(
+        &self,
+        commit: &ObjectId,
+        steps: usize,
+    ) -> Result<Option<ObjectId>, IndexError> {
+        let Some(n) = self.number_of(commit)? else {
+            return Ok(None);
+        };
+        let (mut seg, mut pos) = self.position(n)?;
+        let mut left = i64::try_from(steps).unwrap_or(i64::MAX);
+        while left > pos {
+            left -= pos + 1;
+            let parent: Option<i64> = self
+                .conn
+                .prepare_cached("SELECT parent FROM segment WHERE seg = ?1")?
+                .query_row([seg], |r| r.get(0))
+                .optional()?
+                .flatten();
+            let Some(parent) = parent else {
+                return Ok(None);
+            };
+            (seg, pos) = self.position(parent)?;
+        }
+        let found: Vec<u8> = self
+            .conn
+            .prepare_cached("SELECT commit_id FROM atom WHERE seg = ?1 AND pos = ?2")?
+            .query_row(params![seg, pos - left], |r| r.get(0))?;
+        Ok(Some(oid(&found)?))
+    }
+
     /// Whether `ancestor` is `descendant` or one of its ancestors.
     pub fn is_ancestor(
         &self,

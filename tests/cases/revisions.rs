@@ -77,6 +77,10 @@ fn ranges_in_log_and_export() {
     let extra = env.record(&["TASK", "plan", "--trail", "exp"]);
     let extra = extra["record"]["atom_id"].as_str().unwrap().to_owned();
     assert_eq!(env.log_ids(&["main..exp"]), vec![extra.clone()]);
+    // `~N` across the fork point (another segment of the index).
+    assert_eq!(shown(&env, "exp~2"), atoms[1].0);
+    assert_eq!(shown(&env, "exp~3"), atoms[0].0);
+    env.atom_err(&["show", "exp~4"], 1);
     assert_eq!(env.log_ids(&["exp..main"]), ids(&[4, 3]));
     // Filters still apply inside a range.
     assert_eq!(
