@@ -200,6 +200,13 @@ impl Index {
             Scope::Ancestors(c) => (reach_of(c)?, Reach::new()),
             Scope::Range { exclude, include } => (reach_of(include)?, reach_of(exclude)?),
         };
+        // Ancestors come before their descendants in the numbering: a walk
+        // newest first starts at the tip instead of at the newest atom.
+        if let Scope::Ancestors(c) | Scope::Range { include: c, .. } = scope {
+            if let Some(n) = self.number_of(c)? {
+                sql.push_str(&format!(" AND a.n <= {n}"));
+            }
+        }
         if !self.load_scope(&reach, &excluded)? {
             return Ok(false);
         }
