@@ -11,7 +11,7 @@ atom=${ATOM_BIN:-$here/target/release/atom}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 ATOM_HOME=$tmp/store
 "$atom" init -q >/dev/null
-"$atom" --trail "$tmp/parts" init -q >/dev/null   # the parts' atoms go elsewhere
+"$atom" --store "$tmp/parts" init -q >/dev/null   # the parts' atoms go elsewhere
 for r in plain hooked; do
 	git init -q -b main "$tmp/$r"
 	git -C "$tmp/$r" config user.name bench; git -C "$tmp/$r" config user.email bench@localhost
@@ -35,7 +35,7 @@ for i in range(n):
     plain.append(commit(p, i))
     hooked.append(commit(h, i))
     # The hook's parts, one by one, on the plain repository.
-    rec.append(timed([atom, "--trail", os.path.join(tmp, "parts"), "record", "COMMIT", "commit", "--summary", "event %d" % i, "--meta",
+    rec.append(timed([atom, "--store", os.path.join(tmp, "parts"), "record", "COMMIT", "commit", "--summary", "event %d" % i, "--meta",
         '{"repo":"%s","branch":"main","commit":"%040d","parents":[],"subject":"event","files":[{"path":"gaming.env","change":"modify","added":1,"removed":1}]}' % (p, i)], p))
     t = time.perf_counter()
     procs = [subprocess.Popen(c, cwd=p, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for c in (

@@ -144,17 +144,20 @@ CREATE TABLE stat (
     PRIMARY KEY (dim, key)
 ) WITHOUT ROWID;
 
--- Full-text search over summary and metadata, reading its text from the
--- records (external content: no second copy).
+-- Full-text search over summary, metadata, agent and project, reading its
+-- text from the records and columns (external content: no second copy).
 CREATE VIEW atom_text AS
-    SELECT n, record ->> '$.summary' AS summary, record -> '$.metadata' AS metadata FROM atom;
+    SELECT n, record ->> '$.summary' AS summary, record -> '$.metadata' AS metadata,
+        agent, project FROM atom;
 CREATE VIRTUAL TABLE atoms_fts USING fts5(
-    summary, metadata, content = 'atom_text', content_rowid = 'n', tokenize = 'unicode61'
+    summary, metadata, agent, project, content = 'atom_text', content_rowid = 'n',
+    tokenize = 'unicode61'
 );
 
 CREATE TRIGGER atom_added AFTER INSERT ON atom BEGIN
-    INSERT INTO atoms_fts(rowid, summary, metadata)
-        VALUES (new.n, new.record ->> '$.summary', new.record -> '$.metadata');
+    INSERT INTO atoms_fts(rowid, summary, metadata, agent, project)
+        VALUES (new.n, new.record ->> '$.summary', new.record -> '$.metadata', new.agent,
+            new.project);
     INSERT INTO stat(dim, key, atoms, tokens) VALUES
         ('agent', new.agent, 1, coalesce(new.token_cost, 0)),
         ('type', new.type, 1, coalesce(new.token_cost, 0)),
@@ -163,8 +166,9 @@ CREATE TRIGGER atom_added AFTER INSERT ON atom BEGIN
         ON CONFLICT(dim, key) DO UPDATE SET atoms = atoms + 1, tokens = tokens + excluded.tokens;
 END;
 CREATE TRIGGER atom_removed AFTER DELETE ON atom BEGIN
-    INSERT INTO atoms_fts(atoms_fts, rowid, summary, metadata)
-        VALUES ('delete', old.n, old.record ->> '$.summary', old.record -> '$.metadata');
+    INSERT INTO atoms_fts(atoms_fts, rowid, summary, metadata, agent, project)
+        VALUES ('delete', old.n, old.record ->> '$.summary', old.record -> '$.metadata',
+            old.agent, old.project);
     UPDATE stat SET atoms = atoms - 1, tokens = tokens - coalesce(old.token_cost, 0)
         WHERE (dim, key) IN (VALUES ('agent', old.agent), ('type', old.type),
             ('day', date(old.ts, 'unixepoch')), ('project', coalesce(old.project, x'00')));

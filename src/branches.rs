@@ -218,7 +218,7 @@ impl Trail {
     /// Every trail with its head and size; the current one even before its
     /// first atom.
     pub fn trails(&self) -> Result<Vec<TrailInfo>, BranchError> {
-        let current = self.current_trail()?;
+        let current = self.head_trail()?;
         let mut out = Vec::new();
         let mut seen_current = false;
         let heads = self.git().refs_under(HEADS_PREFIX)?;
@@ -310,6 +310,23 @@ impl Trail {
         })
     }
 
+    /// Act on the trail `name` instead of the one HEAD names (`--trail`,
+    /// `ATOM_TRAIL`), without moving HEAD: appends, logs, verify, rollback,
+    /// export and import then use it. It must exist, or be HEAD's trail
+    /// before its first atom.
+    pub fn select_trail(&mut self, name: &str) -> Result<(), BranchError> {
+        validate_trail_name(name)?;
+        let exists = self
+            .git()
+            .ref_target(&format!("{HEADS_PREFIX}{name}"))?
+            .is_some();
+        if !exists && name != self.head_trail()? {
+            return Err(self.no_such_trail(name));
+        }
+        self.selected = Some(name.to_owned());
+        Ok(())
+    }
+
     /// [`BranchError::NoSuchTrail`] for `name`, listing the trails there are.
     fn no_such_trail(&self, name: &str) -> BranchError {
         let known = match self.git().refs_under(HEADS_PREFIX) {
@@ -333,7 +350,7 @@ impl Trail {
             .git()
             .ref_target(&format!("{HEADS_PREFIX}{name}"))?
             .is_some();
-        if !exists && name != self.current_trail()? {
+        if !exists && name != self.head_trail()? {
             return Err(self.no_such_trail(name));
         }
         self.git().set_head(name)?;
@@ -352,7 +369,7 @@ impl Trail {
     pub fn delete_trail(&self, name: &str) -> Result<DeleteReport, BranchError> {
         validate_trail_name(name)?;
         let _lock = self.lock()?;
-        if name == self.current_trail()? {
+        if name == self.head_trail()? || name == self.current_trail()? {
             return Err(BranchError::CurrentTrail {
                 name: name.to_owned(),
             });
@@ -386,7 +403,7 @@ impl Trail {
         validate_trail_name(from)?;
         validate_trail_name(to)?;
         let _lock = self.lock()?;
-        let current = self.current_trail()? == from;
+        let current = self.head_trail()? == from;
         let (old_full, new_full) = (
             format!("{HEADS_PREFIX}{from}"),
             format!("{HEADS_PREFIX}{to}"),

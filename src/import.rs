@@ -92,6 +92,20 @@ pub struct ImportReport {
     pub head: Option<String>,
 }
 
+/// How an import treats what the records refer to.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Where the attachments' files are, each named by its sha256 (as
+    /// `atom export --attachments DIR` writes them); without it, records
+    /// with attachments are refused.
+    pub attachments: Option<std::path::PathBuf>,
+    /// Give each record the next free number of its day in this store
+    /// instead of its own id (which is then checked no more than its
+    /// digest): for an export from another store whose ids this one has
+    /// taken. Links to renumbered atoms (`influenced_by`) follow.
+    pub renumber: bool,
+}
+
 /// Progress of an import, for a progress display.
 #[derive(Debug, Clone, Copy)]
 pub enum ImportProgress {
@@ -137,11 +151,30 @@ struct Link {
 }
 
 impl Trail {
-    /// Print the records of `rev` (default: the current trail) as JSON lines,
-    /// oldest first along first parents; returns how many.
+    /// Print the records of `rev` (default: the current trail; a range
+    /// `A..B` stops at what A reaches) as JSON lines, oldest first along
+    /// first parents; returns how many.
     pub fn export(&self, rev: Option<&str>, out: &mut dyn Write) -> Result<usize, TrailError> {
+        self.export_with(rev, out, None)
+    }
+
+    /// [`Trail::export`], also writing each attachment of the exported
+    /// atoms into `attachments` (made if missing), named by its sha256, as
+    /// `import --attachments` reads them. A file already there with the
+    /// right content is left as it is.
+    pub fn export_with(
+        &self,
+        rev: Option<&str>,
+        out: &mut dyn Write,
+        attachments: Option<&std::path::Path>,
+    ) -> Result<usize, TrailError> {
         let chain = self.chain(rev)?;
         for stored in &chain {
+            if let Some(dir) = attachments {
+                for a in &stored.record.attachments {
+                    self.export_attachment(stored.commit, a, dir)?;
+                }
+            }
             write_line(out, &stored.record_bytes)?;
         }
         Ok(chain.len())
@@ -164,19 +197,30 @@ impl Trail {
         Ok(n)
     }
 
-    /// The atoms of `rev` (default: the current trail), oldest first along
-    /// first parents.
+    /// The atoms of `rev` (default: the current trail; a range `A..B` stops
+    /// at what A reaches), oldest first along first parents.
     fn chain(&self, rev: Option<&str>) -> Result<Vec<crate::store::StoredAtom>, TrailError> {
-        let tip = match rev {
-            Some(rev) => Some(self.resolve(rev)?),
+        let (tip, stop) = match rev {
+            Some(rev) => match self.range(rev)? {
+                Some((exclude, include)) => (Some(include), Some(exclude)),
+                None => (Some(self.resolve(rev)?), None),
+            },
             None => {
-                let trail = self.git().current_trail()?;
-                self.git().ref_target(&format!("{HEADS_PREFIX}{trail}"))?
+                let trail = self.current_trail()?;
+                (
+                    self.git().ref_target(&format!("{HEADS_PREFIX}{trail}"))?,
+                    None,
+                )
             }
         };
         let mut chain = Vec::new();
         let mut next = tip;
         while let Some(c) = next {
+            if let Some(stop) = &stop {
+                if self.with_index(|ix| ix.is_ancestor(&c, stop))? {
+                    break;
+                }
+            }
             let stored = self.git().read_atom(c)?;
             next = stored.parents.first().copied();
             chain.push(stored);
@@ -185,11 +229,56 @@ impl Trail {
         Ok(chain)
     }
 
+    /// Write attachment `a` of the atom in `commit` to `dir/<sha256>`.
+    fn export_attachment(
+        &self,
+        commit: ObjectId,
+        a: &crate::Attachment,
+        dir: &std::path::Path,
+    ) -> Result<(), TrailError> {
+        let io =
+            |context: String| move |source| TrailError::Store(StoreError::Io { context, source });
+        if a.sha256.len() != 64 || !canonical::is_lower_hex(&a.sha256) {
+            return Err(TrailError::NotFound {
+                what: format!("a well-formed sha256 for attachment {}", a.name),
+            });
+        }
+        let path = dir.join(&a.sha256);
+        if std::fs::read(&path).is_ok_and(|b| canonical::sha256_hex(&b) == a.sha256) {
+            return Ok(());
+        }
+        let bytes = self
+            .git()
+            .read_attachment(commit, &a.name)?
+            .filter(|b| canonical::sha256_hex(b) == a.sha256)
+            .ok_or_else(|| TrailError::NotFound {
+                what: format!(
+                    "attachment {} of commit {commit} as its record lists it (run `atom verify`)",
+                    a.name
+                ),
+            })?;
+        std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+        let tmp = dir.join(format!(".{}.tmp", a.sha256));
+        std::fs::write(&tmp, &bytes).map_err(io(format!("writing {}", tmp.display())))?;
+        std::fs::rename(&tmp, &path).map_err(io(format!("writing {}", path.display())))?;
+        Ok(())
+    }
+
     /// Append the JSON-lines records of `input` to the current trail, all or
     /// nothing (see the module documentation).
     pub fn import(
         &self,
         input: &mut dyn BufRead,
+        progress: &mut dyn FnMut(ImportProgress),
+    ) -> Result<ImportReport, ImportError> {
+        self.import_with(input, &ImportOptions::default(), progress)
+    }
+
+    /// [`Trail::import`] with [`ImportOptions`].
+    pub fn import_with(
+        &self,
+        input: &mut dyn BufRead,
+        options: &ImportOptions,
         progress: &mut dyn FnMut(ImportProgress),
     ) -> Result<ImportReport, ImportError> {
         let mut number = 0;
@@ -203,7 +292,7 @@ impl Trail {
                 return Ok(Some((Origin::Line(number), line)));
             }
         };
-        self.import_records(&mut next, progress)
+        self.import_records(&mut next, options, progress)
     }
 
     /// Append the records `next` yields to the current trail, all or nothing:
@@ -214,12 +303,13 @@ impl Trail {
     pub fn import_records(
         &self,
         next: &mut NextRecord<'_>,
+        options: &ImportOptions,
         progress: &mut dyn FnMut(ImportProgress),
     ) -> Result<ImportReport, ImportError> {
         let default_agent = self.default_agent();
         let scanner = self.secret_scanner();
         let mut tx = Transaction::begin(self)?;
-        let trail = self.git().current_trail()?;
+        let trail = self.current_trail()?;
         let ref_name = format!("{HEADS_PREFIX}{trail}");
         let tip = tx.tip(&ref_name)?;
         let mut parent = match tip {
@@ -249,6 +339,7 @@ impl Trail {
             trail: trail.clone(),
             imported: std::collections::HashMap::new(),
         };
+        let mut renamed = std::collections::HashMap::new();
         while let Some((origin, line)) = next()? {
             let completed = complete(
                 &tx,
@@ -258,14 +349,16 @@ impl Trail {
                 &mut floors,
                 &default_agent,
                 now,
+                options,
+                &mut renamed,
             )
             .map_err(|reason| origin.error(reason))?;
-            let Some((record, legacy)) = completed else {
+            let Some((record, legacy, files)) = completed else {
                 report.skipped += 1;
                 continue;
             };
             let parents: Vec<ObjectId> = parent.as_ref().map(|p| p.commit).into_iter().collect();
-            let commit = tx.write(&record, &parents, &[])?;
+            let commit = tx.write(&record, &parents, &files)?;
             report.imported += 1;
             report.legacy += usize::from(legacy);
             if report.first.is_none() {
@@ -321,9 +414,14 @@ impl DayFloors {
     }
 }
 
+/// A record, whether it came in the seed format, and its attachments.
+type Completed = (Atom, bool, Vec<(String, Vec<u8>)>);
+
 /// Turn one input line into a checked record following `parent`.
-/// Returns the record and whether the line was in the seed format, or `None`
-/// when an atom of the store already came from the record's source.
+/// Returns the record, whether the line was in the seed format, and the
+/// attachments' contents, or `None` when an atom of the store already came
+/// from the record's source. `renamed` maps the ids renumbering replaced.
+#[allow(clippy::too_many_arguments)]
 fn complete(
     tx: &Transaction<'_>,
     scanner: &Scanner,
@@ -332,7 +430,9 @@ fn complete(
     floors: &mut DayFloors,
     default_agent: &str,
     now: DateTime<Utc>,
-) -> Result<Option<(Atom, bool)>, String> {
+    options: &ImportOptions,
+    renamed: &mut std::collections::HashMap<AtomId, AtomId>,
+) -> Result<Option<Completed>, String> {
     let value: Value = serde_json::from_str(line).map_err(|e| format!("not a JSON record: {e}"))?;
     canonical::check_numbers(line, "").map_err(|e| e.to_string())?;
     let Value::Object(mut map) = value else {
@@ -373,6 +473,11 @@ fn complete(
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(other) => Err(format!("{key} must be a string, not {other}")),
         }
+    };
+    let renumbered_from = if options.renumber {
+        renumber(&mut map, renamed)?
+    } else {
+        None
     };
     let given_id = match str_field(&map, "atom_id")? {
         Some(s) => Some(s.parse::<AtomId>().map_err(|e| e.to_string())?),
@@ -433,6 +538,9 @@ fn complete(
     };
     let floor = floors.imported.entry(atom_id.date()).or_insert(0);
     *floor = (*floor).max(atom_id.seq());
+    if let Some(old) = renumbered_from {
+        renamed.insert(old, atom_id.clone());
+    }
     for (key, want) in [
         ("previous_atom", parent.map(|p| p.id.to_string())),
         ("previous_digest", parent.map(|p| p.digest.clone())),
@@ -459,12 +567,13 @@ fn complete(
     if map.get("merged").is_some_and(|m| !m.is_null()) {
         return Err("MERGE atoms cannot be imported: their extra parents are not part of a JSON-lines trail".into());
     }
-    if map
-        .get("attachments")
-        .is_some_and(|a| a.as_array().is_some_and(|a| !a.is_empty()))
+    if options.attachments.is_none()
+        && map
+            .get("attachments")
+            .is_some_and(|a| a.as_array().is_some_and(|a| !a.is_empty()))
     {
         return Err(
-            "atoms with attachments cannot be imported: an export carries no file contents".into(),
+            "this atom has attachments and an export carries no file contents: export with --attachments DIR and import with --attachments DIR".into(),
         );
     }
     let given_digest = str_field(&map, "digest")?;
@@ -516,7 +625,97 @@ fn complete(
         return Err(refuse(located, Some(&record.atom_id.to_string())));
     }
     record.validate_fields().map_err(|e| e.to_string())?;
-    Ok(Some((record, legacy)))
+    let files = match &options.attachments {
+        Some(dir) => attachment_files(scanner, &record, dir)?,
+        None => Vec::new(),
+    };
+    Ok(Some((record, legacy, files)))
+}
+
+/// For `--renumber`: check the line as given (its digest, when it has one),
+/// then drop its id, links and digest so that they are computed here, and
+/// point `influenced_by` at the new ids of atoms renumbered before it.
+/// Returns the id it had.
+fn renumber(
+    map: &mut Map<String, Value>,
+    renamed: &std::collections::HashMap<AtomId, AtomId>,
+) -> Result<Option<AtomId>, String> {
+    if let Some(Value::String(given)) = map.get("digest") {
+        let mut as_given = map.clone();
+        as_given.insert("digest".into(), Value::String(String::new()));
+        let record: Atom = serde_json::from_value(Value::Object(as_given))
+            .map_err(|e| format!("not an atom record: {e}"))?;
+        let digest = record.compute_digest();
+        if *given != digest {
+            return Err(format!(
+                "digest {given} does not match the record's content ({digest})"
+            ));
+        }
+    }
+    let old = match map.remove("atom_id") {
+        Some(Value::String(s)) => Some(s.parse::<AtomId>().map_err(|e| e.to_string())?),
+        _ => None,
+    };
+    if let Some(old) = &old {
+        map.entry("type")
+            .or_insert_with(|| Value::String(old.atom_type().to_owned()));
+    }
+    for key in ["previous_atom", "previous_digest", "digest"] {
+        map.remove(key);
+    }
+    if let Some(Value::Array(links)) = map.get_mut("influenced_by") {
+        for link in links {
+            let new = link
+                .as_str()
+                .and_then(|s| s.parse::<AtomId>().ok())
+                .and_then(|id| renamed.get(&id));
+            if let Some(new) = new {
+                *link = Value::String(new.to_string());
+            }
+        }
+    }
+    Ok(old)
+}
+
+/// The contents of `record`'s attachments from `dir`, where each is the
+/// file named by its sha256; checked against the record's sha256 and size,
+/// and for secrets as `record --attach` checks them.
+fn attachment_files(
+    scanner: &Scanner,
+    record: &Atom,
+    dir: &std::path::Path,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut out = Vec::with_capacity(record.attachments.len());
+    for a in &record.attachments {
+        model::validate_attachment_name(&a.name).map_err(|e| e.to_string())?;
+        if a.sha256.len() != 64 || !canonical::is_lower_hex(&a.sha256) {
+            return Err(format!(
+                "attachment {}: sha256 must be 64 lowercase hex digits",
+                a.name
+            ));
+        }
+        let path = dir.join(&a.sha256);
+        let bytes = std::fs::read(&path)
+            .map_err(|e| format!("attachment {}: cannot read {}: {e}", a.name, path.display()))?;
+        if canonical::sha256_hex(&bytes) != a.sha256 || bytes.len() as u64 != a.size {
+            return Err(format!(
+                "attachment {}: {} does not hold what the record lists (sha256 and size)",
+                a.name,
+                path.display()
+            ));
+        }
+        if let Some(located) = scanner.locate(
+            &format!("attachment {}", a.name),
+            &String::from_utf8_lossy(&bytes),
+        ) {
+            return Err(format!(
+                "{}: refusing to import a secret: {located}; a trail keeps everything for good",
+                record.atom_id
+            ));
+        }
+        out.push((a.name.clone(), bytes));
+    }
+    Ok(out)
 }
 
 /// Map a line of the seed system's `atom_trail` table to a record.

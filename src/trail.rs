@@ -72,6 +72,15 @@ pub enum TrailError {
         /// What was looked for.
         what: String,
     },
+    /// No atom, trail or commit is named so; `similar` are trail names
+    /// close to it (another case, a typo).
+    #[error("{rev:?} not found: neither an atom id, a trail, nor a commit")]
+    NoSuchRevision {
+        /// What was looked for.
+        rev: String,
+        /// Trails named almost so.
+        similar: Vec<String>,
+    },
     /// No atom has this id; `similar` are the atoms of its day and number
     /// (another TYPE): what it most likely meant.
     #[error("atom {id} not found")]
@@ -248,6 +257,9 @@ pub struct Trail {
     /// atoms, or damaged).
     skipped_refs: std::cell::Cell<bool>,
     pub(crate) scanner: OnceCell<crate::secrets::Scanner>,
+    /// The trail commands act on when it is not the one HEAD names
+    /// (`--trail`, `ATOM_TRAIL`): see [`Trail::select_trail`].
+    pub(crate) selected: Option<String>,
 }
 
 /// What [`Trail::reindex_check`] found.
@@ -365,7 +377,18 @@ impl Trail {
             log_problem: RefCell::new(None),
             skipped_refs: std::cell::Cell::new(false),
             scanner: OnceCell::new(),
+            selected: None,
         })
+    }
+
+    /// [`Trail::open`], acting on `trail` when one is given (see
+    /// [`Trail::select_trail`]).
+    pub fn open_on(home: &Path, trail: Option<&str>) -> Result<Self, crate::branches::BranchError> {
+        let mut opened = Self::open(home)?;
+        if let Some(name) = trail {
+            opened.select_trail(name)?;
+        }
+        Ok(opened)
     }
 
     /// Run `f` on the index after bringing it up to date with the refs. A
@@ -472,8 +495,18 @@ impl Trail {
         self.git.git_dir()
     }
 
-    /// The trail HEAD names.
+    /// The trail commands act on: the one [`Trail::select_trail`] chose,
+    /// else the one HEAD names.
     pub fn current_trail(&self) -> Result<String, TrailError> {
+        match &self.selected {
+            Some(name) => Ok(name.clone()),
+            None => self.head_trail(),
+        }
+    }
+
+    /// The trail HEAD names (what `atom switch` sets), whatever trail
+    /// this handle acts on.
+    pub fn head_trail(&self) -> Result<String, TrailError> {
         Ok(self.git.current_trail()?)
     }
 
@@ -568,8 +601,8 @@ impl Trail {
         })
     }
 
-    /// Atoms matching `filter`, newest first: those of `rev` (a trail, or the
-    /// ancestors of an atom id or commit), of every trail and archive with
+    /// Atoms matching `filter`, newest first: those of `rev` (a trail, the
+    /// ancestors of any revision, or a range `A..B`), of every trail and archive with
     /// `all`, else of the current trail. Answered from the index alone.
     pub fn log(
         &self,
@@ -579,11 +612,8 @@ impl Trail {
     ) -> Result<Vec<AtomView>, TrailError> {
         let scope = match rev {
             _ if all => Scope::All,
-            None => Scope::Trail(self.git.current_trail()?),
-            Some(rev) => match self.trail_ref(rev)? {
-                Some(_) => Scope::Trail(index::trail_name(&self.full_trail_ref(rev)).to_owned()),
-                None => Scope::Ancestors(self.resolve(rev)?),
-            },
+            None => Scope::Trail(self.current_trail()?),
+            Some(rev) => self.scope_of(rev)?,
         };
         let rows = self.with_index(|ix| ix.log(&scope, filter))?;
         Ok(rows.into_iter().map(|r| self.view_row(r)).collect())
@@ -643,6 +673,27 @@ impl Trail {
         self.with_index(|ix| ix.stats(by))
     }
 
+    /// [`Trail::stats`] of the atoms of `trail` (every trail and archive
+    /// when `None`) whose time is in `[since, until)` (record timestamps).
+    pub fn stats_of(
+        &self,
+        by: index::StatsBy,
+        trail: Option<&str>,
+        since: Option<&str>,
+        until: Option<&str>,
+    ) -> Result<Vec<index::StatsRow>, TrailError> {
+        let scope = match trail {
+            Some(t) => self.scope_of(t)?,
+            None => Scope::All,
+        };
+        let secs = |t: Option<&str>| -> Result<Option<i64>, TrailError> {
+            t.map(|t| Ok(model::parse_timestamp(t)?.timestamp()))
+                .transpose()
+        };
+        let (since, until) = (secs(since)?, secs(until)?);
+        self.with_index(|ix| ix.stats_in(by, &scope, since, until))
+    }
+
     /// Rebuild the index from git. `progress` gets the number of atoms indexed.
     pub fn reindex(&self, progress: &mut dyn FnMut(usize)) -> Result<usize, TrailError> {
         let path = self.home.join(INDEX_FILE);
@@ -690,64 +741,10 @@ impl Trail {
         })
     }
 
-    /// `refs/heads/<rev>`, or `refs/atom/<rev>` for `archive/...`.
-    fn full_trail_ref(&self, rev: &str) -> String {
-        if rev.starts_with("archive/") {
-            format!("refs/atom/{rev}")
-        } else {
-            format!("{HEADS_PREFIX}{rev}")
-        }
-    }
-
-    /// The tip of the trail or archive named `rev`, if there is one.
-    fn trail_ref(&self, rev: &str) -> Result<Option<ObjectId>, TrailError> {
-        let full = self.full_trail_ref(rev);
-        if gix::refs::FullName::try_from(full.as_str()).is_err() {
-            return Ok(None);
-        }
-        Ok(self.git.ref_target(&full)?)
-    }
-
-    /// One atom, by atom id, trail name or commit sha prefix.
+    /// One atom, by any revision ([`Trail::resolve`]).
     pub fn show(&self, rev: &str) -> Result<AtomView, TrailError> {
         let commit = self.resolve(rev)?;
         self.view(commit)
-    }
-
-    /// The commit a revision names: an atom id (in any case), a trail
-    /// name, or a commit sha prefix. An id no atom has is
-    /// [`TrailError::NoSuchAtom`], naming the atoms of its day and number.
-    pub fn resolve(&self, rev: &str) -> Result<ObjectId, TrailError> {
-        let id = AtomId::parse_any_case(rev).ok();
-        if let Some(id) = &id {
-            let mut found = self.find_atom_id(id)?;
-            match found.len() {
-                0 => {}
-                1 => return Ok(found.remove(0)),
-                _ => {
-                    return Err(TrailError::Ambiguous {
-                        id: id.to_string(),
-                        commits: found,
-                    })
-                }
-            }
-        }
-        // A trail may be named like an id no atom has.
-        if let Some(tip) = self.trail_ref(rev)? {
-            return Ok(tip);
-        }
-        if let Some(id) = id {
-            let similar = self.with_index(|ix| ix.same_number(&id))?;
-            return Err(TrailError::NoSuchAtom { id, similar });
-        }
-        if rev.len() >= 4 && canonical::is_lower_hex(&rev.to_ascii_lowercase()) {
-            if let Some(id) = self.git.resolve_prefix(&rev.to_ascii_lowercase())? {
-                return Ok(id);
-            }
-        }
-        Err(TrailError::NotFound {
-            what: format!("{rev:?} (neither an atom id, a trail, nor a commit)"),
-        })
     }
 
     pub(crate) fn find_atom_id(&self, id: &AtomId) -> Result<Vec<ObjectId>, TrailError> {

@@ -129,7 +129,7 @@ pub fn agent_dir(agent: Agent, scope: &Scope) -> PathBuf {
 /// The command a hook runs.
 pub fn command(exe: &Path, store: &Path, agent: Agent, event: &str) -> String {
     format!(
-        "{} --trail {} hook {} {event}",
+        "{} --store {} hook {} {event}",
         quote(&exe.to_string_lossy()),
         quote(&store.to_string_lossy()),
         agent.name()

@@ -83,7 +83,7 @@ impl From<TrailError> for CliError {
             TrailError::NotInitialized { home } => (
                 EXIT_USAGE,
                 Some(format!(
-                    "run `atom init` to create it there, or point --trail / ATOM_HOME at an existing store (looked in {})",
+                    "run `atom init` to create it there, or point --store / ATOM_HOME at an existing store (looked in {})",
                     home.display()
                 )),
             ),
@@ -115,6 +115,14 @@ impl From<TrailError> for CliError {
             TrailError::NotFound { .. } => (
                 EXIT_PROBLEM,
                 Some("`atom log --all` lists the atoms of every trail".into()),
+            ),
+            TrailError::NoSuchRevision { similar, .. } => (
+                EXIT_PROBLEM,
+                Some(match similar.split_last() {
+                    Some((last, [])) => format!("did you mean trail {last}?"),
+                    Some((last, rest)) => format!("did you mean trail {} or {last}?", rest.join(", ")),
+                    None => "a revision is an atom id, a trail, a commit sha prefix or @, each with an optional ~N; `atom trails` lists the trails".into(),
+                }),
             ),
             TrailError::NoSuchAtom { similar, .. } => (
                 EXIT_PROBLEM,

@@ -3,13 +3,14 @@
 mod commands;
 mod dates;
 mod error;
+mod man;
 mod output;
 mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use atom::Trail;
 use error::CliError;
@@ -21,13 +22,19 @@ use output::Printer;
 pub struct Cli {
     /// The store directory (default: $ATOM_HOME, else $XDG_DATA_HOME/atom, else ~/.local/share/atom).
     #[arg(long, global = true, value_name = "DIR")]
-    trail: Option<PathBuf>,
+    store: Option<PathBuf>,
+    /// Act on this trail without switching to it (default: $ATOM_TRAIL, else the current trail).
+    #[arg(long, global = true, value_name = "NAME")]
+    trail: Option<String>,
     /// Print machine-readable JSON.
     #[arg(long, global = true)]
     json: bool,
     /// Print less: no notes or progress on stderr.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Never page output (`atom log` on a terminal goes through $ATOM_PAGER, $PAGER or less).
+    #[arg(long, global = true)]
+    no_pager: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,74 +42,165 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create the store (idempotent; records no atom).
+    #[command(
+        after_help = "Examples:\n  atom init\n  ATOM_HOME=$(mktemp -d) atom init    # a throwaway store\n  atom init --key ~/.ssh/id_ed25519"
+    )]
     Init(commands::init::Args),
     /// Append one atom to the current trail; prints its id.
+    #[command(
+        after_help = "Examples:\n  atom record CFG modify_file --agent qwen --set path=gaming.env\n  atom record DECISION save_decision --summary \"use SQLite\" --influenced-by ATOM-RESEARCH-20241127-001\n  atom record TASK plan --trail experiment --tokens 1200"
+    )]
     Record(Box<commands::record::Args>),
     /// List atoms, newest first.
+    #[command(
+        after_help = "Examples:\n  atom log -n 20\n  atom log --type cfg --agent qwen --since yesterday\n  atom log @~5..            # the last five\n  atom log main..experiment  # what the fork added\n  atom log --all --graph"
+    )]
     Log(Box<commands::log::Args>),
     /// Show one atom: record, commit, signature status, links.
+    #[command(
+        after_help = "Examples:\n  atom show @\n  atom show atom-cfg-20241127-003\n  atom --json show @~2"
+    )]
     Show(commands::show::Args),
     /// Write an attachment's bytes to stdout (NAME needed when the atom has several).
+    #[command(
+        after_help = "Examples:\n  atom cat @\n  atom cat ATOM-CFG-20241127-003 gaming.env > gaming.env"
+    )]
     Cat(commands::cat::Args),
+    /// Where things stand: store, trail, head, remotes ahead/behind, mirror, hooks, checkpoint.
+    #[command(after_help = "Examples:\n  atom status\n  atom --json status --trail experiment")]
+    Status(commands::status::Args),
+    /// Check git, index, log, signing key, mirror and remotes; say how to fix each problem.
+    #[command(after_help = "Examples:\n  atom doctor\n  atom --json doctor")]
+    Doctor(commands::doctor::Args),
     /// Rebuild the index from git (--check: compare only).
+    #[command(after_help = "Examples:\n  atom reindex\n  atom reindex --check")]
     Reindex(commands::reindex::Args),
     /// Verify digests, links, id order and signatures of every atom; exit 1 on any failure.
+    #[command(
+        after_help = "Examples:\n  atom verify\n  atom verify --all\n  atom verify experiment"
+    )]
     Verify(commands::verify::Args),
     /// Start a new trail at an atom (default: the current trail's head).
+    #[command(
+        after_help = "Examples:\n  atom fork experiment\n  atom fork retry --from @~3 --switch"
+    )]
     Fork(commands::fork::Args),
     /// Make another trail the current one.
+    #[command(after_help = "Examples:\n  atom switch experiment")]
     Switch(commands::switch::Args),
     /// List the trails (head atom, count, which one is current); delete or rename one.
     #[command(visible_alias = "trail")]
+    #[command(
+        after_help = "Examples:\n  atom trails\n  atom trails rename experiment tried\n  atom trails delete tried"
+    )]
     Trails(commands::trails::Args),
     /// Reset the current trail to an atom, archiving what it discards, and record a ROLLBACK atom.
+    #[command(
+        after_help = "Examples:\n  atom rollback @~2\n  atom rollback ATOM-CFG-20241127-003"
+    )]
     Rollback(commands::rollback::Args),
     /// Manage whose signatures this store trusts (keys/allowed_signers).
+    #[command(
+        after_help = "Examples:\n  atom signers list\n  atom signers add alice ~/.ssh/id_ed25519.pub\n  atom signers retire alice --at today"
+    )]
     Signers(commands::signers::Args),
     /// Full-text search over summaries and metadata, newest match first.
+    #[command(
+        after_help = "Examples:\n  atom search gaming.env\n  atom search qwen\n  atom search 'deploy*' -n 5"
+    )]
     Search(commands::search::Args),
     /// Run one read-only SQL statement over the index (tables: atoms, trail_atoms, influences, paths).
+    #[command(
+        after_help = "Examples:\n  atom query \"SELECT agent, count(*) FROM atoms GROUP BY agent\""
+    )]
     Query(commands::query::Args),
     /// Provenance: what an atom built on (--down: what built on it).
+    #[command(
+        after_help = "Examples:\n  atom trace @\n  atom trace ATOM-RESEARCH-20241127-001 --down --format mermaid"
+    )]
     Trace(commands::trace::Args),
     /// Atom counts and token cost by agent, type, day or project.
+    #[command(
+        after_help = "Examples:\n  atom stats\n  atom stats --by day --since 7d\n  atom stats --by type --trail experiment"
+    )]
     Stats(commands::stats::Args),
     /// A read-only web view: timeline, trail graph, provenance, token spend, status; JSON under /api/.
+    #[command(
+        after_help = "Examples:\n  atom serve --open\n  atom serve --listen 127.0.0.1:0    # a free port, printed\n  ATOM_SERVE_TOKEN=... atom serve --listen 0.0.0.0:8765 --allow-remote"
+    )]
     Serve(commands::serve::Args),
     /// Serve the store to AI agents over the Model Context Protocol (stdio).
+    #[command(after_help = "Examples:\n  atom mcp --agent claude-code --project bazza-dx")]
     Mcp(commands::mcp::Args),
     /// Manage the remotes trails are shared through.
+    #[command(
+        after_help = "Examples:\n  atom remote add origin git@example.com:me/trail.git\n  atom remote list"
+    )]
     Remote(commands::remote::Args),
     /// Publish trails, archived tips and trusted keys on a remote.
+    #[command(after_help = "Examples:\n  atom push\n  atom push origin experiment")]
     Push(commands::push::Args),
     /// Fetch a remote's trails, verify every new atom, then fast-forward or merge.
+    #[command(after_help = "Examples:\n  atom pull\n  atom pull origin main")]
     Pull(commands::pull::Args),
     /// Make a new store from a remote, trusting the keys it publishes on first use.
+    #[command(
+        after_help = "Examples:\n  atom clone git@example.com:me/trail.git ~/.local/share/atom"
+    )]
     Clone(commands::clone::Args),
+    /// Print the manual page (roff), generated from this command line: `atom man | man -l -`.
+    #[command(
+        after_help = "Examples:\n  atom man | man -l -\n  atom man > ~/.local/share/man/man1/atom.1"
+    )]
+    Man,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Examples:\n  atom completions bash > ~/.local/share/bash-completion/completions/atom"
+    )]
     Completions(commands::completions::Args),
     /// Git hooks in a project repo: each commit becomes a COMMIT atom, noted on the commit.
+    #[command(
+        after_help = "Examples:\n  atom hooks install\n  atom hooks uninstall --repo ~/src/project"
+    )]
     Hooks(commands::hooks::Args),
     /// Coding agents' hooks: install, uninstall, list; their events become atoms.
+    #[command(
+        after_help = "Examples:\n  atom agents install claude-code codex\n  atom agents install --user gemini\n  atom agents list\n  atom agents uninstall cursor"
+    )]
     Agents(commands::agents::Args),
     /// Run by the installed git and agent hooks; never fails a commit or an agent.
     #[command(hide = true)]
     Hook(commands::hook::Args),
     /// Optional Cloudflare D1 mirror: configure, push, status, restore.
+    #[command(
+        after_help = "Examples:\n  atom mirror configure --account ID --database ID\n  atom mirror push\n  atom mirror status"
+    )]
     Mirror(commands::mirror::Args),
     /// Print a trail's records as JSON lines, oldest first.
+    #[command(
+        after_help = "Examples:\n  atom export > trail.jsonl\n  atom export @~10..    # the last ten"
+    )]
     Export(commands::export::Args),
     /// Append JSON-lines records to the current trail, all or nothing (`-` reads stdin).
+    #[command(
+        after_help = "Examples:\n  atom import trail.jsonl\n  atom export | atom --store /tmp/other import -"
+    )]
     Import(commands::import::Args),
     /// The transparency log's latest signed checkpoint, or its verifier and witness keys.
+    #[command(after_help = "Examples:\n  atom checkpoint\n  atom checkpoint --verifier-key")]
     Checkpoint(commands::checkpoint::Args),
     /// Prove an atom is in the transparency log (C2SP tlog-proof), or check such a proof.
+    #[command(
+        after_help = "Examples:\n  atom prove @ > proof.txt\n  atom prove --check proof.txt --key \"$(atom checkpoint --verifier-key)\""
+    )]
     Prove(commands::prove::Args),
 }
 
 /// Context every command gets.
 pub struct Ctx {
     pub home: PathBuf,
+    /// The trail to act on instead of HEAD's (`--trail`, `ATOM_TRAIL`).
+    pub selected: Option<String>,
     pub printer: Printer,
     trail: std::cell::OnceCell<Trail>,
     /// Start a background drain of the agent spool when it holds events
@@ -111,12 +209,12 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Open the store, or explain how to create it.
+    /// Open the store on the selected trail, or explain how to create it.
     pub fn open(&self) -> Result<&Trail, CliError> {
         if let Some(t) = self.trail.get() {
             return Ok(t);
         }
-        let t = Trail::open(&self.home)?;
+        let t = Trail::open_on(&self.home, self.selected.as_deref())?;
         // Events a killed hook or drain left: recorded in the background,
         // so this command's answer is not held up.
         if self.drain_spool
@@ -148,9 +246,21 @@ pub fn run() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let selected = match selected_trail(cli.trail.clone()) {
+        Ok(t) => t,
+        Err(e) => {
+            e.print();
+            return ExitCode::from(e.code);
+        }
+    };
     let ctx = Ctx {
-        home: cli.trail.clone().unwrap_or_else(Trail::default_home),
-        printer: Printer::new(cli.json, cli.quiet),
+        home: cli.store.clone().unwrap_or_else(Trail::default_home),
+        selected,
+        printer: if cli.no_pager {
+            Printer::new(cli.json, cli.quiet).without_pager()
+        } else {
+            Printer::new(cli.json, cli.quiet)
+        },
         trail: std::cell::OnceCell::new(),
         drain_spool: !matches!(cli.command, Command::Agents(_)),
     };
@@ -160,6 +270,8 @@ pub fn run() -> ExitCode {
         Command::Log(args) => commands::log::run(&ctx, *args),
         Command::Show(args) => commands::show::run(&ctx, args),
         Command::Cat(args) => commands::cat::run(&ctx, args),
+        Command::Status(args) => commands::status::run(&ctx, args),
+        Command::Doctor(args) => commands::doctor::run(&ctx, args),
         Command::Reindex(args) => commands::reindex::run(&ctx, args),
         Command::Verify(args) => commands::verify::run(&ctx, args),
         Command::Checkpoint(args) => commands::checkpoint::run(&ctx, args),
@@ -179,6 +291,10 @@ pub fn run() -> ExitCode {
         Command::Push(args) => commands::push::run(&ctx, args),
         Command::Pull(args) => commands::pull::run(&ctx, args),
         Command::Clone(args) => commands::clone::run(&ctx, args),
+        Command::Man => ctx
+            .printer
+            .out(&man::render(&Cli::command()))
+            .map_err(CliError::from),
         Command::Completions(args) => commands::completions::run(&ctx, args),
         Command::Hooks(args) => commands::hooks::run(&ctx, args),
         Command::Agents(args) => commands::agents::run(&ctx, args),
@@ -198,6 +314,31 @@ pub fn run() -> ExitCode {
             ExitCode::from(e.code)
         }
     }
+}
+
+/// The trail `--trail` or `ATOM_TRAIL` names. `--trail` named the store
+/// directory before `--store` did: a path (trail names have no `/`) or a
+/// directory holding a store is refused with a hint, never taken for a
+/// trail.
+fn selected_trail(flag: Option<String>) -> Result<Option<String>, CliError> {
+    let (name, source) = match flag {
+        Some(name) => (name, "--trail"),
+        None => match std::env::var("ATOM_TRAIL") {
+            Ok(name) if !name.is_empty() => (name, "ATOM_TRAIL"),
+            _ => return Ok(None),
+        },
+    };
+    let path = std::path::Path::new(&name);
+    if name.contains(['/', '\\']) || path.join("trail.git").is_dir() {
+        return Err(CliError::usage(
+            format!("{source} names a trail, and {name:?} is a directory"),
+            format!(
+                "select a store with --store {} (or ATOM_HOME)",
+                atom::shell::quote(&name)
+            ),
+        ));
+    }
+    Ok(Some(name))
 }
 
 /// Print clap's message, unless an argument holds a private key (pasted

@@ -20,6 +20,7 @@ pub struct Printer {
     quiet: bool,
     color: bool,
     terminal: bool,
+    pager: bool,
 }
 
 impl Printer {
@@ -31,7 +32,56 @@ impl Printer {
             quiet,
             color,
             terminal,
+            pager: true,
         }
+    }
+
+    /// The same, never starting a pager (`--no-pager`).
+    pub fn without_pager(self) -> Self {
+        Printer {
+            pager: false,
+            ..self
+        }
+    }
+
+    /// Write `text` to stdout, through a pager when stdout is a terminal,
+    /// as git does: `$ATOM_PAGER`, else `$PAGER`, else `less`, run by `sh`,
+    /// with `LESS=FRX` unless `LESS` is set (quit when it fits one screen,
+    /// keep colours, leave the screen as it was). An empty pager or `cat`,
+    /// `--no-pager`, `--json`, a dumb terminal or a pager that does not
+    /// start print directly.
+    pub fn page(&self, text: &str) -> io::Result<()> {
+        let term = std::env::var("TERM").unwrap_or_default();
+        if !self.terminal || !self.pager || self.json || term.is_empty() || term == "dumb" {
+            return self.out(text);
+        }
+        let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let pager = set("ATOM_PAGER")
+            .or_else(|| set("PAGER"))
+            .unwrap_or_else(|| "less".to_owned());
+        if pager.trim() == "cat" {
+            return self.out(text);
+        }
+        let mut command = std::process::Command::new("sh");
+        command
+            .arg("-c")
+            .arg(&pager)
+            .stdin(std::process::Stdio::piped());
+        if std::env::var_os("LESS").is_none() {
+            command.env("LESS", "FRX");
+        }
+        let Ok(mut child) = command.spawn() else {
+            return self.out(text);
+        };
+        if let Some(mut stdin) = child.stdin.take() {
+            // The reader quitting early (`q` in less) is not an error.
+            match stdin.write_all(text.as_bytes()) {
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => return Err(e),
+                _ => {}
+            }
+        }
+        child.wait()?;
+        Ok(())
     }
 
     /// Write `text` to stdout.

@@ -127,6 +127,25 @@ fn is_ours(path: &Path) -> bool {
     std::fs::read(path).is_ok_and(|b| String::from_utf8_lossy(&b).lines().any(|l| l == MARKER))
 }
 
+/// The hooks of ours installed in `hooks.dir`, with the store each
+/// records into (as its script says).
+pub fn installed(hooks: &HooksDir) -> Vec<(&'static str, Option<PathBuf>)> {
+    TEMPLATES
+        .iter()
+        .filter_map(|(name, _)| {
+            let text = std::fs::read_to_string(hooks.dir.join(name)).ok()?;
+            if !text.lines().any(|l| l == MARKER) {
+                return None;
+            }
+            let store = text.lines().find_map(|l| {
+                let q = l.strip_prefix("atom_store='")?.strip_suffix('\'')?;
+                (!q.is_empty()).then(|| PathBuf::from(q.replace(r"'\''", "'")))
+            });
+            Some((*name, store))
+        })
+        .collect()
+}
+
 /// Whether anything (a file or a symlink, even a dangling one) is at `path`.
 fn occupied(path: &Path) -> bool {
     path.symlink_metadata().is_ok()

@@ -14,7 +14,9 @@ mod install;
 mod project;
 mod record;
 
-pub use install::{install, locate, uninstall, HookAction, HookChange, HooksDir, HOOK_NAMES};
+pub use install::{
+    install, installed, locate, uninstall, HookAction, HookChange, HooksDir, HOOK_NAMES,
+};
 pub use project::{CommitInfo, FileChange, PendingCommit, Project};
 pub use record::{
     post_commit, post_merge, post_rewrite, CommitRecorded, RewriteRecorded, LOCK_WAIT,
@@ -79,6 +81,9 @@ pub enum HookError {
     /// The store failed.
     #[error(transparent)]
     Trail(#[from] TrailError),
+    /// The trail to record on (`ATOM_TRAIL`) is not there.
+    #[error(transparent)]
+    Branch(#[from] crate::branches::BranchError),
 }
 
 impl HookError {

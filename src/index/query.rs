@@ -21,6 +21,14 @@ pub enum Scope {
     All,
     /// The commit and its ancestors.
     Ancestors(ObjectId),
+    /// `include` and its ancestors that are not `exclude` or its
+    /// ancestors (git's `exclude..include`).
+    Range {
+        /// What is left out, with its ancestors.
+        exclude: ObjectId,
+        /// Where the range ends.
+        include: ObjectId,
+    },
 }
 
 /// `atom log` filters; every set field must match.
@@ -90,22 +98,8 @@ impl Index {
     pub fn log(&self, scope: &Scope, filter: &Filter) -> Result<Vec<IndexRow>, IndexError> {
         let mut sql = format!("SELECT {ROW_COLUMNS} FROM atom a WHERE 1=1");
         let mut args: Vec<Box<dyn ToSql>> = Vec::new();
-        let reach = match scope {
-            Scope::All => None,
-            Scope::Trail(t) => Some(self.ref_reach(t)?),
-            Scope::Ancestors(c) => match self.number_of(c)? {
-                Some(n) => Some(self.reach(n)?),
-                None => Some(Reach::new()),
-            },
-        };
-        if let Some(reach) = &reach {
-            if reach.is_empty() {
-                return Ok(Vec::new());
-            }
-            self.load_scope(reach)?;
-            sql.push_str(
-                " AND EXISTS (SELECT 1 FROM temp.scope s WHERE s.seg = a.seg AND s.max_pos >= a.pos)",
-            );
+        if !self.restrict_to(scope, &mut sql)? {
+            return Ok(Vec::new());
         }
         if let Some(agent) = &filter.agent {
             let agents = self.agents_named(agent)?;
@@ -167,7 +161,7 @@ impl Index {
             let Some((n, ts, day, seq)) = key else {
                 return Ok(Vec::new());
             };
-            if reach.is_some() {
+            if !matches!(scope, Scope::All) {
                 sql.push_str(" AND a.n < ?");
                 args.push(Box::new(n));
             } else {
@@ -178,7 +172,7 @@ impl Index {
                 args.push(Box::new(after.as_slice().to_vec()));
             }
         }
-        sql.push_str(if reach.is_some() {
+        sql.push_str(if !matches!(scope, Scope::All) {
             " ORDER BY a.n DESC"
         } else {
             // Ties (one second) by id, then commit: an order that does not
@@ -217,19 +211,56 @@ impl Index {
         Ok(out)
     }
 
-    /// Fill `temp.scope` with the segment prefixes of `reach`.
-    fn load_scope(&self, reach: &Reach) -> Result<(), IndexError> {
+    /// Restrict `sql` (a query over `atom a` with a WHERE clause) to the
+    /// atoms of `scope`; false when there are none.
+    pub(super) fn restrict_to(&self, scope: &Scope, sql: &mut String) -> Result<bool, IndexError> {
+        let reach_of = |c: &ObjectId| -> Result<Reach, IndexError> {
+            match self.number_of(c)? {
+                Some(n) => self.reach(n),
+                None => Ok(Reach::new()),
+            }
+        };
+        let (reach, excluded) = match scope {
+            Scope::All => return Ok(true),
+            Scope::Trail(t) => (self.ref_reach(t)?, Reach::new()),
+            Scope::Ancestors(c) => (reach_of(c)?, Reach::new()),
+            Scope::Range { exclude, include } => (reach_of(include)?, reach_of(exclude)?),
+        };
+        // Ancestors come before their descendants in the numbering: a walk
+        // newest first starts at the tip instead of at the newest atom.
+        if let Scope::Ancestors(c) | Scope::Range { include: c, .. } = scope {
+            if let Some(n) = self.number_of(c)? {
+                sql.push_str(&format!(" AND a.n <= {n}"));
+            }
+        }
+        if !self.load_scope(&reach, &excluded)? {
+            return Ok(false);
+        }
+        sql.push_str(
+            " AND EXISTS (SELECT 1 FROM temp.scope s WHERE s.seg = a.seg AND s.max_pos >= a.pos AND s.min_pos < a.pos)",
+        );
+        Ok(true)
+    }
+
+    /// Fill `temp.scope` with the segment slices of `reach` that
+    /// `excluded` does not reach; false when there are none.
+    fn load_scope(&self, reach: &Reach, excluded: &Reach) -> Result<bool, IndexError> {
         self.conn.execute_batch(
-            "CREATE TEMP TABLE IF NOT EXISTS scope(seg INTEGER PRIMARY KEY, max_pos INTEGER NOT NULL);
+            "CREATE TEMP TABLE IF NOT EXISTS scope(seg INTEGER PRIMARY KEY, min_pos INTEGER NOT NULL, max_pos INTEGER NOT NULL);
              DELETE FROM temp.scope;",
         )?;
         let mut ins = self
             .conn
-            .prepare_cached("INSERT INTO temp.scope(seg, max_pos) VALUES (?1, ?2)")?;
+            .prepare_cached("INSERT INTO temp.scope(seg, min_pos, max_pos) VALUES (?1, ?2, ?3)")?;
+        let mut any = false;
         for (seg, max) in reach {
-            ins.execute(params![seg, max])?;
+            let min = excluded.get(seg).copied().unwrap_or(-1);
+            if min < *max {
+                ins.execute(params![seg, min, max])?;
+                any = true;
+            }
         }
-        Ok(())
+        Ok(any)
     }
 
     /// One atom by commit.
@@ -294,6 +325,40 @@ impl Index {
             }
         }
         Ok(out)
+    }
+
+    /// The commit `steps` first parents back from `commit` (git's `~N`):
+    /// `Ok(None)` when the chain is shorter, or `commit` is not indexed.
+    /// A jump within a segment is one lookup, so the cost grows with the
+    /// segments crossed, not with `steps`.
+    pub fn first_parent_back(
+        &self,
+        commit: &ObjectId,
+        steps: usize,
+    ) -> Result<Option<ObjectId>, IndexError> {
+        let Some(n) = self.number_of(commit)? else {
+            return Ok(None);
+        };
+        let (mut seg, mut pos) = self.position(n)?;
+        let mut left = i64::try_from(steps).unwrap_or(i64::MAX);
+        while left > pos {
+            left -= pos + 1;
+            let parent: Option<i64> = self
+                .conn
+                .prepare_cached("SELECT parent FROM segment WHERE seg = ?1")?
+                .query_row([seg], |r| r.get(0))
+                .optional()?
+                .flatten();
+            let Some(parent) = parent else {
+                return Ok(None);
+            };
+            (seg, pos) = self.position(parent)?;
+        }
+        let found: Vec<u8> = self
+            .conn
+            .prepare_cached("SELECT commit_id FROM atom WHERE seg = ?1 AND pos = ?2")?
+            .query_row(params![seg, pos - left], |r| r.get(0))?;
+        Ok(Some(oid(&found)?))
     }
 
     /// Whether `ancestor` is `descendant` or one of its ancestors.

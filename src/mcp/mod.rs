@@ -66,6 +66,8 @@ pub struct Options {
     /// The project of new atoms unless a call names one; also the project
     /// whose atoms the session-start prompt and resource show.
     pub project: Option<String>,
+    /// The trail to act on instead of the one HEAD names (`ATOM_TRAIL`).
+    pub trail: Option<String>,
 }
 
 /// Why the server stopped with an error.
@@ -154,6 +156,8 @@ pub(crate) struct AtomServer {
     project: Option<String>,
     /// The name the client gave in `initialize`.
     client: Option<String>,
+    /// The trail to act on instead of the one HEAD names (`ATOM_TRAIL`).
+    trail: Option<String>,
 }
 
 impl AtomServer {
@@ -163,6 +167,7 @@ impl AtomServer {
             agent: options.agent,
             project: options.project.filter(|p| !p.is_empty()),
             client: None,
+            trail: options.trail,
         }
     }
 
@@ -288,16 +293,18 @@ impl AtomServer {
         F: FnOnce(&Trail) -> Result<T, TrailError>,
     {
         let job = panic::catch_unwind(AssertUnwindSafe(|| {
-            let trail = Trail::open(&self.home)?;
+            let trail = Trail::open_on(&self.home, self.trail.as_deref()).map_err(|e| match e {
+                crate::branches::BranchError::Trail(e) => error_text(&e),
+                other => other.to_string(),
+            })?;
             let result = f(&trail);
             for note in trail.take_notices() {
                 eprintln!("note: {note}");
             }
-            result
+            result.map_err(|e| error_text(&e))
         }));
         match job {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(error_text(&e)),
+            Ok(result) => result,
             Err(panic) => {
                 let what = panic
                     .downcast_ref::<&str>()
@@ -466,7 +473,15 @@ fn error_text(e: &TrailError) -> String {
             let ids: Vec<String> = similar.iter().map(ToString::to_string).collect();
             return format!("{message} (hint: did you mean {}?)", ids.join(" or "));
         }
-        TrailError::NotFound { .. } | TrailError::NoSuchAtom { .. } => {
+        TrailError::NoSuchRevision { similar, .. } if !similar.is_empty() => {
+            return format!(
+                "{message} (hint: did you mean trail {}?)",
+                similar.join(" or ")
+            );
+        }
+        TrailError::NotFound { .. }
+        | TrailError::NoSuchAtom { .. }
+        | TrailError::NoSuchRevision { .. } => {
             Some("atom_log with all=true lists the atoms of every trail")
         }
         TrailError::Invalid(f) if f.field() == "influenced_by" => {

@@ -456,7 +456,7 @@ impl Trail {
             .collect();
         heads.push(vec![
             Value::from("HEAD"),
-            Value::from(format!("{HEADS_PREFIX}{}", self.current_trail()?)),
+            Value::from(format!("{HEADS_PREFIX}{}", self.head_trail()?)),
             Value::from(pushed_at.clone()),
         ]);
         let mut log_size = 0;

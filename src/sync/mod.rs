@@ -383,6 +383,9 @@ impl Trail {
         let _ = cli.delete_refs_under(&ns);
         let plan = plan?;
         specs.extend(self.witness_refspecs()?);
+        // What is pushed, read before the push: a tracking ref never claims
+        // the remote has an atom recorded while the push ran.
+        let pushed_tips = self.git().refs_under(HEADS_PREFIX)?;
         let mut lease = None;
         if let Some(target) = plan.target {
             specs.push(format!("{target}:{SIGNERS_REF}"));
@@ -428,6 +431,14 @@ impl Trail {
         if !rejected.contains(&SIGNERS_REF.to_owned()) {
             if let Some(seen) = plan.target.or(plan.chain.valid) {
                 self.git().force_ref(&seen_ref(remote), seen)?;
+            }
+        }
+        for r in refs.iter().filter(|r| r.status != "rejected") {
+            if let (Some(trail), Some((_, tip))) = (
+                r.name.strip_prefix(HEADS_PREFIX),
+                pushed_tips.iter().find(|(name, _)| *name == r.name),
+            ) {
+                self.git().force_ref(&tracking_ref(remote, trail), *tip)?;
             }
         }
         if !rejected.is_empty() {
@@ -638,6 +649,11 @@ impl Trail {
         // Index and log what arrived now: the store accepted it.
         self.log_queued_locked()?;
         self.remember_keys(remote, &chain)?;
+        for (name, theirs) in &heads {
+            let trail = &name[ns.len() + "heads/".len()..];
+            self.git()
+                .force_ref(&tracking_ref(remote, trail), *theirs)?;
+        }
         self.cosign_logs(logs, &mut witness)?;
         self.collect_cosignatures(ns, &mut witness)?;
         Ok(PullReport {
@@ -1043,6 +1059,13 @@ fn clone_into(url: &str, home: &Path, progress: bool) -> Result<CloneReport, Syn
         pull,
         current,
     })
+}
+
+/// Where this store keeps the tip `remote` had of `trail` when they last
+/// met (a push or a pull): what `atom status` counts ahead and behind from,
+/// without the network.
+pub fn tracking_ref(remote: &str, trail: &str) -> String {
+    format!("{SEEN_PREFIX}{remote}/heads/{trail}")
 }
 
 /// Where this store keeps the commit of `remote`'s key list it checked last.

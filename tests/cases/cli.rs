@@ -246,3 +246,99 @@ fn cat_refuses_an_attachment_changed_outside_atom() {
     assert!(out.stdout.is_empty(), "{out}");
     assert_eq!(cat_raw(&env, &[&commit[..12]]).1, b"the real notes\n");
 }
+
+/// `atom log` on a terminal goes through `$ATOM_PAGER` (git's way), not
+/// with `--no-pager`, a dumb terminal or when redirected.
+#[test]
+fn log_pages_on_a_terminal_only() {
+    let env = TestEnv::init();
+    id_of(&env.record(&["CFG", "x", "--summary", "one"]));
+    let on_terminal = |term: &str, flags: &str| {
+        let out = env
+            .command("timeout")
+            .args(["20", "script", "-qec"])
+            .arg(format!(
+                "NO_COLOR=1 TERM={term} ATOM_PAGER='sed s/^/PAGED:/' {} log {flags}; echo rc=$?",
+                env!("CARGO_BIN_EXE_atom")
+            ))
+            .arg("/dev/null")
+            .output()
+            .expect("run script");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let paged = on_terminal("xterm", "");
+    assert!(
+        paged.contains("PAGED:ATOM-CFG-") && paged.contains("rc=0"),
+        "{paged:?}"
+    );
+    let direct = on_terminal("xterm", "--no-pager");
+    assert!(
+        !direct.contains("PAGED:") && direct.contains("ATOM-CFG-"),
+        "{direct:?}"
+    );
+    let dumb = on_terminal("dumb", "");
+    assert!(
+        !dumb.contains("PAGED:") && dumb.contains("ATOM-CFG-"),
+        "{dumb:?}"
+    );
+    let redirected = env
+        .atom_command(&["log"])
+        .env("TERM", "xterm")
+        .env("ATOM_PAGER", "sed s/^/PAGED:/")
+        .output()
+        .unwrap();
+    let redirected = String::from_utf8_lossy(&redirected.stdout);
+    assert!(
+        !redirected.contains("PAGED:") && redirected.contains("ATOM-CFG-"),
+        "{redirected}"
+    );
+}
+
+/// The commands `atom --help` lists.
+fn listed_commands(env: &TestEnv) -> Vec<String> {
+    let help = env.atom_ok(&["--help"]);
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_command_has_examples_in_help_and_a_section_in_the_man_page() {
+    let env = TestEnv::new();
+    let commands = listed_commands(&env);
+    assert!(commands.len() > 25, "{commands:?}");
+    let man = env.atom_ok(&["man"]);
+    assert!(man.starts_with(".TH ATOM 1"), "{man}");
+    for c in &commands {
+        let help = env.atom_ok(&[c, "--help"]);
+        let examples = help
+            .split("Examples:\n")
+            .nth(1)
+            .unwrap_or_else(|| panic!("atom {c} --help has no examples:\n{help}"));
+        for line in examples.lines().filter(|l| !l.trim().is_empty()) {
+            assert!(
+                line.contains("atom ") && line.contains(c.as_str()),
+                "{c}: {line}"
+            );
+        }
+        assert!(
+            man.contains(&format!(".SS \"atom {c}")),
+            "no section for {c} in the man page"
+        );
+    }
+    // No line of the page starts a roff request by accident.
+    for line in man.lines() {
+        if let Some(rest) = line.strip_prefix('.') {
+            let request = rest.split_whitespace().next().unwrap_or("");
+            assert!(
+                ["TH", "SH", "SS", "TP", "PP", "nf", "fi", "B"].contains(&request),
+                "unexpected roff request: {line}"
+            );
+        }
+    }
+}

@@ -566,3 +566,102 @@ fn an_explicit_id_below_an_earlier_number_of_its_day_is_refused() {
     env.atom_ok(&["import", file.to_str().unwrap()]);
     env.atom_ok(&["verify"]);
 }
+
+#[test]
+fn attachments_travel_through_export_and_import_with_a_directory() {
+    let source = TestEnv::init();
+    let file = source.write_file("gaming.env", b"vm.max_map_count=2147483642\n");
+    let file = file.to_str().unwrap();
+    source.record(&["RESEARCH", "research", "--at", "2024-11-27T10:00:00Z"]);
+    let cfg = source.record(&[
+        "CFG",
+        "modify_file",
+        "--attach",
+        file,
+        "--at",
+        "2024-11-27T11:00:00Z",
+    ]);
+    let sha = cfg["record"]["attachments"][0]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dir = source.path().join("files");
+    let dir = dir.to_str().unwrap();
+    let exported = source.atom_ok(&["export", "--attachments", dir]);
+    assert_eq!(
+        std::fs::read(source.path().join("files").join(&sha)).unwrap(),
+        b"vm.max_map_count=2147483642\n"
+    );
+    let jsonl = source.write_file("trail.jsonl", exported.as_bytes());
+    let jsonl = jsonl.to_str().unwrap();
+
+    let target = TestEnv::init();
+    // Without the files: refused, naming the way.
+    let out = target.atom_err(&["import", jsonl], 2);
+    assert!(out.stderr.contains("--attachments DIR"), "{out}");
+    assert_eq!(target.tip(), None);
+    // A file that is not what the record lists: refused, nothing written.
+    let bad = target.path().join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    std::fs::write(bad.join(&sha), b"vm.max_map_count=1\n").unwrap();
+    let out = target.atom_err(
+        &["import", jsonl, "--attachments", bad.to_str().unwrap()],
+        2,
+    );
+    assert!(
+        out.stderr.contains("does not hold what the record lists"),
+        "{out}"
+    );
+    assert_eq!(target.tip(), None);
+    // With them: the same records, the bytes back, and a round trip.
+    target.atom_ok(&["import", jsonl, "--attachments", dir]);
+    assert_eq!(target.atom_ok(&["export"]), exported);
+    let id = cfg["record"]["atom_id"].as_str().unwrap();
+    let out = target.atom_command(&["cat", id]).output().unwrap();
+    assert_eq!(out.stdout, b"vm.max_map_count=2147483642\n");
+    assert_verifies(&target);
+}
+
+#[test]
+fn renumber_imports_into_a_store_that_has_atoms_of_those_days() {
+    let source = TestEnv::init();
+    let first = source.record(&["RESEARCH", "research", "--at", "2024-11-27T10:00:00Z"]);
+    let first_id = first["record"]["atom_id"].as_str().unwrap().to_owned();
+    source.record(&[
+        "DECISION",
+        "save_decision",
+        "--influenced-by",
+        &first_id,
+        "--at",
+        "2024-11-27T11:00:00Z",
+    ]);
+    let jsonl = source.write_file("trail.jsonl", source.atom_ok(&["export"]).as_bytes());
+    let jsonl = jsonl.to_str().unwrap();
+
+    let target = TestEnv::init();
+    let own = target.record(&["TASK", "plan", "--at", "2024-11-27T09:00:00Z"]);
+    assert_eq!(own["record"]["atom_id"], "ATOM-TASK-20241127-001");
+    let out = target.atom_err(&["import", jsonl], 2);
+    assert!(out.stderr.contains("--renumber"), "{out}");
+    let report = target.atom_json(&["import", jsonl, "--renumber"]);
+    assert_eq!(report["imported"], 2, "{report:#}");
+    let log = target.atom_json(&["log", "-n", "2"]);
+    let decision = &log[0]["record"];
+    let research = &log[1]["record"];
+    assert_eq!(research["atom_id"], "ATOM-RESEARCH-20241127-002");
+    assert_eq!(decision["atom_id"], "ATOM-DECISION-20241127-003");
+    assert_eq!(
+        decision["influenced_by"],
+        json!(["ATOM-RESEARCH-20241127-002"]),
+        "links follow"
+    );
+    assert_eq!(research["previous_atom"], "ATOM-TASK-20241127-001");
+    assert_verifies(&target);
+    // A line whose content no longer matches its digest is still refused.
+    let tampered = source
+        .atom_ok(&["export"])
+        .replacen("\"research\"", "\"edited\"", 1);
+    let bad = source.write_file("bad.jsonl", tampered.as_bytes());
+    let out = target.atom_err(&["import", bad.to_str().unwrap(), "--renumber"], 2);
+    assert!(out.stderr.contains("does not match"), "{out}");
+}

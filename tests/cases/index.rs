@@ -567,6 +567,48 @@ fn stats_by_every_key() {
         "{human}"
     );
     assert_eq!(env.atom(&["stats", "--by", "month"]).code, 2);
+    // Dates and a trail: counted over the matching atoms, same shape.
+    for key in ["agent", "day", "project", "type"] {
+        assert_eq!(
+            env.atom_json(&["stats", "--by", key, "--since", "2000-01-01"]),
+            by(key),
+            "a range holding everything counts as the totals do"
+        );
+    }
+    assert_eq!(
+        env.atom_json(&[
+            "stats",
+            "--by",
+            "day",
+            "--since",
+            "2024-11-28",
+            "--until",
+            "2024-11-29"
+        ]),
+        json!([{"key": "2024-11-28", "atoms": 1, "token_cost": 50}])
+    );
+    assert_eq!(
+        env.atom_json(&["stats", "--until", "2024-11-28T00:00:00Z"]),
+        json!([
+            {"key": "alice", "atoms": 1, "token_cost": 10},
+            {"key": "qwen", "atoms": 1, "token_cost": 100},
+        ])
+    );
+    env.atom_err(&["stats", "--since", "last tuesday"], 2);
+    let first = env.atom_json(&["log", "-n", "1"])[0]["record"]["atom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    env.atom_ok(&["fork", "short", "--from", &format!("{first}~2")]);
+    let short = env.atom_json(&["stats", "--trail", "short", "--by", "day"]);
+    let total: u64 = short
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["atoms"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total as usize, env.log_ids(&["short"]).len(), "{short}");
+    assert!(total < 4, "only the trail's atoms: {short}");
     // An empty store.
     let empty = TestEnv::init();
     assert_eq!(empty.atom_json(&["stats"]), json!([]));
@@ -842,4 +884,25 @@ fn the_index_wal_stays_small_across_many_commands() {
         "the WAL grew to {largest} bytes over 80 appends"
     );
     assert_eq!(env.atom_json(&["log"]).as_array().map(Vec::len), Some(80));
+}
+
+#[test]
+fn search_matches_agent_and_project() {
+    let env = TestEnv::init();
+    let id = |v: Value| v["record"]["atom_id"].as_str().unwrap().to_owned();
+    let by_qwen = id(env.record(&["CFG", "modify_file", "--agent", "qwen", "--summary", "tune"]));
+    let in_bazza = id(env.record(&["TASK", "plan", "--project", "bazza-dx", "--summary", "x"]));
+    id(env.record(&["TASK", "plan", "--agent", "alice", "--summary", "other"]));
+    let hits = |q: &str| -> Vec<String> {
+        env.atom_json(&["search", q])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["record"]["atom_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(hits("qwen"), vec![by_qwen.clone()]);
+    assert_eq!(hits("QWEN"), vec![by_qwen]);
+    assert_eq!(hits("bazza"), vec![in_bazza]);
+    assert!(hits("nobody").is_empty());
 }

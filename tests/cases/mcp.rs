@@ -890,3 +890,18 @@ fn a_secret_in_a_record_call_is_a_tool_error_and_never_echoed() {
     client.finish();
     assert_eq!(env.log_ids(&[]).len(), 1);
 }
+
+#[test]
+fn records_onto_the_trail_atom_trail_names() {
+    let env = TestEnv::init().with_env("ATOM_TRAIL", "exp");
+    env.atom_ok(&["--trail", "main", "record", "TASK", "first"]);
+    env.atom_ok(&["--trail", "main", "fork", "exp"]);
+    let (mut client, _) = Client::start(&env, &[], "claude-code");
+    let view = client.tool_ok("atom_record", json!({"type": "TASK", "operation": "plan"}));
+    client.finish();
+    let id = atom_id(&view);
+    assert_eq!(env.log_ids(&["-n", "1"]), vec![id.clone()], "on exp");
+    let main = env.log_ids(&["--trail", "main"]);
+    assert_eq!(main.len(), 1, "main untouched: {main:?}");
+    assert!(!main.contains(&id));
+}

@@ -782,16 +782,16 @@ fn commands_without_a_store_say_how_to_make_one() {
 }
 
 #[test]
-fn trail_flag_selects_another_store() {
+fn store_flag_selects_another_store() {
     let env = TestEnv::init();
     let other = env.path().join("other");
     let other = path_str(&other);
-    let report = env.atom_json(&["--trail", other, "init"]);
+    let report = env.atom_json(&["--store", other, "init"]);
     assert_eq!(report["home"].as_str(), Some(other));
     let view = env.record(&[
         "TASK",
         "plan",
-        "--trail",
+        "--store",
         other,
         "--at",
         "2024-11-27T10:00:00Z",
@@ -801,7 +801,7 @@ fn trail_flag_selects_another_store() {
         json!([]),
         "ATOM_HOME's store is untouched"
     );
-    assert_eq!(env.atom_json(&["log", "--trail", other]), json!([view]));
+    assert_eq!(env.atom_json(&["log", "--store", other]), json!([view]));
     assert_eq!(env.tip(), None);
 }
 

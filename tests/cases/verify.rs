@@ -340,6 +340,22 @@ fn assert_signature_shown(env: &TestEnv, id: &str, status: &str) {
         .find(|l| l.starts_with("signature "))
         .unwrap_or_else(|| panic!("no signature line:\n{human}"));
     assert_eq!(line.split_whitespace().nth(1), Some(status), "{human}");
+    // `atom log` marks an atom whose signature is not good, and only that.
+    let log = env.atom_ok(&["log", "--all"]);
+    for l in log.lines() {
+        let marked = l.contains("[signature: ");
+        if l.starts_with(id) {
+            assert!(
+                l.contains(&format!("[signature: {status}]")) || status == "good",
+                "{log}"
+            );
+            assert_eq!(marked, status != "good", "{log}");
+        }
+    }
+    assert!(
+        log.lines().any(|l| !l.contains("[signature: ")),
+        "good atoms are not marked: {log}"
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The atom: an atom id, a trail name or a commit sha prefix.
+    /// The atom: an atom id (any case), a trail, a commit sha prefix, @ or REV~N.
     id: String,
     /// The attachment's name (needed only when the atom has several).
     name: Option<String>,

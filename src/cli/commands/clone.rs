@@ -14,7 +14,7 @@ use crate::cli::Ctx;
 pub struct Args {
     /// Where the trails are (a path, ssh://, https://, git://...).
     url: String,
-    /// The new store's directory (default: --trail, $ATOM_HOME, else ~/.local/share/atom).
+    /// The new store's directory (default: --store, $ATOM_HOME, else ~/.local/share/atom).
     dir: Option<PathBuf>,
 }
 

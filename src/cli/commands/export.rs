@@ -6,11 +6,14 @@ use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A trail name, an atom id or a commit sha prefix (default: the current trail).
+    /// A trail, an atom id (any case), a commit sha prefix, @, REV~N, or a range A..B (in B, not in A) (default: the current trail).
     rev: Option<String>,
     /// The output format.
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
     format: Format,
+    /// Also write each attachment into DIR, named by its sha256 (what `import --attachments` reads).
+    #[arg(long, value_name = "DIR")]
+    attachments: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -25,7 +28,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let trail = ctx.open()?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let result = match args.format {
-        Format::Jsonl => trail.export(args.rev.as_deref(), &mut out),
+        Format::Jsonl => {
+            trail.export_with(args.rev.as_deref(), &mut out, args.attachments.as_deref())
+        }
         Format::AgentTrace => trail.export_agent_trace(args.rev.as_deref(), &mut out),
     };
     match result {

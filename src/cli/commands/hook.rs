@@ -48,12 +48,12 @@ fn handle(ctx: &Ctx, args: &Args) -> Result<(), HookError> {
     let project = Project::here();
     match args.name.as_str() {
         "post-commit" => {
-            let trail = &atom::Trail::open(&ctx.home)?;
+            let trail = &atom::Trail::open_on(&ctx.home, ctx.selected.as_deref())?;
             let influences = std::env::var("ATOM_INFLUENCED_BY").ok();
             warn(&hooks::post_commit(trail, &project, agent, influences)?);
         }
         "post-merge" => {
-            let trail = &atom::Trail::open(&ctx.home)?;
+            let trail = &atom::Trail::open_on(&ctx.home, ctx.selected.as_deref())?;
             let influences = std::env::var("ATOM_INFLUENCED_BY").ok();
             if let Some(done) = hooks::post_merge(trail, &project, agent, influences)? {
                 warn(&done);
@@ -68,7 +68,7 @@ fn handle(ctx: &Ctx, args: &Args) -> Result<(), HookError> {
                     source,
                 })?;
             let kind = args.args.first().map_or("rewrite", String::as_str);
-            let trail = &atom::Trail::open(&ctx.home)?;
+            let trail = &atom::Trail::open_on(&ctx.home, ctx.selected.as_deref())?;
             if let Some(done) = hooks::post_rewrite(trail, &project, kind, &input, agent)? {
                 warn_masked(&done.atom_id, &done.masked);
             }
@@ -154,7 +154,7 @@ pub(crate) fn start_drain(home: &std::path::Path) {
         return;
     };
     let _ = Command::new(exe)
-        .arg("--trail")
+        .arg("--store")
         .arg(home)
         .args(["-q", "agents", "drain"])
         .stdin(Stdio::null())

@@ -7,7 +7,7 @@ use std::io::BufRead;
 use std::path::PathBuf;
 
 use atom::import::{
-    agent_trace, context_sync, d1, ImportError, ImportProgress, ImportReport, Origin,
+    agent_trace, context_sync, d1, ImportError, ImportOptions, ImportProgress, ImportReport, Origin,
 };
 
 use crate::cli::error::{CliError, EXIT_USAGE};
@@ -35,6 +35,13 @@ pub struct Args {
     /// What the lines of FILE are: atom records, or Agent Trace records (each becomes an EDIT atom).
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
     format: Format,
+    /// Where the attachments' files are, each named by its sha256 (`export --attachments DIR`).
+    #[arg(long, value_name = "DIR")]
+    attachments: Option<PathBuf>,
+    /// Give each record the next free number of its day here instead of its own id (for an
+    /// export from another store whose ids this one has taken); links follow.
+    #[arg(long)]
+    renumber: bool,
 }
 
 /// The line formats `import FILE` reads.
@@ -66,22 +73,26 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             }
         }
     };
+    let options = ImportOptions {
+        attachments: args.attachments,
+        renumber: args.renumber,
+    };
     let result = match (args.from, args.file) {
         (Some(Source::ContextSync), file) => {
             let db = file.unwrap_or_else(context_sync_db);
             context_sync::records(&db).and_then(|records| {
                 let mut records = records.into_iter();
-                trail.import_records(&mut || Ok(records.next()), &mut progress)
+                trail.import_records(&mut || Ok(records.next()), &options, &mut progress)
             })
         }
         (Some(Source::D1), _) => {
             let client = d1_client(trail, args.account, args.database, args.api_base)?;
             d1::records(&client).and_then(|records| {
                 let mut records = records.into_iter();
-                trail.import_records(&mut || Ok(records.next()), &mut progress)
+                trail.import_records(&mut || Ok(records.next()), &options, &mut progress)
             })
         }
-        (None, Some(file)) => import_file(trail, &file, args.format, &mut progress),
+        (None, Some(file)) => import_file(trail, &file, args.format, &options, &mut progress),
         (None, None) => unreachable!("clap requires FILE without --from"),
     };
     if show {
@@ -128,6 +139,7 @@ fn import_file(
     trail: &atom::Trail,
     file: &std::path::Path,
     format: Format,
+    options: &ImportOptions,
     progress: &mut dyn FnMut(ImportProgress),
 ) -> Result<ImportReport, ImportError> {
     let mut input: Box<dyn BufRead> = if file.as_os_str() == "-" {
@@ -144,7 +156,7 @@ fn import_file(
         }
     };
     if format == Format::Jsonl {
-        return trail.import(&mut input, progress);
+        return trail.import_with(&mut input, options, progress);
     }
     let mut number = 0;
     let mut next = || loop {
@@ -161,7 +173,7 @@ fn import_file(
             return Ok(Some((Origin::Line(number), record)));
         }
     };
-    trail.import_records(&mut next, progress)
+    trail.import_records(&mut next, options, progress)
 }
 
 /// Print what an import did, or map its error to exit code and hint.
@@ -170,14 +182,20 @@ fn report(ctx: &Ctx, result: Result<ImportReport, ImportError>) -> Result<(), Cl
         Ok(r) => r,
         Err(ImportError::Trail(e)) => return Err(e.into()),
         Err(e @ ImportError::Line { .. }) => {
+            let message = e.to_string();
+            let hint = if message.contains("already an atom of this store")
+                || message.contains("already holds an atom of that day")
+                || message.contains("ids of one day must increase")
+            {
+                "this store has atoms of those days: `atom import --renumber FILE` gives the records the next free numbers (links follow)"
+            } else {
+                "fix that line and import the file again: fields that are present (ids, timestamps, digests, links) must check out; leave out what atom should compute"
+            };
             return Err(CliError {
                 code: EXIT_USAGE,
-                message: format!("{e}; nothing was imported"),
-                hint: Some(
-                    "fix that line and import the file again: fields that are present (ids, timestamps, digests, links) must check out; leave out what atom should compute"
-                        .into(),
-                ),
-            })
+                message: format!("{message}; nothing was imported"),
+                hint: Some(hint.into()),
+            });
         }
         Err(e @ ImportError::Row { .. }) => {
             return Err(CliError::usage(

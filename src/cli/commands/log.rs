@@ -9,7 +9,7 @@ use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A trail name, an atom id or a commit sha prefix (default: the current trail).
+    /// A trail, an atom id (any case), a commit sha prefix, @, REV~N, or a range A..B (in B, not in A) (default: the current trail).
     rev: Option<String>,
     /// Show at most N atoms.
     #[arg(short = 'n', long = "max-count", value_name = "N")]
@@ -94,7 +94,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             .map(|a| view::one_line(&ctx.printer, a) + "\n")
             .collect()
     };
-    ctx.printer.out(&text)?;
+    ctx.printer.page(&text)?;
     Ok(())
 }
 

@@ -32,6 +32,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let options = Options {
         agent: args.agent,
         project: args.project,
+        trail: ctx.selected.clone(),
     };
     mcp::serve(&ctx.home, options).map_err(|e| CliError::problem(e.to_string(), None))
 }

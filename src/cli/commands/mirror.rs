@@ -275,7 +275,7 @@ fn restore(
                 safe(problem)
             ),
             Some(format!(
-                "the mirror may have been altered; `atom --trail {home} verify --all` shows the log, and `atom mirror push` from the original store sends it again"
+                "the mirror may have been altered; `atom --store {home} verify --all` shows the log, and `atom mirror push` from the original store sends it again"
             )),
         ));
     }
@@ -285,7 +285,7 @@ fn restore(
                 "the restored store does not verify: {} atom(s) fail",
                 report.verify.failures.len()
             ),
-            Some(format!("`atom --trail {home} verify --all` lists them")),
+            Some(format!("`atom --store {home} verify --all` lists them")),
         ));
     }
     Ok(())

@@ -11,7 +11,7 @@ use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The atom to reset the current trail to: an atom id or a commit on the trail.
+    /// The atom to reset the current trail to: an atom id, a commit on the trail, or @~N.
     id: String,
     /// Accepted for scripts written for older versions; rollback never asks.
     #[arg(long, short = 'y', hide = true)]

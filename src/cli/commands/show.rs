@@ -9,7 +9,7 @@ use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// An atom id, a trail name or a commit sha prefix.
+    /// The atom: an atom id (any case), a trail, a commit sha prefix, @ or REV~N.
     id: String,
 }
 

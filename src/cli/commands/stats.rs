@@ -1,4 +1,5 @@
-//! `atom stats [--by agent|type|day|project]`: counts and token cost.
+//! `atom stats [--by agent|type|day|project] [--since D] [--until D]`:
+//! counts and token cost of the store, or of the trail `--trail` names.
 
 use atom::index::StatsBy;
 
@@ -11,6 +12,12 @@ pub struct Args {
     /// What to group the atoms by.
     #[arg(long, value_enum, default_value_t = By::Agent)]
     by: By,
+    /// Only atoms at or after this time: RFC 3339, YYYY-MM-DD, today, yesterday, 3d, 2.weeks.ago.
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// Only atoms before this time (same forms as --since).
+    #[arg(long, value_name = "DATE")]
+    until: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -29,7 +36,27 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         By::Project => (StatsBy::Project, "project"),
     };
     // SPEC §5: `stats --json` is an array of `{key, atoms, token_cost}`.
-    let rows = ctx.open()?.stats(by)?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|d| crate::cli::dates::parse_timestamp("--since", d))
+        .transpose()?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|d| crate::cli::dates::parse_timestamp("--until", d))
+        .transpose()?;
+    let trail = ctx.open()?;
+    let rows = if ctx.selected.is_none() && since.is_none() && until.is_none() {
+        trail.stats(by)?
+    } else {
+        trail.stats_of(
+            by,
+            ctx.selected.as_deref(),
+            since.as_deref(),
+            until.as_deref(),
+        )?
+    };
     if ctx.printer.json {
         ctx.printer.json(&rows)?;
         return Ok(());

@@ -13,7 +13,7 @@ use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// An atom id, a trail name or a commit sha prefix.
+    /// The atom: an atom id (any case), a trail, a commit sha prefix, @ or REV~N.
     id: String,
     /// Follow the links the other way: the atoms that built on ID.
     #[arg(long)]

@@ -10,7 +10,7 @@ use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A trail name, an atom id or a commit (default: the current trail).
+    /// A trail, an atom id, a commit sha prefix, @ or REV~N (default: the current trail).
     rev: Option<String>,
     /// Every trail and archived tip.
     #[arg(long, conflicts_with = "rev")]

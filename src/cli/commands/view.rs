@@ -7,11 +7,19 @@ use atom::AtomView;
 
 use crate::cli::output::{safe, Printer, DIM, GREEN, RED, YELLOW};
 
-/// `ATOM-CFG-20241127-003 1a2b3c4 2024-11-27T10:23:45Z qwen modify_file: summary`.
+/// `ATOM-CFG-20241127-003 1a2b3c4 2024-11-27T10:23:45Z qwen modify_file: summary`;
+/// an atom whose signature is not good says so after its commit
+/// (`[signature: untrusted]`, `bad` or `none`: the words of `--json`).
 pub fn one_line(p: &Printer, a: &AtomView) -> String {
     let r = &a.record;
+    let mark = match a.signature.status {
+        SignatureStatus::Good => String::new(),
+        SignatureStatus::Untrusted => p.paint(RED, "[signature: untrusted] "),
+        SignatureStatus::Bad => p.paint(RED, "[signature: bad] "),
+        SignatureStatus::None => p.paint(RED, "[signature: none] "),
+    };
     let mut line = format!(
-        "{} {} {} {} {}",
+        "{} {} {mark}{} {} {}",
         p.paint(YELLOW, &r.atom_id.to_string()),
         p.paint(DIM, &a.commit.to_hex_with_len(7).to_string()),
         safe(&r.timestamp),

@@ -1,0 +1,89 @@
+//! `atom status`: where things stand, offline (SPEC §5).
+
+use atom::status::Status;
+
+use crate::cli::error::CliError;
+use crate::cli::output::safe;
+use crate::cli::Ctx;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(ctx: &Ctx, _args: Args) -> Result<(), CliError> {
+    let trail = ctx.open()?;
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let status = trail.status(&cwd)?;
+    if ctx.printer.json {
+        ctx.printer.json(&status)?;
+        return Ok(());
+    }
+    ctx.printer.out(&render(&status))?;
+    Ok(())
+}
+
+fn render(s: &Status) -> String {
+    let mut out = format!("store       {}\n", safe(&s.store.to_string_lossy()));
+    let switched = if s.trail == s.current {
+        String::new()
+    } else {
+        format!(" (selected; HEAD names {})", s.current)
+    };
+    out.push_str(&format!(
+        "trail       {}{switched}, {} atoms ({} trails in the store)\n",
+        s.trail, s.atoms, s.trails
+    ));
+    out.push_str(&match &s.head {
+        Some(h) => format!(
+            "head        {} {} {}\n",
+            h.atom_id,
+            &h.commit[..12],
+            safe(&h.timestamp)
+        ),
+        None => "head        none yet; add one with `atom record TYPE OPERATION`\n".into(),
+    });
+    if s.remotes.is_empty() {
+        out.push_str("remotes     none (`atom remote add NAME URL`)\n");
+    }
+    for r in &s.remotes {
+        let state = match (r.ahead, r.behind) {
+            (None, _) => "never pushed or pulled on this trail".to_owned(),
+            (Some(0), Some(0) | None) => "up to date, as last seen".to_owned(),
+            (Some(a), b) => format!(
+                "{a} ahead, {} behind, as last seen",
+                b.map_or_else(|| "?".to_owned(), |b| b.to_string())
+            ),
+        };
+        out.push_str(&format!(
+            "remote      {} {} — {state}\n",
+            safe(&r.name),
+            safe(&r.url)
+        ));
+    }
+    out.push_str(&match (s.mirror.configured, s.mirror.pending) {
+        (false, _) => "mirror      not configured\n".to_owned(),
+        (true, Some(n)) => format!("mirror      {n} atoms pending (`atom mirror push`)\n"),
+        (true, None) => "mirror      configured; state unreadable\n".to_owned(),
+    });
+    match &s.hooks {
+        None => out.push_str("hooks       not in a git repository\n"),
+        Some(h) if h.installed.is_empty() => out.push_str(&format!(
+            "hooks       none in {} (`atom hooks install`)\n",
+            safe(&h.repo.to_string_lossy())
+        )),
+        Some(h) => out.push_str(&format!(
+            "hooks       {} in {}{}\n",
+            h.installed.join(", "),
+            safe(&h.repo.to_string_lossy()),
+            if h.this_store {
+                ""
+            } else {
+                " (recording into another store)"
+            }
+        )),
+    }
+    out.push_str(&match s.checkpoint {
+        Some(n) => format!("checkpoint  {n} atoms logged\n"),
+        None => "checkpoint  none yet\n".to_owned(),
+    });
+    out
+}
