@@ -89,6 +89,14 @@ pub enum TrailError {
         /// The commits it names.
         commits: Vec<ObjectId>,
     },
+    /// A link names an id that several atoms have, without saying which.
+    #[error("{id} names {} atoms: {}", candidates.len(), candidates.join("; "))]
+    AmbiguousLink {
+        /// The id.
+        id: String,
+        /// Each atom as a handle, with its agent and time.
+        candidates: Vec<String>,
+    },
     /// Another writer held the store lock longer than the caller would wait.
     #[error("the store is locked by another writer (waited {} ms)", waited.as_millis())]
     Locked {
@@ -559,7 +567,9 @@ impl Trail {
             model::validate_new_time(at, Utc::now())?;
         }
         for id in &draft.influenced_by {
-            if !self.with_index(|ix| ix.contains(id))? {
+            let commits = self.find_atom_id(id)?;
+            self.check_link(&draft, id, &commits)?;
+            if commits.is_empty() {
                 let similar = self.with_index(|ix| ix.same_number(id))?;
                 let mut reason = format!("{id} is not an atom of this store");
                 if !similar.is_empty() {

@@ -161,7 +161,39 @@ fn two_devices_push_clone_merge_and_fast_forward() {
         assert!(out.stderr.contains("ambiguous"), "{out}");
         assert!(out.stderr.contains(parents[0]) && out.stderr.contains(parents[1]));
         a.atom_ok(&["show", &parents[1][..10]]);
+
+        // A link to it is refused until a handle says which atom it means.
+        let refused = a.atom_err(&["record", "TASK", "review", "--influenced-by", &from_a], 1);
+        for p in &parents {
+            assert!(
+                refused.stderr.contains(&format!("{from_a}@{}", &p[..12])),
+                "{refused}"
+            );
+        }
+        assert!(
+            refused.stderr.contains("agent bob") && refused.stderr.contains("agent alice"),
+            "{refused}"
+        );
+        let handle = format!("{from_a}@{}", &parents[1][..8]);
+        let linked = a.record(&["TASK", "review", "--influenced-by", &handle]);
+        assert_eq!(
+            linked["record"]["influenced_by"],
+            serde_json::json!([from_a])
+        );
+        assert_eq!(
+            linked["record"]["metadata"]["influenced_by_commits"][&from_a],
+            parents[1]
+        );
+        let by_sha = a.record(&["TASK", "review", "--influenced-by", &parents[0][..10]]);
+        assert_eq!(
+            by_sha["record"]["metadata"]["influenced_by_commits"][&from_a],
+            parents[0]
+        );
+        let wrong = format!("ATOM-TASK-20200101-001@{}", &parents[0][..10]);
+        a.atom_err(&["record", "TASK", "review", "--influenced-by", &wrong], 1);
+        a.atom_ok(&["verify", "--all"]);
     }
+    assert_eq!(from_a, from_b, "both devices minted the same id");
 }
 
 #[test]
