@@ -36,6 +36,34 @@ impl Trail {
     /// atoms. A plain id that names several atoms is refused at record time
     /// ([`TrailError::AmbiguousLink`]).
     pub fn link(&self, draft: &mut Draft, handle: &str) -> Result<(), TrailError> {
+        let (id, commit) = self.resolve_handle(handle)?;
+        let Some(commit) = commit else {
+            if !draft.influenced_by.contains(&id) {
+                draft.influenced_by.push(id);
+            }
+            return Ok(());
+        };
+        if self.find_atom_id(&id)?.len() > 1 {
+            let chosen = draft
+                .metadata
+                .entry(LINK_COMMITS)
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(m) = chosen {
+                m.insert(id.to_string(), Value::String(commit.to_string()));
+            }
+        }
+        if !draft.influenced_by.contains(&id) {
+            draft.influenced_by.push(id);
+        }
+        Ok(())
+    }
+
+    /// The atom id a handle names and, for `ID@<sha prefix>` or a sha
+    /// prefix, the commit: that commit must hold an atom of that id.
+    pub(crate) fn resolve_handle(
+        &self,
+        handle: &str,
+    ) -> Result<(AtomId, Option<ObjectId>), TrailError> {
         let handle = handle.trim();
         let (id_part, prefix) = match handle.split_once('@') {
             Some((id, prefix)) => (Some(id), Some(prefix)),
@@ -52,11 +80,7 @@ impl Trail {
             })
             .transpose()?;
         let Some(prefix) = prefix else {
-            let id = named.expect("an id when there is no prefix");
-            if !draft.influenced_by.contains(&id) {
-                draft.influenced_by.push(id);
-            }
-            return Ok(());
+            return Ok((named.expect("an id when there is no prefix"), None));
         };
         let prefix = prefix.to_ascii_lowercase();
         let commit = (prefix.len() >= 4 && prefix.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -72,19 +96,7 @@ impl Trail {
                 what: format!("{handle:?} (commit {prefix} holds {id}, not {named})"),
             });
         }
-        if self.find_atom_id(&id)?.len() > 1 {
-            let chosen = draft
-                .metadata
-                .entry(LINK_COMMITS)
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Value::Object(m) = chosen {
-                m.insert(id.to_string(), Value::String(commit.to_string()));
-            }
-        }
-        if !draft.influenced_by.contains(&id) {
-            draft.influenced_by.push(id);
-        }
-        Ok(())
+        Ok((id, Some(commit)))
     }
 
     /// Refuse a link of `draft` that names several atoms without a commit

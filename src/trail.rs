@@ -746,6 +746,10 @@ impl Trail {
     /// name, or a commit sha prefix. An id no atom has is
     /// [`TrailError::NoSuchAtom`], naming the atoms of its day and number.
     pub fn resolve(&self, rev: &str) -> Result<ObjectId, TrailError> {
+        if rev.contains('@') && crate::links::is_handle(rev) {
+            let (_, commit) = self.resolve_handle(rev)?;
+            return Ok(commit.expect("ID@<prefix> names a commit"));
+        }
         let id = AtomId::parse_any_case(rev).ok();
         if let Some(id) = &id {
             let mut found = self.find_atom_id(id)?;

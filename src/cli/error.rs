@@ -132,7 +132,7 @@ impl From<TrailError> for CliError {
             ),
             TrailError::Ambiguous { .. } => (
                 EXIT_PROBLEM,
-                Some("name the atom by its commit sha prefix instead".into()),
+                Some("name the atom as ID@<commit sha prefix>, or by the sha prefix alone".into()),
             ),
             TrailError::DayFull { .. } => (
                 EXIT_PROBLEM,

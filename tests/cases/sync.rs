@@ -161,6 +161,10 @@ fn two_devices_push_clone_merge_and_fast_forward() {
         assert!(out.stderr.contains("ambiguous"), "{out}");
         assert!(out.stderr.contains(parents[0]) && out.stderr.contains(parents[1]));
         a.atom_ok(&["show", &parents[1][..10]]);
+        let shown = a.atom_json(&["show", &format!("{from_a}@{}", &parents[1][..8])]);
+        assert_eq!(shown["record"]["summary"], "on the desktop");
+        let mismatch = format!("{from_a}@{}", &merge_commit[..8]);
+        a.atom_err(&["show", &mismatch], 1);
 
         // A link to it is refused until a handle says which atom it means.
         let refused = a.atom_err(&["record", "TASK", "review", "--influenced-by", &from_a], 1);
