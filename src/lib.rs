@@ -17,6 +17,7 @@ pub mod custody;
 pub mod hooks;
 pub mod import;
 pub mod index;
+pub mod links;
 pub mod mcp;
 pub mod mirror;
 pub mod model;

@@ -2,7 +2,8 @@
 //! place for every command.
 //!
 //! A revision is an atom id (any case), a trail name (or `archive/...`), a
-//! commit sha prefix (4 hex digits or more), `@` (the head of the trail the
+//! commit sha prefix (4 hex digits or more), a handle `ID@<sha prefix>`
+//! (an id that names several atoms, disambiguated), `@` (the head of the trail the
 //! command acts on), or any of these followed by `~N` (N first parents back;
 //! `~` alone is `~1`, and they chain: `@~2~1`). `log` and `export` also take
 //! a range `A..B`: what B reaches and A does not, an empty side being `@`.
@@ -74,6 +75,11 @@ impl Trail {
 
     /// An atom id, a trail name or a sha prefix, without `@` or `~N`.
     fn resolve_name(&self, rev: &str) -> Result<ObjectId, TrailError> {
+        // `ID@<sha prefix>`: the atom of that id in that commit.
+        if rev.contains('@') && crate::links::is_handle(rev) {
+            let (_, commit) = self.resolve_handle(rev)?;
+            return Ok(commit.expect("ID@<prefix> names a commit"));
+        }
         let id = AtomId::parse_any_case(rev).ok();
         if let Some(id) = &id {
             let mut found = self.find_atom_id(id)?;

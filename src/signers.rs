@@ -199,7 +199,9 @@ pub fn parse_key(given: &str) -> Result<PublicKey, SignersError> {
     Ok(key)
 }
 
-fn validate_name(name: &str) -> Result<(), SignersError> {
+/// Check a signer name: what an allowed_signers line can hold as one
+/// principal (no spaces, quotes, patterns or control characters).
+pub fn validate_name(name: &str) -> Result<(), SignersError> {
     let bad = |reason| {
         Err(SignersError::InvalidName {
             name: name.to_owned(),

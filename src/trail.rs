@@ -98,6 +98,14 @@ pub enum TrailError {
         /// The commits it names.
         commits: Vec<ObjectId>,
     },
+    /// A link names an id that several atoms have, without saying which.
+    #[error("{id} names {} atoms: {}", candidates.len(), candidates.join("; "))]
+    AmbiguousLink {
+        /// The id.
+        id: String,
+        /// Each atom as a handle, with its agent and time.
+        candidates: Vec<String>,
+    },
     /// Another writer held the store lock longer than the caller would wait.
     #[error("the store is locked by another writer (waited {} ms)", waited.as_millis())]
     Locked {
@@ -242,6 +250,8 @@ pub struct InitReport {
     pub signing_key: PathBuf,
     /// Its fingerprint.
     pub fingerprint: String,
+    /// The name the key is trusted (and published) under.
+    pub name: String,
 }
 
 /// An opened atom store.
@@ -294,6 +304,19 @@ impl Trail {
     /// key files, the allowed signers file) is removed again; what was there
     /// before is left as it was.
     pub fn init(home: &Path, key: Option<&Path>) -> Result<InitReport, TrailError> {
+        Self::init_named(home, key, None)
+    }
+
+    /// [`Trail::init`], trusting the store's own key under `name` (checked
+    /// by the caller with [`crate::signers::validate_name`]). Without a
+    /// name: the key's comment when it is a usable name, else
+    /// `<host>-<first 6 characters of the key's fingerprint>` (the host is
+    /// `$ATOM_HOST`, else the machine's host name).
+    pub fn init_named(
+        home: &Path,
+        key: Option<&Path>,
+        name: Option<&str>,
+    ) -> Result<InitReport, TrailError> {
         let key = match key {
             Some(k) => {
                 let k = io_context(std::path::absolute(k), || {
@@ -305,7 +328,7 @@ impl Trail {
             None => None,
         };
         let mut made = Made::default();
-        let result = Self::init_checked(home, key, &mut made);
+        let result = Self::init_checked(home, key, name, &mut made);
         if result.is_err() {
             made.undo();
         }
@@ -315,6 +338,7 @@ impl Trail {
     fn init_checked(
         home: &Path,
         key: Option<PathBuf>,
+        name: Option<&str>,
         made: &mut Made,
     ) -> Result<InitReport, TrailError> {
         let git_dir = home.join(GIT_DIR);
@@ -343,7 +367,7 @@ impl Trail {
                     public.push(".pub");
                     made.file(&key_path);
                     made.file(Path::new(&public));
-                    SshSigner::generate(&key_path, &principal(&git))?
+                    SshSigner::generate(&key_path, "")?
                 }
             }
         };
@@ -351,12 +375,14 @@ impl Trail {
         if !allowed.exists() {
             made.file(&allowed);
         }
-        trust_key(home, &principal(&git), &signer.public_key_line())?;
+        let name = name.map_or_else(|| signer_name(&signer), str::to_owned);
+        let name = trust_key(home, &name, &signer.public_key_line())?;
         Ok(InitReport {
             home: home.to_owned(),
             created,
             signing_key: key.unwrap_or_else(|| configured_key(&git, home)),
             fingerprint: signer.fingerprint(),
+            name,
         })
     }
 
@@ -574,7 +600,9 @@ impl Trail {
             model::validate_new_time(at, Utc::now())?;
         }
         for id in &draft.influenced_by {
-            if !self.with_index(|ix| ix.contains(id))? {
+            let commits = self.find_atom_id(id)?;
+            self.check_link(&draft, id, &commits)?;
+            if commits.is_empty() {
                 let similar = self.with_index(|ix| ix.same_number(id))?;
                 let mut reason = format!("{id} is not an atom of this store");
                 if !similar.is_empty() {
@@ -922,24 +950,40 @@ impl Made {
     }
 }
 
-/// The principal name under which the store's own key is trusted.
-fn principal(git: &GitStore) -> String {
-    if let Some(email) = git
-        .config_string("user.email")
-        .filter(|e| !e.contains(char::is_whitespace))
-    {
-        return email;
+/// The default name of the store's own key: its comment when that is a
+/// usable signer name, else `<host>-<first 6 characters of the fingerprint>`,
+/// so that two machines with the same host name still differ.
+fn signer_name(signer: &SshSigner) -> String {
+    let line = signer.public_key_line();
+    let comment = line.split_whitespace().nth(2).unwrap_or_default();
+    if !comment.is_empty() && crate::signers::validate_name(comment).is_ok() {
+        return comment.to_owned();
     }
-    let user = std::env::var("USER").unwrap_or_else(|_| "atom".into());
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".into());
-    format!("{user}@{host}")
+    let host = std::env::var("ATOM_HOST")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .unwrap_or_default();
+    let host: String = host
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .take(64)
+        .collect();
+    let host = if host.is_empty() { "atom".into() } else { host };
+    let fingerprint = signer.fingerprint();
+    let short: String = fingerprint
+        .strip_prefix("SHA256:")
+        .unwrap_or(&fingerprint)
+        .chars()
+        .take(6)
+        .collect();
+    format!("{host}-{short}")
 }
 
 /// Add `principal namespaces="git" key` to the allowed signers unless the
 /// key is there (as `principal-2`, ... when another key has that name).
-fn trust_key(home: &Path, principal: &str, key_line: &str) -> Result<(), TrailError> {
+/// Returns the name the key is trusted under.
+fn trust_key(home: &Path, principal: &str, key_line: &str) -> Result<String, TrailError> {
     let path = home.join(KEYS_DIR).join(ALLOWED_SIGNERS);
     let existing = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -957,8 +1001,12 @@ fn trust_key(home: &Path, principal: &str, key_line: &str) -> Result<(), TrailEr
         .take(2)
         .collect::<Vec<_>>()
         .join(" ");
-    if existing.lines().any(|l| l.contains(&key_part)) {
-        return Ok(());
+    if let Some(line) = existing.lines().find(|l| l.contains(&key_part)) {
+        return Ok(line
+            .split_whitespace()
+            .next()
+            .unwrap_or(principal)
+            .to_owned());
     }
     // Signer names are unique: another key may have the principal already.
     let principal = match ssh_key::PublicKey::from_openssh(&key_part) {
@@ -973,7 +1021,7 @@ fn trust_key(home: &Path, principal: &str, key_line: &str) -> Result<(), TrailEr
     io_context(std::fs::write(&path, text), || {
         format!("writing {}", path.display())
     })?;
-    Ok(())
+    Ok(principal)
 }
 
 pub(crate) fn set_git_config(git_dir: &Path, key: &str, value: &str) -> Result<(), TrailError> {

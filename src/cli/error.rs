@@ -131,9 +131,16 @@ impl From<TrailError> for CliError {
                     None => "`atom log --all` lists the atoms of every trail".into(),
                 }),
             ),
+            TrailError::AmbiguousLink { candidates, .. } => (
+                EXIT_PROBLEM,
+                Some(format!(
+                    "name one by its handle, e.g. --influenced-by {}",
+                    candidates[0].split(' ').next().unwrap_or_default()
+                )),
+            ),
             TrailError::Ambiguous { .. } => (
                 EXIT_PROBLEM,
-                Some("name the atom by its commit sha prefix instead".into()),
+                Some("name the atom as ID@<commit sha prefix>, or by the sha prefix alone".into()),
             ),
             TrailError::DayFull { .. } => (
                 EXIT_PROBLEM,

@@ -14,7 +14,13 @@ use super::project::Project;
 use super::{io_err, HookError};
 
 /// The hooks `atom hooks install` installs.
-pub const HOOK_NAMES: [&str; 3] = ["post-commit", "post-merge", "post-rewrite"];
+pub const HOOK_NAMES: [&str; 5] = [
+    "post-commit",
+    "post-merge",
+    "post-rewrite",
+    "pre-push",
+    "prepare-commit-msg",
+];
 
 /// What a chained user hook is renamed to: `<name>` + this.
 pub const CHAINED_SUFFIX: &str = ".atom-chained";
@@ -22,10 +28,15 @@ pub const CHAINED_SUFFIX: &str = ".atom-chained";
 /// The line that marks a hook script as ours.
 const MARKER: &str = "# installed by `atom hooks install`";
 
-const TEMPLATES: [(&str, &str); 3] = [
+const TEMPLATES: [(&str, &str); 5] = [
     ("post-commit", include_str!("../../hooks/post-commit")),
     ("post-merge", include_str!("../../hooks/post-merge")),
     ("post-rewrite", include_str!("../../hooks/post-rewrite")),
+    ("pre-push", include_str!("../../hooks/pre-push")),
+    (
+        "prepare-commit-msg",
+        include_str!("../../hooks/prepare-commit-msg"),
+    ),
 ];
 
 /// Where a project's hooks live.

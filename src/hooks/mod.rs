@@ -11,11 +11,15 @@
 //! `atom hook <name>`, which never fails a commit.
 
 mod install;
+mod notes;
 mod project;
 mod record;
 
 pub use install::{
     install, installed, locate, uninstall, HookAction, HookChange, HooksDir, HOOK_NAMES,
+};
+pub use notes::{
+    configure, merge_fetched, push as push_notes, take_squashed, unconfigure, NotesPushed,
 };
 pub use project::{CommitInfo, FileChange, PendingCommit, Project};
 pub use record::{

@@ -81,7 +81,7 @@ impl Project {
         }
     }
 
-    fn git(&self, args: &[&str]) -> Command {
+    pub(super) fn git(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("git");
         if let Some(d) = &self.dir {
             cmd.arg("-C").arg(d);

@@ -53,7 +53,43 @@ pub fn post_commit(
     influenced_by: Option<String>,
 ) -> Result<CommitRecorded, HookError> {
     let info = read_head(trail, project)?;
-    record_commit(trail, project, info, "commit", agent, influenced_by)
+    let (squashed, squashed_ids) = super::take_squashed(project)?;
+    if squashed.is_empty() {
+        return record_commit(trail, project, info, "commit", agent, influenced_by);
+    }
+    squash_commit(
+        trail,
+        project,
+        info,
+        (squashed, squashed_ids),
+        agent,
+        influenced_by,
+    )
+}
+
+/// A commit made after `git merge --squash`: its atom also says which
+/// commits it squashed (`metadata.squashed`, `influenced_by` their atoms),
+/// and its note holds their atom ids before its own.
+fn squash_commit(
+    trail: &Trail,
+    project: &Project,
+    info: CommitInfo,
+    (squashed, mut ids): (Vec<String>, Vec<AtomId>),
+    agent: Option<String>,
+    influenced_by: Option<String>,
+) -> Result<CommitRecorded, HookError> {
+    let mut named: Vec<String> = ids.iter().map(AtomId::to_string).collect();
+    named.extend(influenced_by);
+    let extra = Some(named.join(","));
+    let mut done = record_commit_with(trail, project, info, "commit", agent, extra, &squashed)?;
+    push_unique(&mut ids, &done.atom_id);
+    project
+        .set_note(&done.commit, &ids)
+        .map_err(note_failed(&done.atom_id, &done.commit))?;
+    // Squashed commits of another store are not links; they are no news.
+    done.unknown_influences
+        .retain(|name| !ids.iter().any(|id| id.to_string() == *name));
+    Ok(done)
 }
 
 /// After `git merge` (which runs no post-commit hook): record `HEAD` as a
@@ -90,6 +126,18 @@ fn record_commit(
     agent: Option<String>,
     influenced_by: Option<String>,
 ) -> Result<CommitRecorded, HookError> {
+    record_commit_with(trail, project, info, operation, agent, influenced_by, &[])
+}
+
+fn record_commit_with(
+    trail: &Trail,
+    project: &Project,
+    info: CommitInfo,
+    operation: &str,
+    agent: Option<String>,
+    influenced_by: Option<String>,
+    squashed: &[String],
+) -> Result<CommitRecorded, HookError> {
     let mut named = info.influenced_by.clone();
     named.extend(
         influenced_by
@@ -104,6 +152,9 @@ fn record_commit(
     draft.summary = one_line(&info.subject);
     draft.influenced_by = links;
     draft.metadata = commit_metadata(&info);
+    if !squashed.is_empty() {
+        draft.metadata.insert("squashed".into(), json!(squashed));
+    }
     // A hook never fails the commit over a secret: it masks it.
     let masked = trail.redact_draft(&mut draft)?;
     let view = trail.record_within(draft, LOCK_WAIT)?;

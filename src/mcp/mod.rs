@@ -489,6 +489,9 @@ fn error_text(e: &TrailError) -> String {
         }
         TrailError::NotInitialized { .. } => Some("run `atom init` to create the store"),
         TrailError::Ambiguous { .. } => Some("name the atom by its commit sha prefix instead"),
+        TrailError::AmbiguousLink { .. } => {
+            Some("pass one of the handles (ID@<commit sha prefix>) in influenced_by")
+        }
         _ => None,
     };
     match hint {

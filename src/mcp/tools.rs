@@ -152,27 +152,19 @@ struct Shown {
 impl AtomServer {
     /// Record one atom.
     fn atom_record(&self, args: RecordArgs) -> Value {
-        let influenced_by = match args
-            .influenced_by
-            .unwrap_or_default()
-            .iter()
-            .map(|s| AtomId::parse_any_case(s.trim()))
-            .collect::<Result<Vec<_>, _>>()
-        {
-            Ok(ids) => ids,
-            Err(e) => {
-                return tool_error(format!(
-                    "invalid influenced_by: {e}; ids look like ATOM-RESEARCH-20241127-002"
-                ))
-            }
-        };
-        let draft = Draft {
+        let links = args.influenced_by.unwrap_or_default();
+        if links.iter().any(|h| !crate::links::is_handle(h)) {
+            return tool_error(
+                "invalid influenced_by: each is an atom id (ATOM-RESEARCH-20241127-002), ID@<commit sha prefix> or a commit sha prefix".to_owned(),
+            );
+        }
+        let mut draft = Draft {
             atom_type: args.atom_type,
             operation: args.operation,
             agent: self.agent_for(args.agent),
             summary: args.summary.unwrap_or_default(),
             metadata: args.metadata.unwrap_or_default(),
-            influenced_by,
+            influenced_by: Vec::new(),
             project: args
                 .project
                 .or_else(|| self.project.clone())
@@ -182,6 +174,9 @@ impl AtomServer {
             at: None,
         };
         self.with_trail(move |trail| {
+            for handle in &links {
+                trail.link(&mut draft, handle)?;
+            }
             let atom = trail.record(draft)?;
             let text = format!(
                 "recorded {} ({}) on trail {}",

@@ -940,6 +940,7 @@ impl Trail {
                 let key = signature_key(&s.signature?.0)?;
                 let name = published
                     .principal_of(&key)
+                    .filter(|n| crate::signers::validate_name(n).is_ok())
                     .map(str::to_owned)
                     .unwrap_or_else(|| s.record.agent.clone());
                 let name = self.allowed_signers().free_name(&name, &key);
@@ -964,7 +965,12 @@ impl Trail {
     /// pointing at `url`, the keys the remote publishes trusted on first use
     /// (when one of them signed the list), every atom verified, the index
     /// built. On failure nothing is left behind.
-    pub fn clone_from(url: &str, home: &Path, progress: bool) -> Result<CloneReport, SyncError> {
+    pub fn clone_from(
+        url: &str,
+        home: &Path,
+        progress: bool,
+        name: Option<&str>,
+    ) -> Result<CloneReport, SyncError> {
         let existed = home.exists();
         if existed
             && std::fs::read_dir(home)
@@ -975,7 +981,7 @@ impl Trail {
                 dir: home.to_owned(),
             });
         }
-        let result = clone_into(url, home, progress);
+        let result = clone_into(url, home, progress, name);
         if result.is_err() {
             if existed {
                 if let Ok(entries) = std::fs::read_dir(home) {
@@ -992,8 +998,13 @@ impl Trail {
     }
 }
 
-fn clone_into(url: &str, home: &Path, progress: bool) -> Result<CloneReport, SyncError> {
-    let init = Trail::init(home, None)?;
+fn clone_into(
+    url: &str,
+    home: &Path,
+    progress: bool,
+    name: Option<&str>,
+) -> Result<CloneReport, SyncError> {
+    let init = Trail::init_named(home, None, name)?;
     let trail = Trail::open(home)?;
     let origin = trail.remote_add(DEFAULT_REMOTE, url)?;
     let ns = format!("{INCOMING_PREFIX}{DEFAULT_REMOTE}/");
@@ -1018,6 +1029,23 @@ fn clone_into(url: &str, home: &Path, progress: bool) -> Result<CloneReport, Syn
             }),
             hint: "ask the remote's owner to run `atom push`, or trust keys yourself with `atom init`, `atom signers add` and `atom pull`".into(),
         });
+    }
+    // The new key's name is unique among the published signers.
+    let own = trail.signer()?.public_key();
+    if let Some(own_name) = trail.allowed_signers().principal_of(&own) {
+        if let Some(other) = chain.keys.name_taken(own_name, &own) {
+            return Err(SyncError::Refused {
+                remote: DEFAULT_REMOTE.into(),
+                reason: format!(
+                    "the name {own_name} is taken by a key it publishes ({})",
+                    other.key.fingerprint(ssh_key::HashAlg::Sha256)
+                ),
+                hint: format!(
+                    "clone with another --name, e.g. --name {}",
+                    chain.keys.free_name(own_name, &own)
+                ),
+            });
+        }
     }
     // Only the list in custody; keys added past it are not trusted.
     let trusted: Vec<UntrustedKey> = trail

@@ -105,7 +105,7 @@ fn a_commit_becomes_a_commit_atom_noted_on_the_commit() {
     let installed = repo.install();
     assert_eq!(installed["trail"], "main");
     let hooks = installed["hooks"].as_array().unwrap();
-    assert_eq!(hooks.len(), 3);
+    assert_eq!(hooks.len(), 5);
     assert!(hooks.iter().all(|h| h["action"] == "installed"));
 
     repo.write("gaming.env", b"a=1\nb=20\nc=3\nd=4\n");
@@ -467,15 +467,17 @@ fn install_follows_core_hooks_path() {
     let human = env.atom_ok(&["hooks", "install", "--repo", repo.dir.to_str().unwrap()]);
     let lines: Vec<&str> = human.lines().collect();
     assert_eq!(
-        lines[..3],
+        lines[..5],
         [
             "post-commit: already installed",
             "post-merge: already installed",
-            "post-rewrite: already installed"
+            "post-rewrite: already installed",
+            "pre-push: already installed",
+            "prepare-commit-msg: already installed",
         ],
         "{human}"
     );
-    assert!(lines[3].contains("current trail (main)"), "{human}");
+    assert!(lines[5].contains("current trail (main)"), "{human}");
     assert!(!repo.dir.join(".git/hooks/post-commit").exists());
     repo.write("a", b"a\n");
     repo.git(&["add", "a"]);
@@ -713,4 +715,259 @@ fn a_token_in_a_commit_is_masked_and_the_commit_goes_through() {
     );
     assert!(!env.git(&["log", "-p", "--all"]).contains(&token));
     env.atom_ok(&["verify"]);
+}
+
+/// A clone of `source` named `name`, with an author.
+fn clone_of<'a>(env: &'a TestEnv, source: &Path, name: &str) -> Repo<'a> {
+    let dir = env.path().join(name);
+    let repo = Repo { env, dir };
+    let src = source.to_str().unwrap();
+    repo.git_in(env.path(), &["clone", "-q", src, name]);
+    repo.git(&["config", "user.name", "Bea Builder"]);
+    repo.git(&["config", "user.email", "bea@example.com"]);
+    repo
+}
+
+/// Commit a new file `name` (hooks run); returns the commit.
+fn commit_file(repo: &Repo, name: &str) -> String {
+    repo.write(name, name.as_bytes());
+    repo.git(&["add", name]);
+    repo.commit(&[], &["-m", name]);
+    repo.head()
+}
+
+/// `git ARGS` in `repo` that must succeed without an atom warning.
+fn git_quiet(repo: &Repo, args: &[&str]) {
+    let out = repo.git_with(&repo.dir, &[], args);
+    assert_eq!(out.code, 0, "git {args:?}:\n{out}");
+    assert!(
+        !out.stderr.contains("warning: atom"),
+        "git {args:?}:\n{out}"
+    );
+}
+
+/// The atom ids the bare repository `remote` holds in `commit`'s note.
+fn remote_note(env: &TestEnv, remote: &Path, commit: &str) -> Vec<String> {
+    let git_dir = format!("--git-dir={}", remote.display());
+    let out = env.git_output(&[&git_dir, "notes", "--ref=atom", "show", commit]);
+    assert_eq!(out.code, 0, "no note on {commit} in the remote: {out}");
+    let mut ids: Vec<String> = out.stdout.split_whitespace().map(str::to_owned).collect();
+    ids.sort();
+    ids
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+#[test]
+fn notes_travel_with_pushes_and_pulls_and_merge() {
+    let env = TestEnv::init();
+    let remote = env.path().join("remote.git");
+    env.git(&[
+        "init",
+        "-q",
+        "--bare",
+        "-b",
+        "main",
+        remote.to_str().unwrap(),
+    ]);
+    let a = Repo::new(&env, "a");
+    a.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
+    let installed = a.install();
+    let config: Vec<(&str, &str)> = installed["config"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["key"].as_str().unwrap(), e["value"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        config,
+        [
+            ("notes.rewriteRef", "refs/notes/atom"),
+            (
+                "remote.origin.fetch",
+                "+refs/notes/atom:refs/notes/remotes/origin/atom"
+            ),
+        ]
+    );
+    let push = a.git_with(&a.dir, &[], &["config", "--get-all", "remote.origin.push"]);
+    assert_eq!(push.stdout, "", "never a push refspec");
+    let one = commit_file(&a, "one");
+    git_quiet(&a, &["push", "-q", "-u", "origin", "main"]);
+    let refs = env.git(&[
+        &format!("--git-dir={}", remote.display()),
+        "for-each-ref",
+        "--format=%(refname)",
+    ]);
+    assert_eq!(
+        refs.lines().collect::<Vec<_>>(),
+        ["refs/heads/main", "refs/notes/atom"],
+        "the push pushed the branch and the notes, nothing else"
+    );
+    assert_eq!(remote_note(&env, &remote, &one), a.note(&one));
+
+    // B clones, installs, pulls: A's notes arrive and join B's.
+    let b = clone_of(&env, &remote, "b");
+    b.install();
+    let two = commit_file(&a, "two");
+    git_quiet(&a, &["push", "-q"]);
+    git_quiet(&b, &["pull", "-q", "--ff-only"]);
+    assert_eq!(b.note(&one), a.note(&one));
+    assert_eq!(b.note(&two), a.note(&two));
+
+    // B commits and pushes; A commits too and pulls with --rebase: B's notes
+    // arrive, and A's rebased commit keeps its atom.
+    let three = commit_file(&b, "three");
+    git_quiet(&b, &["push", "-q"]);
+    let four_before = commit_file(&a, "four");
+    let four_ids = a.note(&four_before);
+    git_quiet(&a, &["pull", "-q", "--rebase"]);
+    let four = a.head();
+    assert_ne!(four, four_before, "rebased onto B's commit");
+    assert_eq!(a.note(&three), b.note(&three));
+    let rebased = a.note(&four);
+    assert_eq!(rebased[0], four_ids[0], "the rebased commit keeps its atom");
+    let rewrite = show(&env, rebased.last().unwrap());
+    assert_eq!(rewrite["operation"], "rebase");
+    git_quiet(&a, &["push", "-q"]);
+    for commit in [&one, &two, &three, &four] {
+        assert_eq!(
+            remote_note(&env, &remote, commit),
+            sorted(a.note(commit)),
+            "{commit}"
+        );
+    }
+
+    // Notes that diverged: both push a new branch without fetching first.
+    // The second notes push is refused, fetched, merged and pushed again.
+    a.git(&["checkout", "-q", "-b", "topic-a"]);
+    let five = commit_file(&a, "five");
+    b.git(&["checkout", "-q", "-b", "topic-b"]);
+    let six = commit_file(&b, "six");
+    git_quiet(&a, &["push", "-q", "origin", "topic-a"]);
+    git_quiet(&b, &["push", "-q", "origin", "topic-b"]);
+    assert_eq!(remote_note(&env, &remote, &five), a.note(&five));
+    assert_eq!(remote_note(&env, &remote, &six), b.note(&six));
+    assert_eq!(b.note(&five), a.note(&five), "B merged A's notes");
+    let heads = env.git(&[
+        &format!("--git-dir={}", remote.display()),
+        "for-each-ref",
+        "--format=%(refname)",
+        "refs/notes/",
+    ]);
+    assert_eq!(heads.trim(), "refs/notes/atom");
+}
+
+#[test]
+fn a_squash_merge_notes_the_squashed_commits_atoms() {
+    let env = TestEnv::init();
+    let repo = Repo::new(&env, "project");
+    repo.install();
+    commit_file(&repo, "base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let f1 = commit_file(&repo, "f1");
+    let f2 = commit_file(&repo, "f2");
+    let (id1, id2) = (repo.note(&f1)[0].clone(), repo.note(&f2)[0].clone());
+    repo.git(&["checkout", "-q", "main"]);
+    git_quiet(&repo, &["merge", "-q", "--squash", "feature"]);
+    repo.commit(&[], &["-m", "feature, squashed"]);
+    let note = repo.note("HEAD");
+    assert_eq!(note.len(), 3, "{note:?}");
+    assert_eq!(
+        note[..2],
+        [id1.clone(), id2.clone()],
+        "squashed atoms first"
+    );
+    let atom = show(&env, &note[2]);
+    assert_eq!(atom["summary"], "feature, squashed");
+    assert_eq!(
+        ids(&atom["metadata"]["squashed"]),
+        [f2.as_str(), f1.as_str()]
+    );
+    let mut links = ids(&atom["influenced_by"]);
+    links.sort();
+    let mut want = [id1.as_str(), id2.as_str()];
+    want.sort();
+    assert_eq!(links, want);
+
+    // The editor path (no -m) too, and a later plain commit squashes nothing.
+    repo.git(&["checkout", "-q", "-b", "more", "feature"]);
+    let f3 = commit_file(&repo, "f3");
+    repo.git(&["checkout", "-q", "main"]);
+    git_quiet(&repo, &["merge", "-q", "--squash", "more"]);
+    repo.commit(&[("GIT_EDITOR", "true")], &[]);
+    let atom = show(&env, repo.note("HEAD").last().unwrap());
+    assert_eq!(
+        ids(&atom["metadata"]["squashed"]),
+        [f3.as_str(), f2.as_str(), f1.as_str()]
+    );
+    commit_file(&repo, "plain");
+    assert_eq!(repo.note("HEAD").len(), 1);
+    let plain = show(&env, &repo.note("HEAD")[0]);
+    assert!(plain["metadata"].get("squashed").is_none(), "{plain}");
+    env.cross_check();
+}
+
+#[test]
+fn git_carries_notes_without_atom_and_uninstall_restores_the_config() {
+    let env = TestEnv::init();
+    let repo = Repo::new(&env, "project");
+    repo.git(&["remote", "add", "origin", "../elsewhere.git"]);
+    repo.git(&["remote", "add", "fork", "../fork.git"]);
+    // A user's own setting install must not take over.
+    repo.git(&[
+        "config",
+        "--add",
+        "remote.fork.fetch",
+        "+refs/notes/atom:refs/notes/remotes/fork/atom",
+    ]);
+    let config = repo.dir.join(".git/config");
+    let before = std::fs::read(&config).unwrap();
+    let installed = repo.install();
+    assert_eq!(
+        installed["config"].as_array().unwrap().len(),
+        2,
+        "{installed}"
+    );
+    assert_eq!(
+        repo.install()["config"],
+        serde_json::json!([]),
+        "twice adds nothing"
+    );
+
+    let old = commit_file(&repo, "f");
+    let old_ids = repo.note(&old);
+    // No hook runs: git itself carries the note (notes.rewriteRef).
+    let out = repo.git_with(
+        &repo.dir,
+        &[],
+        &[
+            "-c",
+            "core.hooksPath=no-hooks",
+            "commit",
+            "-q",
+            "--amend",
+            "-m",
+            "amended",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out}");
+    assert_ne!(repo.head(), old);
+    assert_eq!(repo.note("HEAD"), old_ids);
+
+    let out = env.atom_json(&["hooks", "uninstall", "--repo", repo.dir.to_str().unwrap()]);
+    assert_eq!(out["config"].as_array().unwrap().len(), 2, "{out}");
+    assert_eq!(
+        String::from_utf8_lossy(&std::fs::read(&config).unwrap()),
+        String::from_utf8_lossy(&before),
+        "the config is back byte for byte"
+    );
+    let left: Vec<String> = std::fs::read_dir(repo.dir.join(".git"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("atom"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -161,7 +161,43 @@ fn two_devices_push_clone_merge_and_fast_forward() {
         assert!(out.stderr.contains("ambiguous"), "{out}");
         assert!(out.stderr.contains(parents[0]) && out.stderr.contains(parents[1]));
         a.atom_ok(&["show", &parents[1][..10]]);
+        let shown = a.atom_json(&["show", &format!("{from_a}@{}", &parents[1][..8])]);
+        assert_eq!(shown["record"]["summary"], "on the desktop");
+        let mismatch = format!("{from_a}@{}", &merge_commit[..8]);
+        a.atom_err(&["show", &mismatch], 1);
+
+        // A link to it is refused until a handle says which atom it means.
+        let refused = a.atom_err(&["record", "TASK", "review", "--influenced-by", &from_a], 1);
+        for p in &parents {
+            assert!(
+                refused.stderr.contains(&format!("{from_a}@{}", &p[..12])),
+                "{refused}"
+            );
+        }
+        assert!(
+            refused.stderr.contains("agent bob") && refused.stderr.contains("agent alice"),
+            "{refused}"
+        );
+        let handle = format!("{from_a}@{}", &parents[1][..8]);
+        let linked = a.record(&["TASK", "review", "--influenced-by", &handle]);
+        assert_eq!(
+            linked["record"]["influenced_by"],
+            serde_json::json!([from_a])
+        );
+        assert_eq!(
+            linked["record"]["metadata"]["influenced_by_commits"][&from_a],
+            parents[1]
+        );
+        let by_sha = a.record(&["TASK", "review", "--influenced-by", &parents[0][..10]]);
+        assert_eq!(
+            by_sha["record"]["metadata"]["influenced_by_commits"][&from_a],
+            parents[0]
+        );
+        let wrong = format!("ATOM-TASK-20200101-001@{}", &parents[0][..10]);
+        a.atom_err(&["record", "TASK", "review", "--influenced-by", &wrong], 1);
+        a.atom_ok(&["verify", "--all"]);
     }
+    assert_eq!(from_a, from_b, "both devices minted the same id");
 }
 
 #[test]
@@ -482,4 +518,103 @@ fn re_signed_history_from_the_same_key_is_refused() {
     assert!(out.stderr.contains(&two), "{out}");
     assert!(out.stderr.contains("signed again"), "{out}");
     assert_eq!(b.git(&["for-each-ref"]), before);
+}
+
+/// `signers list`: `(name, own)` of each trusted key.
+fn signer_names(env: &TestEnv) -> Vec<(String, bool)> {
+    env.atom_json(&["signers", "list"])["signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["own"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn two_machines_with_one_host_name_get_distinct_signer_names() {
+    let a = TestEnv::new().with_env("ATOM_HOST", "vm");
+    let init = a.atom_json(&["init"]);
+    let a_name = init["name"].as_str().unwrap().to_owned();
+    assert!(
+        a_name.starts_with("vm-") && a_name.len() == "vm-".len() + 6,
+        "{a_name}"
+    );
+    let fpr = init["fingerprint"].as_str().unwrap();
+    assert_eq!(&a_name[3..], &fpr["SHA256:".len()..][..6]);
+    assert_eq!(signer_names(&a), [(a_name.clone(), true)]);
+    let remote = a.bare_remote("shared.git");
+    let remote_s = remote.to_str().unwrap();
+    a.record(&["TASK", "run_tests", "--summary", "on vm one"]);
+    a.atom_ok(&["remote", "add", "origin", remote_s]);
+    a.atom_ok(&["push"]);
+
+    // B, on a machine of the same host name: asking for A's name is refused
+    // with a free one proposed, and nothing is left behind.
+    let b = TestEnv::new().with_env("ATOM_HOST", "vm");
+    let taken = b.atom_err(&["clone", remote_s, "--name", &a_name], 1);
+    assert!(
+        taken
+            .stderr
+            .contains(&format!("the name {a_name} is taken")),
+        "{taken}"
+    );
+    assert!(
+        taken.stderr.contains(&format!("--name {a_name}-2")),
+        "{taken}"
+    );
+    assert!(
+        !b.store().join("trail.git").exists(),
+        "a refused clone left a store"
+    );
+    b.atom_err(&["clone", remote_s, "--name", "two words"], 2);
+    let cloned = b.atom_json(&["clone", remote_s]);
+    assert_eq!(cloned["trusted"][0]["name"], a_name.as_str(), "{cloned:#}");
+    let b_names = signer_names(&b);
+    let b_name = b_names.iter().find(|(_, own)| *own).unwrap().0.clone();
+    assert!(b_name.starts_with("vm-") && b_name != a_name, "{b_names:?}");
+    b.record(&["TASK", "run_tests", "--summary", "on vm two"]);
+    b.atom_ok(&["push"]);
+
+    // B's key is not published until A trusts it (the list in custody is
+    // A's): A's pull hint proposes a free name, never A's own, and A's name
+    // refuses B's key.
+    let out = a.atom_err(&["pull"], 1);
+    let mut add = hinted_signers_add(&out);
+    assert_ne!(add[2], a_name, "{out}");
+    add[2] = b_name.clone();
+    let refused = a.atom_err(&["signers", "add", &a_name, &add[3]], 2);
+    assert!(refused.stderr.contains(&format!("{a_name}-2")), "{refused}");
+    atom_owned(&a, &add);
+    a.atom_ok(&["pull"]);
+    assert_eq!(
+        signer_names(&a),
+        [(a_name.clone(), true), (b_name.clone(), false)]
+    );
+    // Removing B's name removes B's key only.
+    a.atom_ok(&["signers", "remove", &b_name]);
+    assert_eq!(signer_names(&a), [(a_name, true)]);
+
+    // A key given with --key is named by its comment; --name wins over it.
+    let c = TestEnv::new();
+    let key = c.path().join("laptop_key");
+    let made = c
+        .command("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "alice-laptop", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let init = c.atom_json(&["init", "--key", key.to_str().unwrap()]);
+    assert_eq!(init["name"], "alice-laptop");
+    let d = TestEnv::new();
+    let init = d.atom_json(&["init", "--name", "desk"]);
+    assert_eq!(init["name"], "desk");
+    let bad = TestEnv::new();
+    bad.atom_err(&["init", "--name", "#x"], 2);
+    assert!(!bad.store().exists(), "a refused init made a store");
 }

@@ -221,10 +221,10 @@ fn stored_text_reaches_the_terminal_escaped_and_json_exactly() {
 
 #[test]
 fn a_hinted_command_with_a_hostile_signer_name_runs_nothing() {
-    // B's key is named after $USER, which here is a shell injection.
+    // B's key is named a shell injection.
     let hostile = "o'k;touch${IFS}PWNED;$(touch${IFS}PWNED2)`touch${IFS}PWNED3`";
-    let b = TestEnv::new().with_env("USER", hostile);
-    b.atom_ok(&["init"]);
+    let b = TestEnv::new();
+    b.atom_ok(&["init", "--name", hostile]);
     let remote = b.bare_remote("shared.git");
     b.record(&["TASK", "from-b"]);
     b.atom_ok(&["remote", "add", "origin", remote.to_str().unwrap()]);

@@ -16,12 +16,19 @@ pub struct Args {
     url: String,
     /// The new store's directory (default: --store, $ATOM_HOME, else ~/.local/share/atom).
     dir: Option<PathBuf>,
+    /// The name this store's new key is trusted under, unique among the keys the remote publishes (default: <host>-<6 characters of its fingerprint>).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let home = args.dir.unwrap_or_else(|| ctx.home.clone());
     let p = &ctx.printer;
-    let report = Trail::clone_from(&args.url, &home, p.progress_enabled() && !p.json)?;
+    if let Some(name) = &args.name {
+        super::init::check_name(name)?;
+    }
+    let progress = p.progress_enabled() && !p.json;
+    let report = Trail::clone_from(&args.url, &home, progress, args.name.as_deref())?;
     if p.json {
         p.json(&report)?;
         return Ok(());

@@ -11,8 +11,8 @@ use crate::cli::Ctx;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The hook: post-commit, post-merge or post-rewrite; or an agent
-    /// (claude-code, codex, gemini, cursor) followed by its event name.
+    /// The hook: post-commit, post-merge, post-rewrite or pre-push; or an
+    /// agent (claude-code, codex, gemini, cursor) followed by its event name.
     name: String,
     /// What git passed to the hook.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -25,19 +25,21 @@ pub fn run(ctx: &Ctx, args: Args) {
         return;
     }
     let what = match args.name.as_str() {
-        "post-rewrite" => "rewrite",
-        "post-merge" => "merge",
-        _ => "commit",
+        "pre-push" => "notes not pushed: ",
+        "post-rewrite" => "rewrite not recorded: ",
+        "post-merge" => "merge not recorded: ",
+        _ => "commit not recorded: ",
     };
     if let Err(e) = handle(ctx, &args) {
         let message = e.to_string();
         let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
         let message = crate::cli::output::safe(&message);
-        if matches!(e, HookError::Note { .. }) {
-            eprintln!("warning: atom: {message}");
+        let what = if matches!(e, HookError::Note { .. }) {
+            ""
         } else {
-            eprintln!("warning: atom: {what} not recorded: {message}");
-        }
+            what
+        };
+        eprintln!("warning: atom: {what}{message}");
     }
 }
 
@@ -46,7 +48,22 @@ fn handle(ctx: &Ctx, args: &Args) -> Result<(), HookError> {
         .ok()
         .filter(|a| !a.trim().is_empty());
     let project = Project::here();
+    if matches!(args.name.as_str(), "post-merge" | "post-rewrite") {
+        // After a pull: the notes fetched with it join ours first.
+        if let Err(e) = hooks::merge_fetched(&project) {
+            let message = e.to_string();
+            let message = crate::cli::output::safe(&message);
+            eprintln!("warning: atom: fetched notes not merged: {message}");
+        }
+    }
     match args.name.as_str() {
+        "pre-push" => {
+            let remote = args
+                .args
+                .first()
+                .ok_or_else(|| HookError::Input("pre-push needs the remote git passes".into()))?;
+            hooks::push_notes(&project, remote)?;
+        }
         "post-commit" => {
             let trail = &atom::Trail::open_on(&ctx.home, ctx.selected.as_deref())?;
             let influences = std::env::var("ATOM_INFLUENCED_BY").ok();
@@ -75,7 +92,7 @@ fn handle(ctx: &Ctx, args: &Args) -> Result<(), HookError> {
         }
         other => {
             return Err(HookError::Input(format!(
-                "atom has no {other:?} hook (post-commit, post-merge, post-rewrite)"
+                "atom has no {other:?} hook (post-commit, post-merge, post-rewrite, pre-push)"
             )))
         }
     }

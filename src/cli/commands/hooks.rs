@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use atom::hooks::{self, HookAction, HookChange, HooksDir};
+use atom::hooks::{self, HookAction, HookChange, HooksDir, Project};
 use serde::Serialize;
 
 use crate::cli::error::CliError;
@@ -17,13 +17,13 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Action {
-    /// Install the post-commit, post-merge and post-rewrite hooks (an existing hook keeps running, first).
+    /// Install the hooks (post-commit, post-merge, post-rewrite, pre-push, prepare-commit-msg) and let notes travel with pushes and fetches (an existing hook keeps running, first).
     Install {
         /// The project repository (default: the one around the current directory).
         #[arg(long, value_name = "PATH")]
         repo: Option<PathBuf>,
     },
-    /// Remove the hooks and put back any hook they chained.
+    /// Remove the hooks and the git config install added; put back any hook they chained.
     Uninstall {
         /// The project repository (default: the one around the current directory).
         #[arg(long, value_name = "PATH")]
@@ -40,6 +40,26 @@ struct Out<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     trail: Option<&'a str>,
     hooks: &'a [HookChange],
+    /// Install: the git config entries added; uninstall: those removed.
+    config: Vec<ConfigEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct ConfigEntry<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+fn entries(list: &[(String, String)]) -> Vec<ConfigEntry<'_>> {
+    list.iter()
+        .map(|(key, value)| ConfigEntry { key, value })
+        .collect()
+}
+
+fn config_lines(list: &[(String, String)], done: &str) -> String {
+    list.iter()
+        .map(|(k, v)| format!("git config {k} = {v}: {done}\n"))
+        .collect()
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
@@ -60,6 +80,7 @@ fn install(ctx: &Ctx, repo: Option<PathBuf>) -> Result<(), CliError> {
     let dir = locate(repo)?;
     let bin = std::env::current_exe()?;
     let changes = hooks::install(&dir, &bin, &store)?;
+    let added = hooks::configure(&Project::at(&dir.repo))?;
     if ctx.printer.json {
         ctx.printer.json(&Out {
             repo: &dir.repo,
@@ -67,6 +88,7 @@ fn install(ctx: &Ctx, repo: Option<PathBuf>) -> Result<(), CliError> {
             store: Some(&store),
             trail: Some(&current),
             hooks: &changes,
+            config: entries(&added),
         })?;
         return Ok(());
     }
@@ -87,20 +109,23 @@ fn install(ctx: &Ctx, repo: Option<PathBuf>) -> Result<(), CliError> {
         };
         text.push_str(&format!("{}: {what}{chain}\n", c.name));
     }
+    text.push_str(&config_lines(&added, "added"));
     text.push_str(&format!(
         "commits in {} now become COMMIT atoms on the current trail ({current}) of {}\n",
         dir.repo.display(),
         store.display()
     ));
     ctx.printer.out(&text)?;
-    ctx.printer
-        .note("a commit's atom: git notes --ref=atom show <commit>");
+    ctx.printer.note(
+        "a commit's atom: git notes --ref=atom show <commit>; notes go along with `git push` and arrive with `git pull` (run install again after adding a remote)",
+    );
     Ok(())
 }
 
 fn uninstall(ctx: &Ctx, repo: Option<PathBuf>) -> Result<(), CliError> {
     let dir = locate(repo)?;
     let changes = hooks::uninstall(&dir)?;
+    let removed = hooks::unconfigure(&Project::at(&dir.repo))?;
     if ctx.printer.json {
         ctx.printer.json(&Out {
             repo: &dir.repo,
@@ -108,6 +133,7 @@ fn uninstall(ctx: &Ctx, repo: Option<PathBuf>) -> Result<(), CliError> {
             store: None,
             trail: None,
             hooks: &changes,
+            config: entries(&removed),
         })?;
         return Ok(());
     }
@@ -125,6 +151,7 @@ fn uninstall(ctx: &Ctx, repo: Option<PathBuf>) -> Result<(), CliError> {
         };
         text.push_str(&format!("{}: {what}{restored}\n", c.name));
     }
+    text.push_str(&config_lines(&removed, "removed"));
     ctx.printer.out(&text)?;
     Ok(())
 }

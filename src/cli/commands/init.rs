@@ -13,10 +13,27 @@ pub struct Args {
     /// Sign with this unencrypted ed25519 OpenSSH key instead of making one.
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
+    /// The name the store's own key is trusted and published under (default: the key's comment when it is a usable name, else <host>-<6 characters of its fingerprint>).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+}
+
+/// Refuse a signer name an allowed_signers line cannot hold (exit 2).
+pub fn check_name(name: &str) -> Result<(), CliError> {
+    atom::signers::validate_name(name).map_err(|e| {
+        CliError::usage(
+            format!("{e}; nothing was created"),
+            "pick a name like alice-laptop",
+        )
+    })
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
-    let report = Trail::init(&ctx.home, args.key.as_deref()).map_err(|e| match e {
+    if let Some(name) = &args.name {
+        check_name(name)?;
+    }
+    let named = Trail::init_named(&ctx.home, args.key.as_deref(), args.name.as_deref());
+    let report = named.map_err(|e| match e {
         // A --key that cannot sign is bad input; nothing was made.
         TrailError::Signing(
             e @ (SigningError::Read { .. }
@@ -39,10 +56,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         "Store already exists:"
     };
     ctx.printer.out(&format!(
-        "{verb} atom store in {}\nsigning key {} ({})\n",
+        "{verb} atom store in {}\nsigning key {} ({}), trusted as {}\n",
         report.home.display(),
         report.signing_key.display(),
-        report.fingerprint
+        report.fingerprint,
+        crate::cli::output::safe(&report.name)
     ))?;
     Ok(())
 }

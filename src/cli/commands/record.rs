@@ -3,7 +3,8 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use atom::{AtomId, Draft};
+use atom::links;
+use atom::Draft;
 use serde_json::{Map, Value};
 
 use crate::cli::dates;
@@ -60,8 +61,11 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let redact = args.redact;
-    let mut draft = draft(args)?;
+    let (mut draft, links) = draft(args)?;
     let trail = ctx.open()?;
+    for handle in &links {
+        trail.link(&mut draft, handle)?;
+    }
     if redact {
         for masked in trail.redact_draft(&mut draft)? {
             ctx.printer
@@ -77,7 +81,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     Ok(())
 }
 
-fn draft(args: Args) -> Result<Draft, CliError> {
+/// The draft, and the `--influenced-by` handles to link once the store is open.
+fn draft(args: Args) -> Result<(Draft, Vec<String>), CliError> {
     let mut metadata = match (&args.meta, &args.meta_file) {
         (Some(json), _) => parse_metadata(json.as_bytes(), "--meta")?,
         (None, Some(path)) => parse_metadata(&read_meta_file(path)?, "--meta-file")?,
@@ -99,14 +104,17 @@ fn draft(args: Args) -> Result<Draft, CliError> {
         .influenced_by
         .iter()
         .flat_map(|s| s.split(','))
-        .map(|s| AtomId::parse_any_case(s.trim()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            CliError::usage(
-                format!("invalid --influenced-by: {e}"),
-                "ids look like ATOM-RESEARCH-20241127-002",
-            )
-        })?;
+        .map(|s| s.trim().to_owned())
+        .collect::<Vec<_>>();
+    if let Some(bad) = influenced_by.iter().position(|h| !links::is_handle(h)) {
+        return Err(CliError::usage(
+            format!(
+                "invalid --influenced-by (value {}): not an atom id, ID@<commit sha prefix> or a commit sha prefix",
+                bad + 1
+            ),
+            "ids look like ATOM-RESEARCH-20241127-002; ID@<commit sha prefix> names one of several atoms with that id",
+        ));
+    }
     let token_cost = args
         .tokens
         .as_deref()
@@ -140,18 +148,19 @@ fn draft(args: Args) -> Result<Draft, CliError> {
         }
         attachments.push((name, bytes));
     }
-    Ok(Draft {
+    let draft = Draft {
         atom_type: args.atom_type,
         operation: args.operation,
         agent: args.agent,
         summary: args.summary,
         metadata,
-        influenced_by,
+        influenced_by: Vec::new(),
         project: args.project.filter(|p| !p.is_empty()),
         token_cost,
         attachments,
         at,
-    })
+    };
+    Ok((draft, influenced_by))
 }
 
 fn read_meta_file(path: &Path) -> Result<Vec<u8>, CliError> {
