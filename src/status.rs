@@ -181,10 +181,12 @@ impl Trail {
             let home = std::fs::canonicalize(self.home()).ok();
             HooksState {
                 repo: dir.repo,
-                this_store: !found.is_empty()
-                    && found.iter().all(|(_, store)| {
-                        store.as_deref().and_then(|s| std::fs::canonicalize(s).ok()) == home
-                    }),
+                // prepare-commit-msg names no store (it runs no atom).
+                this_store: found.iter().any(|(_, store)| store.is_some())
+                    && found
+                        .iter()
+                        .filter_map(|(_, store)| store.as_deref())
+                        .all(|s| std::fs::canonicalize(s).ok() == home),
                 installed: found.into_iter().map(|(n, _)| n.to_owned()).collect(),
             }
         });
