@@ -37,6 +37,8 @@ pub struct Status {
     pub mirror: MirrorState,
     /// The git hooks in the project repository around the current directory.
     pub hooks: Option<HooksState>,
+    /// Coding agents' hooks (`atom agents`): where they are installed.
+    pub agents: AgentsState,
     /// The transparency log's latest checkpoint: its size, `None` while empty.
     pub checkpoint: Option<u64>,
 }
@@ -84,6 +86,16 @@ pub struct HooksState {
     pub installed: Vec<String>,
     /// Whether they record into this store.
     pub this_store: bool,
+}
+
+/// Coding agents' hooks and their spool.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentsState {
+    /// The agents whose hooks are installed (or outdated), in the project
+    /// around the current directory or the user's home.
+    pub installed: Vec<crate::agents::install::AgentStatus>,
+    /// Events spooled by hooks, not yet recorded.
+    pub spooled: usize,
 }
 
 /// One thing `atom doctor` checked.
@@ -190,6 +202,16 @@ impl Trail {
                 installed: found.into_iter().map(|(n, _)| n.to_owned()).collect(),
             }
         });
+        let agents = AgentsState {
+            installed: match (std::env::current_exe(), std::path::absolute(self.home())) {
+                (Ok(exe), Ok(store)) => crate::agents::install::statuses(cwd, &exe, &store)
+                    .into_iter()
+                    .filter(|a| a.state != "not installed")
+                    .collect(),
+                _ => Vec::new(),
+            },
+            spooled: crate::agents::spool::pending(self.home()).map_or(0, |p| p.len()),
+        };
         Ok(Status {
             store: self.home().to_owned(),
             current: self.head_trail()?,
@@ -200,6 +222,7 @@ impl Trail {
             remotes,
             mirror,
             hooks,
+            agents,
             checkpoint: self.checkpoint()?.map(|c| c.size),
         })
     }

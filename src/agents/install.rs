@@ -481,6 +481,22 @@ pub fn uninstall(agent: Agent, scope: &Scope, store: &Path) -> Result<Change, Ag
     Ok(change(Action::Removed))
 }
 
+/// The state of every agent's hooks, in the project around `cwd` and in the
+/// user's home directory (`$HOME`), against what `exe` would write for `store`.
+pub fn statuses(cwd: &Path, exe: &Path, store: &Path) -> Vec<AgentStatus> {
+    let mut scopes = vec![Scope::Project(super::project_root(cwd))];
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        scopes.push(Scope::User(PathBuf::from(home)));
+    }
+    let mut rows = Vec::new();
+    for agent in Agent::ALL {
+        for scope in &scopes {
+            rows.push(status(agent, scope, exe, store));
+        }
+    }
+    rows
+}
+
 /// Whether `agent`'s hooks are in `scope`, and current.
 pub fn status(agent: Agent, scope: &Scope, exe: &Path, store: &Path) -> AgentStatus {
     let path = settings_path(agent, scope);

@@ -82,6 +82,29 @@ fn status_sees_hooks_of_the_repository_it_runs_in() {
         ])
     );
     assert_eq!(hooks["this_store"], true);
+
+    // Coding agents' hooks show up too, with where they are installed.
+    let none = &run(&["--json", "status"])["agents"];
+    assert!(
+        !none["installed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["scope"] == "project"),
+        "{none}"
+    );
+    run(&["--json", "agents", "install", "claude-code"]);
+    let agents = &run(&["--json", "status"])["agents"];
+    let project: Vec<&serde_json::Value> = agents["installed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["scope"] == "project")
+        .collect();
+    assert_eq!(project.len(), 1, "{agents}");
+    assert_eq!(project[0]["agent"], "claude-code");
+    assert_eq!(project[0]["state"], "installed");
+    assert_eq!(agents["spooled"], 0);
 }
 
 #[test]

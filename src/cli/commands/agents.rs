@@ -172,18 +172,7 @@ struct ListOut {
 fn list(ctx: &Ctx) -> Result<(), CliError> {
     let store = std::path::absolute(&ctx.home)?;
     let exe = std::env::current_exe()?;
-    let mut scopes = vec![Scope::Project(agents::project_root(
-        &std::env::current_dir()?,
-    ))];
-    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-        scopes.push(Scope::User(PathBuf::from(home)));
-    }
-    let mut rows = Vec::new();
-    for agent in Agent::ALL {
-        for s in &scopes {
-            rows.push(install::status(agent, s, &exe, &store));
-        }
-    }
+    let rows = install::statuses(&std::env::current_dir()?, &exe, &store);
     let spooled = agents::spool::pending(&store).map_or(0, |p| p.len());
     if ctx.printer.json {
         ctx.printer.json(&ListOut {

@@ -81,6 +81,31 @@ fn render(s: &Status) -> String {
             }
         )),
     }
+    let agents: Vec<String> = s
+        .agents
+        .installed
+        .iter()
+        .map(|a| {
+            let outdated = if a.state == "installed" {
+                ""
+            } else {
+                ", outdated"
+            };
+            format!("{} ({}{outdated})", a.agent, a.scope)
+        })
+        .collect();
+    out.push_str(&match (agents.is_empty(), s.agents.spooled) {
+        (true, 0) => "agents      none (`atom agents install`)\n".to_owned(),
+        (false, 0) => format!("agents      {}\n", agents.join(", ")),
+        (_, n) => format!(
+            "agents      {}; {n} events waiting (`atom agents drain`)\n",
+            if agents.is_empty() {
+                "none installed".to_owned()
+            } else {
+                agents.join(", ")
+            }
+        ),
+    });
     out.push_str(&match s.checkpoint {
         Some(n) => format!("checkpoint  {n} atoms logged\n"),
         None => "checkpoint  none yet\n".to_owned(),
