@@ -143,6 +143,30 @@ impl Origin {
 /// `None` at the end.
 pub type NextRecord<'a> = dyn FnMut() -> Result<Option<(Origin, String)>, ImportError> + 'a;
 
+/// The non-blank lines of `input` as records, numbered from 1, each turned
+/// into a record's JSON by `convert` (`Ok` for atom records); a line
+/// `convert` refuses stops the import with its number and the reason.
+pub fn lines<'a>(
+    input: &'a mut dyn BufRead,
+    mut convert: impl FnMut(String) -> Result<String, String> + 'a,
+) -> impl FnMut() -> Result<Option<(Origin, String)>, ImportError> + 'a {
+    let mut number = 0;
+    move || loop {
+        let mut line = String::new();
+        number += 1;
+        if input.read_line(&mut line).map_err(ImportError::Read)? == 0 {
+            return Ok(None);
+        }
+        if !line.trim().is_empty() {
+            let origin = Origin::Line(number);
+            return match convert(line) {
+                Ok(record) => Ok(Some((origin, record))),
+                Err(reason) => Err(origin.error(reason)),
+            };
+        }
+    }
+}
+
 /// The last atom of the chain being built.
 struct Link {
     id: AtomId,
@@ -281,18 +305,7 @@ impl Trail {
         options: &ImportOptions,
         progress: &mut dyn FnMut(ImportProgress),
     ) -> Result<ImportReport, ImportError> {
-        let mut number = 0;
-        let mut next = || loop {
-            let mut line = String::new();
-            number += 1;
-            if input.read_line(&mut line).map_err(ImportError::Read)? == 0 {
-                return Ok(None);
-            }
-            if !line.trim().is_empty() {
-                return Ok(Some((Origin::Line(number), line)));
-            }
-        };
-        self.import_records(&mut next, options, progress)
+        self.import_records(&mut lines(input, Ok), options, progress)
     }
 
     /// Append the records `next` yields to the current trail, all or nothing:

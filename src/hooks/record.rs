@@ -55,7 +55,7 @@ pub fn post_commit(
     let info = read_head(trail, project)?;
     let (squashed, squashed_ids) = super::take_squashed(project)?;
     if squashed.is_empty() {
-        return record_commit(trail, project, info, "commit", agent, influenced_by);
+        return record_commit(trail, project, info, "commit", agent, influenced_by, &[]);
     }
     squash_commit(
         trail,
@@ -81,7 +81,7 @@ fn squash_commit(
     let mut named: Vec<String> = ids.iter().map(AtomId::to_string).collect();
     named.extend(influenced_by);
     let extra = Some(named.join(","));
-    let mut done = record_commit_with(trail, project, info, "commit", agent, extra, &squashed)?;
+    let mut done = record_commit(trail, project, info, "commit", agent, extra, &squashed)?;
     push_unique(&mut ids, &done.atom_id);
     project
         .set_note(&done.commit, &ids)
@@ -105,7 +105,7 @@ pub fn post_merge(
     if info.parents.len() < 2 || !project.note_ids(&info.sha)?.is_empty() {
         return Ok(None);
     }
-    record_commit(trail, project, info, "merge", agent, influenced_by).map(Some)
+    record_commit(trail, project, info, "merge", agent, influenced_by, &[]).map(Some)
 }
 
 /// Read `HEAD` while the index catches up with the store: the two are the
@@ -119,17 +119,6 @@ fn read_head(trail: &Trail, project: &Project) -> Result<CommitInfo, HookError> 
 }
 
 fn record_commit(
-    trail: &Trail,
-    project: &Project,
-    info: CommitInfo,
-    operation: &str,
-    agent: Option<String>,
-    influenced_by: Option<String>,
-) -> Result<CommitRecorded, HookError> {
-    record_commit_with(trail, project, info, operation, agent, influenced_by, &[])
-}
-
-fn record_commit_with(
     trail: &Trail,
     project: &Project,
     info: CommitInfo,

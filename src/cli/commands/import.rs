@@ -7,7 +7,7 @@ use std::io::BufRead;
 use std::path::PathBuf;
 
 use atom::import::{
-    agent_trace, context_sync, d1, ImportError, ImportOptions, ImportProgress, ImportReport, Origin,
+    agent_trace, context_sync, d1, lines, ImportError, ImportOptions, ImportProgress, ImportReport,
 };
 
 use crate::cli::error::{CliError, EXIT_USAGE};
@@ -158,21 +158,7 @@ fn import_file(
     if format == Format::Jsonl {
         return trail.import_with(&mut input, options, progress);
     }
-    let mut number = 0;
-    let mut next = || loop {
-        let mut line = String::new();
-        number += 1;
-        if input.read_line(&mut line).map_err(ImportError::Read)? == 0 {
-            return Ok(None);
-        }
-        if !line.trim().is_empty() {
-            let record = agent_trace::to_record(&line).map_err(|reason| ImportError::Line {
-                line: number,
-                reason,
-            })?;
-            return Ok(Some((Origin::Line(number), record)));
-        }
-    };
+    let mut next = lines(&mut input, |line: String| agent_trace::to_record(&line));
     trail.import_records(&mut next, options, progress)
 }
 
