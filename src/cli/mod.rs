@@ -203,10 +203,13 @@ pub struct Ctx {
     pub selected: Option<String>,
     pub printer: Printer,
     trail: std::cell::OnceCell<Trail>,
-    /// Start a background drain of the agent spool when it holds events
-    /// (every command but `atom agents`, which drains or reports it).
+    /// Record what the hooks' spool holds before reading (every command
+    /// but `atom agents`, which drains or reports it).
     drain_spool: bool,
 }
+
+/// How long a command waits for a drain that runs already before it reads.
+const SPOOL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Ctx {
     /// Open the store on the selected trail, or explain how to create it.
@@ -215,13 +218,14 @@ impl Ctx {
             return Ok(t);
         }
         let t = Trail::open_on(&self.home, self.selected.as_deref())?;
-        // Events a killed hook or drain left: recorded in the background,
-        // so this command's answer is not held up.
-        if self.drain_spool
-            && atom::agents::spool::has_pending(&self.home)
-            && !atom::agents::spool::DrainLock::busy(&self.home)
-        {
-            commands::hook::start_drain(&self.home);
+        // What hooks spooled (a commit just made, an agent's last tool
+        // call) is recorded before the command reads, so that it sees it.
+        if self.drain_spool && atom::agents::spool::has_pending(&self.home) {
+            if let Err(e) = atom::agents::drain(&t, SPOOL_WAIT) {
+                self.printer.note(&format!(
+                    "warning: events spooled by hooks not recorded yet: {e}"
+                ));
+            }
         }
         Ok(self.trail.get_or_init(|| t))
     }
