@@ -48,6 +48,15 @@ fn handle(ctx: &Ctx, args: &Args) -> Result<(), HookError> {
         .ok()
         .filter(|a| !a.trim().is_empty());
     let project = Project::here();
+    if !matches!(
+        args.name.as_str(),
+        "post-commit" | "post-merge" | "post-rewrite" | "pre-push"
+    ) {
+        return Err(HookError::Input(format!(
+            "atom has no {:?} hook (post-commit, post-merge, post-rewrite, pre-push)",
+            args.name
+        )));
+    }
     if args.name != "post-commit" {
         // The notes these hooks read or push include the commits still
         // spooled.
@@ -95,11 +104,7 @@ fn handle(ctx: &Ctx, args: &Args) -> Result<(), HookError> {
                 warn_masked(&done.atom_id, &done.masked);
             }
         }
-        other => {
-            return Err(HookError::Input(format!(
-                "atom has no {other:?} hook (post-commit, post-merge, post-rewrite, pre-push)"
-            )))
-        }
+        _ => unreachable!("hook names are checked above"),
     }
     Ok(())
 }
