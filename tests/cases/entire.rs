@@ -398,7 +398,16 @@ fn entire_secrets_are_masked_and_escapes_dropped() {
     std::fs::write(session.join("metadata.json"), meta).unwrap();
     project.checkpoint_commit(&layout, EARLY, None, "refs/heads/entire/checkpoints/v1");
 
-    let report = import(&env, &project);
+    // Without REPO: the repository around the current directory.
+    let sub = project.dir.join("src");
+    std::fs::create_dir_all(&sub).unwrap();
+    let out = env
+        .atom_command(&["import", "--from", "entire", "--json"])
+        .current_dir(&sub)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["imported"], 2, "{report}");
     let all = records(&env);
     let s = by_source(
@@ -457,6 +466,11 @@ fn entire_malformed_checkpoints_write_nothing() {
         let expected = format!("error: entire checkpoint {EARLY}: {message}");
         assert!(out.stderr.starts_with(&expected), "{expected}\n{out}");
         assert!(out.stderr.contains("nothing was imported"), "{out}");
+        assert!(
+            out.stderr
+                .contains("hint: that checkpoint is not as Entire writes it"),
+            "{out}"
+        );
         assert_eq!(env.tip(), None, "nothing was written");
     }
 

@@ -191,10 +191,12 @@ fn report(ctx: &Ctx, result: Result<ImportReport, ImportError>) -> Result<(), Cl
             });
         }
         Err(e @ ImportError::Row { .. }) => {
-            return Err(CliError::usage(
-                format!("{e}; nothing was imported"),
-                "fix or remove that row in the source and import again; rows imported before are skipped",
-            ))
+            let hint = if matches!(&e, ImportError::Row { row, .. } if row.starts_with("entire ")) {
+                "that checkpoint is not as Entire writes it: fix or remove it (see `git ls-tree` of its branch or ref) and import again; what was imported before is skipped"
+            } else {
+                "fix or remove that row in the source and import again; rows imported before are skipped"
+            };
+            return Err(CliError::usage(format!("{e}; nothing was imported"), hint));
         }
         Err(ImportError::Open(message)) => {
             return Err(CliError::usage(
