@@ -183,7 +183,7 @@ enum Command {
     Export(commands::export::Args),
     /// Append JSON-lines records to the current trail, all or nothing (`-` reads stdin).
     #[command(
-        after_help = "Examples:\n  atom import trail.jsonl\n  atom export | atom --store /tmp/other import -"
+        after_help = "Examples:\n  atom import trail.jsonl\n  atom export | atom --store /tmp/other import -\n  atom import --from entire ~/src/project"
     )]
     Import(commands::import::Args),
     /// The transparency log's latest signed checkpoint, or its verifier and witness keys.

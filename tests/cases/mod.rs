@@ -7,6 +7,7 @@ mod concurrency;
 mod crash;
 mod custody;
 mod durability;
+mod entire;
 mod hooks;
 mod hostile;
 mod import;
