@@ -27,7 +27,7 @@ use chrono::{DateTime, Timelike as _, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::event::{self, cut, tail, Agent, Normalized, Tool, ToolKind, What};
+use super::event::{self, cut, one_line, tail, Agent, Normalized, Tool, ToolKind, What};
 use super::spool::{self, DrainLock, Entry};
 use super::transcript::{self, Usage};
 use super::{agents_dir, io_err, project_name, project_root, AgentError};
@@ -638,14 +638,4 @@ fn first_string(v: &Value) -> Option<String> {
         Value::Array(a) => a.iter().find_map(first_string),
         _ => None,
     }
-}
-
-/// The first line of `s`, control characters as spaces, cut to `max` bytes.
-fn one_line(s: &str, max: usize) -> String {
-    let first = s.trim().lines().next().unwrap_or("");
-    let clean: String = first
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    cut(clean.trim(), max)
 }

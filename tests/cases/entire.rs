@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::common::TestEnv;
+use crate::common::{by_source, TestEnv};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/entire");
 const HEX: &str = "a3b2c4d5e6f7";
@@ -116,24 +116,6 @@ fn v1_layout(env: &TestEnv, name: &str, ids: &[&str]) -> PathBuf {
     root
 }
 
-/// The current trail's records, oldest first.
-fn records(env: &TestEnv) -> Vec<Value> {
-    let mut log: Vec<Value> = env
-        .cross_check()
-        .into_iter()
-        .map(|a| a["record"].clone())
-        .collect();
-    log.reverse();
-    log
-}
-
-fn by_source<'r>(records: &'r [Value], table: &str, id: &str) -> &'r Value {
-    records
-        .iter()
-        .find(|r| r["metadata"]["source"] == json!({"tool": "entire", "table": table, "id": id}))
-        .unwrap_or_else(|| panic!("no atom from entire {table} {id}"))
-}
-
 fn import(env: &TestEnv, project: &Project<'_>) -> Value {
     env.atom_json(&["import", "--from", "entire", project.path(), "--json"])
 }
@@ -206,7 +188,7 @@ fn entire_checkpoints_become_atoms_linked_to_their_commits() {
 
     let report = import(&env, &project);
     assert_eq!(report["imported"], 7, "3 checkpoints, 4 sessions: {report}");
-    let all = records(&env);
+    let all = env.records();
     let imported: Vec<&Value> = all.iter().filter(|r| r["type"] != "COMMIT").collect();
     let order: Vec<(String, String)> = imported
         .iter()
@@ -234,7 +216,7 @@ fn entire_checkpoints_become_atoms_linked_to_their_commits() {
         "checkpoints in time order, each before its sessions"
     );
 
-    let hex = by_source(&all, "checkpoints", HEX);
+    let hex = by_source(&all, "entire", "checkpoints", HEX);
     assert_eq!(hex["operation"], "checkpoint");
     assert_eq!(hex["agent"], "claude-code");
     assert_eq!(hex["timestamp"], "2025-12-01T10:23:45Z");
@@ -260,6 +242,7 @@ fn entire_checkpoints_become_atoms_linked_to_their_commits() {
 
     let claude = by_source(
         &all,
+        "entire",
         "sessions",
         &format!("{HEX}/2025-12-01-8f76b0e8-b8f1-4a87-9186-848bdd83d62e"),
     );
@@ -294,6 +277,7 @@ fn entire_checkpoints_become_atoms_linked_to_their_commits() {
 
     let gemini = by_source(
         &all,
+        "entire",
         "sessions",
         &format!("{HEX}/2025-12-01-1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"),
     );
@@ -301,7 +285,7 @@ fn entire_checkpoints_become_atoms_linked_to_their_commits() {
     assert_eq!(gemini["token_cost"], 300 + 120 + 50 + 10, "subagents count");
     assert_eq!(gemini["summary"], "Write a test for the login form");
 
-    let before_hooks = by_source(&all, "checkpoints", EARLY);
+    let before_hooks = by_source(&all, "entire", "checkpoints", EARLY);
     assert_eq!(
         before_hooks["influenced_by"],
         json!([]),
@@ -313,7 +297,7 @@ fn entire_checkpoints_become_atoms_linked_to_their_commits() {
         format!("refs/entire/checkpoints/0d/{EARLY}")
     );
 
-    let ulid = by_source(&all, "checkpoints", ULID);
+    let ulid = by_source(&all, "entire", "checkpoints", ULID);
     assert_eq!(
         ulid["metadata"]["storage"],
         format!("refs/entire/checkpoints/0D/{ULID}")
@@ -322,6 +306,7 @@ fn entire_checkpoints_become_atoms_linked_to_their_commits() {
     assert_eq!(ulid["timestamp"], "2025-12-02T08:00:30Z", "+01:00 in UTC");
     let cursor = by_source(
         &all,
+        "entire",
         "sessions",
         &format!("{ULID}/7d9e1f20-3a4b-4c5d-9e6f-708192a3b4c5"),
     );
@@ -366,7 +351,7 @@ fn entire_checkpoints_become_atoms_linked_to_their_commits() {
     let third = import(&env, &project);
     assert_eq!(third["imported"], 1, "{third}");
     assert_eq!(third["skipped"], 7, "{third}");
-    let all = records(&env);
+    let all = env.records();
     let added = all.last().unwrap();
     assert_eq!(
         added["metadata"]["source"]["id"],
@@ -409,9 +394,10 @@ fn entire_secrets_are_masked_and_escapes_dropped() {
     assert!(out.status.success(), "{out:?}");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["imported"], 2, "{report}");
-    let all = records(&env);
+    let all = env.records();
     let s = by_source(
         &all,
+        "entire",
         "sessions",
         &format!("{EARLY}/2025-11-30-0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e"),
     );

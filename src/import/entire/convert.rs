@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use super::checkpoint::{Checkpoint, Prompts, Session};
 use super::repo::Annotated;
 use super::TOOL;
-use crate::agents::event::{cut, Agent};
+use crate::agents::event::{cut, one_line, Agent};
 use crate::model;
 use crate::secrets::Scanner;
 
@@ -238,16 +238,6 @@ fn agent_of(s: &Session) -> String {
         Err(_) if slug.is_empty() => TOOL.to_owned(),
         Err(_) => slug,
     }
-}
-
-/// The first line of `s`, control characters as spaces, at most `max` bytes.
-fn one_line(s: &str, max: usize) -> String {
-    let first = s.trim().lines().next().unwrap_or("");
-    let clean: String = first
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    cut(clean.trim(), max)
 }
 
 /// `s` cut to at most `max` bytes at a character boundary, without a marker.
