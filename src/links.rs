@@ -12,6 +12,7 @@
 use gix::ObjectId;
 use serde_json::{Map, Value};
 
+use crate::index::Linked;
 use crate::model::AtomId;
 use crate::trail::{Draft, Trail, TrailError};
 
@@ -28,6 +29,49 @@ pub fn is_handle(handle: &str) -> bool {
 
 /// The metadata key holding the commit each ambiguous link chose.
 pub const LINK_COMMITS: &str = "influenced_by_commits";
+
+/// An atom's links both ways ([`Trail::links`]), each end one atom named by
+/// a unique handle: its id, or `ID@<short sha>` when the id names several.
+#[derive(Debug, Clone, Default)]
+pub struct Links {
+    /// The atoms it lists in `influenced_by`; an ambiguous link (an id
+    /// several atoms share, no commit recorded) lists each candidate.
+    pub built_on: Vec<Linked>,
+    /// The atoms whose links resolve to it.
+    pub used_by: Vec<Linked>,
+}
+
+impl Links {
+    /// The handles of `list`.
+    pub fn handles(list: &[Linked]) -> Vec<String> {
+        list.iter().map(|l| l.node.handle.clone()).collect()
+    }
+
+    /// The handles reached through an ambiguous link, both ways.
+    pub fn ambiguous(&self) -> Vec<String> {
+        self.built_on
+            .iter()
+            .chain(&self.used_by)
+            .filter(|l| l.ambiguous)
+            .map(|l| l.node.handle.clone())
+            .collect()
+    }
+
+    /// `list` for a person: handles joined by `, `, each reached through an
+    /// ambiguous link followed by ` (ambiguous)`.
+    pub fn text(list: &[Linked]) -> String {
+        list.iter()
+            .map(|l| {
+                if l.ambiguous {
+                    format!("{} (ambiguous)", l.node.handle)
+                } else {
+                    l.node.handle.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
 
 impl Trail {
     /// Add the atom `handle` names to `draft.influenced_by`: an atom id, or

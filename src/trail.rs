@@ -657,11 +657,6 @@ impl Trail {
         }
     }
 
-    /// Ids of the atoms that list `id` in their `influenced_by`.
-    pub fn influenced(&self, id: &AtomId) -> Result<Vec<AtomId>, TrailError> {
-        self.with_index(|ix| ix.influenced(id))
-    }
-
     /// Full-text search (FTS5, summary and metadata) for `text`, each word
     /// required and matched as written: the best `limit` atoms first, each
     /// with a snippet of where it matched. Empty text finds nothing.
@@ -691,9 +686,30 @@ impl Trail {
 
     /// Provenance of the atom `rev` names: what it built on through
     /// `influenced_by`, recursively, or with `down` what built on it.
+    /// A node is one atom (one commit), named by a unique handle; see
+    /// [`index::Trace`].
     pub fn trace(&self, rev: &str, down: bool) -> Result<index::Trace, TrailError> {
-        let root = self.show(rev)?.record.atom_id;
-        self.with_index(|ix| ix.trace(&root, down))
+        let root = self.show(rev)?;
+        let mut trace = self.with_index(|ix| ix.trace(&root.record.atom_id, root.commit, down))?;
+        if let Some(first) = trace.nodes.first_mut().filter(|n| n.agent.is_none()) {
+            // An atom no ref reaches: the index does not hold it, git does.
+            first.agent = Some(root.record.agent.clone());
+            first.summary = Some(root.record.summary.clone());
+            first.timestamp = Some(root.record.timestamp.clone());
+        }
+        Ok(trace)
+    }
+
+    /// The atoms `atom` built on and the atoms that built on it, one link
+    /// away, each resolved to its commit as `trace` resolves them.
+    pub fn links(&self, atom: &AtomView) -> Result<crate::links::Links, TrailError> {
+        self.with_index(|ix| {
+            let node = ix.node_of(&atom.record.atom_id, atom.commit)?;
+            Ok(crate::links::Links {
+                built_on: ix.linked(&node, false)?,
+                used_by: ix.linked(&node, true)?,
+            })
+        })
     }
 
     /// Atom counts and summed token cost of the whole store, grouped.

@@ -38,7 +38,7 @@ pub use log::{parse_leaf, Leaf, PendingAtom};
 pub use query::{fts_query, Filter, IndexRow, Scope, SigState};
 pub use sql::{QueryError, SqlRows, SqlValue};
 pub use stats::{StatsBy, StatsRow};
-pub use trace::{Trace, TraceNode};
+pub use trace::{Linked, Trace, TraceEdge, TraceNode, SHORT_SHA};
 pub use write::{IndexedAtom, IndexedSignature};
 
 use crate::store::StoreError;

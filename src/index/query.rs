@@ -512,35 +512,6 @@ impl Index {
         Ok(n.unwrap_or(0))
     }
 
-    /// Ids of atoms that list `id` in their `influenced_by`.
-    pub fn influenced(&self, id: &AtomId) -> Result<Vec<AtomId>, IndexError> {
-        self.linked_ids(
-            "SELECT DISTINCT a.atom_id FROM influence i JOIN atom a ON a.n = i.n WHERE i.by = ?1 ORDER BY a.atom_id",
-            id,
-        )
-    }
-
-    /// The ids an atom lists in `influenced_by`.
-    pub fn influences_of(&self, id: &AtomId) -> Result<Vec<AtomId>, IndexError> {
-        self.linked_ids(
-            "SELECT DISTINCT i.by FROM atom a JOIN influence i ON i.n = a.n WHERE a.atom_id = ?1 ORDER BY i.by",
-            id,
-        )
-    }
-
-    /// The ids `sql` (one column, one `?1` bound to `id`) returns; unparsable ones are skipped.
-    fn linked_ids(&self, sql: &str, id: &AtomId) -> Result<Vec<AtomId>, IndexError> {
-        let mut stmt = self.conn.prepare_cached(sql)?;
-        let rows = stmt.query_map([id.to_string()], |r| r.get::<_, String>(0))?;
-        let mut out = Vec::new();
-        for r in rows {
-            if let Ok(id) = r?.parse() {
-                out.push(id);
-            }
-        }
-        Ok(out)
-    }
-
     /// Whether an atom with this id is in the store.
     pub fn contains(&self, id: &AtomId) -> Result<bool, IndexError> {
         Ok(self

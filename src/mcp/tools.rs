@@ -13,7 +13,8 @@ use serde_json::{json, Map, Value};
 
 use super::{one_line, tool_error, tool_result, AtomServer, RpcError};
 use crate::index::{Filter, StatsBy};
-use crate::model::{self, AtomId};
+use crate::links::Links;
+use crate::model;
 use crate::verify::VerifyScope;
 use crate::{AtomView, Draft};
 
@@ -141,12 +142,15 @@ struct Hit {
     snippet: String,
 }
 
-/// `{commit, record, signature}` plus `influenced`: `atom show --json`.
+/// `{commit, record, signature}` plus the links as handles, `influenced`,
+/// `built_on` and `ambiguous`: `atom show --json`.
 #[derive(Serialize)]
 struct Shown {
     #[serde(flatten)]
     atom: AtomView,
-    influenced: Vec<AtomId>,
+    influenced: Vec<String>,
+    built_on: Vec<String>,
+    ambiguous: Vec<String>,
 }
 
 impl AtomServer {
@@ -229,13 +233,21 @@ impl AtomServer {
     fn atom_show(&self, args: ShowArgs) -> Value {
         self.with_trail(move |trail| {
             let atom = trail.show(args.id.trim())?;
-            let influenced = trail.influenced(&atom.record.atom_id)?;
+            let links = trail.links(&atom)?;
             let mut text = one_line(&atom);
-            if !influenced.is_empty() {
-                let ids: Vec<String> = influenced.iter().map(ToString::to_string).collect();
-                text.push_str(&format!("\nused by {}", ids.join(", ")));
+            if !links.built_on.is_empty() {
+                text.push_str(&format!("\nbuilt on {}", Links::text(&links.built_on)));
             }
-            tool_result(text, &Shown { atom, influenced })
+            if !links.used_by.is_empty() {
+                text.push_str(&format!("\nused by {}", Links::text(&links.used_by)));
+            }
+            let shown = Shown {
+                influenced: Links::handles(&links.used_by),
+                built_on: Links::handles(&links.built_on),
+                ambiguous: links.ambiguous(),
+                atom,
+            };
+            tool_result(text, &shown)
         })
     }
 
@@ -417,7 +429,7 @@ pub(super) fn list() -> Vec<Value> {
         ),
         tool(
             "atom_show",
-            "Show one atom in full: its record (metadata included), commit, signature status and the atoms that built on it (influenced). Returns {commit, record, signature, influenced}.",
+            "Show one atom in full: its record (metadata included), commit, signature status and the atoms that built on it (influenced). Returns {commit, record, signature, influenced, built_on, ambiguous}: the atoms that built on it and that it built on, by handle.",
             true,
             json!({"id": prop("string", "An atom id (ATOM-CFG-20241127-003), a trail name or a commit sha prefix.")}),
             &["id"],
@@ -434,7 +446,7 @@ pub(super) fn list() -> Vec<Value> {
         ),
         tool(
             "atom_trace",
-            "Provenance of an atom through influenced_by links, across every trail: what it built on, recursively, or with down=true what built on it. Returns {root, direction, nodes: [{atom_id, type, agent, summary, timestamp}], edges: [{from, to}]} where `to` built on `from`.",
+            "Provenance of an atom through influenced_by links, across every trail: what it built on, recursively, or with down=true what built on it. Returns {root, direction, nodes: [{handle, atom_id, commit, type, agent, summary, timestamp}], edges: [{from, to, ambiguous}]} where `to` built on `from`, named by handle (the atom id, or ID@<short sha> when several atoms share the id); an ambiguous edge is a link to an id several atoms share that recorded no commit.",
             true,
             json!({
                 "id": prop("string", "The atom to start from: an atom id, a trail name or a commit sha prefix."),

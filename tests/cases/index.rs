@@ -453,12 +453,23 @@ fn trace_up_and_down_in_every_format() {
         .collect();
     assert_eq!(
         keys,
-        BTreeSet::from(["agent", "atom_id", "summary", "timestamp", "type"])
+        BTreeSet::from([
+            "agent",
+            "atom_id",
+            "commit",
+            "handle",
+            "summary",
+            "timestamp",
+            "type"
+        ])
     );
+    // No id is shared: each handle is the plain id, each commit the atom's.
+    assert_eq!(node["handle"], cfg);
+    assert_eq!(node["commit"], env.atom_json(&["show", cfg])["commit"]);
     assert_eq!(node["type"], "CFG");
     assert_eq!(node["agent"], "qwen");
     assert_eq!(node["timestamp"], "2024-11-27T10:00:00Z");
-    let edge = |from: &str, to: &str| json!({"from": from, "to": to});
+    let edge = |from: &str, to: &str| json!({"from": from, "to": to, "ambiguous": false});
     assert_eq!(
         up["edges"],
         json!([edge(cfg, research), edge(research, decision)])

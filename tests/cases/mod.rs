@@ -26,6 +26,7 @@ mod status;
 mod store;
 mod sync;
 mod terminal;
+mod trace_handles;
 mod trails;
 mod transparency;
 mod trust;

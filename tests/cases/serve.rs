@@ -12,6 +12,7 @@ use std::sync::Mutex;
 
 use serde_json::{json, Value};
 
+use crate::cases::trace_handles::{handle, Collision};
 use crate::common::TestEnv;
 
 /// A running `atom serve`, stopped when dropped.
@@ -363,6 +364,43 @@ fn pages_escape_stored_text_and_link_both_ways() {
     assert_eq!(s.get("/nowhere").0, 404);
     assert_eq!(s.get("/api/log?n=0").0, 400);
     assert_eq!(s.get("/api/log?after=xyz").0, 400);
+}
+
+#[test]
+fn provenance_page_draws_each_atom_of_a_shared_id() {
+    let c = Collision::new();
+    let s = Server::start(&c.a, &[], &[]);
+    let (laptop, desktop) = (handle(&c.id, &c.laptop), handle(&c.id, &c.desktop));
+    assert_eq!(
+        s.json(&format!("/api/trace/{}", c.old_link)),
+        c.a.atom_json(&["trace", &c.old_link])
+    );
+    // The old link by plain id: both atoms drawn, both edges dashed.
+    let page = s.html(&format!("/trace/{}", c.old_link));
+    for h in [&laptop, &desktop] {
+        assert!(page.contains(&format!("<title>{h}</title>")), "{page}");
+    }
+    assert_eq!(
+        page.matches("stroke-dasharray=\"5 4\"").count(),
+        2,
+        "{page}"
+    );
+    // From one of them, down: the link by handle to it, not to the other.
+    let page = s.html(&format!("/trace/{desktop}"));
+    assert!(
+        page.contains(&format!("<title>{}</title>", c.to_desktop)),
+        "{page}"
+    );
+    assert!(
+        !page.contains(&format!("<title>{}</title>", c.to_laptop)),
+        "{page}"
+    );
+    let atom = s.html(&format!("/atom/{desktop}"));
+    assert!(
+        atom.contains(&format!("href=\"/atom/{}\"", c.to_desktop)),
+        "{atom}"
+    );
+    assert!(atom.contains(" (ambiguous)"), "{atom}");
 }
 
 #[test]

@@ -72,12 +72,16 @@ fn key_blob(public_line: &str) -> String {
 }
 
 /// `atom show --json REV`: the `{commit, record, signature}` object that
-/// `record` and `log` print, and apart the ids of the atoms built on it.
+/// `record` and `log` print, and apart the ids of the atoms built on it
+/// (the links' other keys checked against the record and dropped).
 fn show(env: &TestEnv, rev: &str) -> (Value, Vec<String>) {
     let mut shown = env.atom_json(&["show", rev]);
-    let influenced = shown
-        .as_object_mut()
-        .expect("show --json prints an object")
+    let links = shown.as_object_mut().expect("show --json prints an object");
+    // No id of these stores is shared: `built_on` is `influenced_by`.
+    let built_on = links.remove("built_on").expect("show lists built_on");
+    assert_eq!(built_on, links["record"]["influenced_by"]);
+    assert_eq!(links.remove("ambiguous"), Some(json!([])));
+    let influenced = links
         .remove("influenced")
         .expect("show lists the atoms that built on this one");
     let influenced = influenced

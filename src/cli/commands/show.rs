@@ -1,6 +1,8 @@
-//! `atom show ID`: one atom in full, with the atoms that built on it.
+//! `atom show ID`: one atom in full, with its links both ways, each atom
+//! at the other end named by a unique handle.
 
-use atom::{AtomId, AtomView, Trail};
+use atom::links::Links;
+use atom::{AtomView, Trail};
 use serde::Serialize;
 
 use crate::cli::commands::view;
@@ -13,32 +15,42 @@ pub struct Args {
     id: String,
 }
 
-/// `{commit, record, signature}` plus `influenced`: the atoms that list this one in `influenced_by`.
+/// `{commit, record, signature}` plus the links as handles (an atom id, or
+/// `ID@<short sha>` when the id names several atoms): `influenced`, the
+/// atoms that built on this one; `built_on`, the atoms it built on; and
+/// `ambiguous`, those of them reached through a link that names an id
+/// several atoms share without recording which.
 #[derive(Serialize)]
 pub struct Shown {
     #[serde(flatten)]
     pub atom: AtomView,
-    pub influenced: Vec<AtomId>,
+    pub influenced: Vec<String>,
+    pub built_on: Vec<String>,
+    pub ambiguous: Vec<String>,
+    #[serde(skip)]
+    pub links: Links,
 }
 
-/// The atom `rev` names and the atoms that built on it.
+/// The atom `rev` names and its links.
 pub fn shown(trail: &Trail, rev: &str) -> Result<Shown, CliError> {
     let atom = trail.show(rev)?;
-    let influenced = trail.influenced(&atom.record.atom_id)?;
-    Ok(Shown { atom, influenced })
+    let links = trail.links(&atom)?;
+    Ok(Shown {
+        atom,
+        influenced: Links::handles(&links.used_by),
+        built_on: Links::handles(&links.built_on),
+        ambiguous: links.ambiguous(),
+        links,
+    })
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
-    let Shown { atom, influenced } = shown(ctx.open()?, &args.id)?;
+    let shown = shown(ctx.open()?, &args.id)?;
     if ctx.printer.json {
-        ctx.printer.json(&Shown { atom, influenced })?;
+        ctx.printer.json(&shown)?;
     } else {
-        let mut text = view::full(&ctx.printer, &atom);
-        if !influenced.is_empty() {
-            let ids: Vec<String> = influenced.iter().map(ToString::to_string).collect();
-            text.push_str(&format!("{:<11}{}\n", "used by", ids.join(", ")));
-        }
-        ctx.printer.out(&text)?;
+        ctx.printer
+            .out(&view::full(&ctx.printer, &shown.atom, &shown.links))?;
     }
     Ok(())
 }

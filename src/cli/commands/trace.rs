@@ -5,7 +5,6 @@
 use std::collections::HashSet;
 
 use atom::index::{Trace, TraceNode};
-use atom::AtomId;
 
 use crate::cli::error::CliError;
 use crate::cli::output::{safe, YELLOW};
@@ -47,45 +46,57 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `ATOM-... agent: summary` for one node.
+/// `HANDLE agent: summary` for one node.
 fn label(n: &TraceNode) -> String {
     match (&n.agent, &n.summary) {
         (Some(a), Some(s)) if !s.is_empty() => {
-            format!("{} {}: {}", n.atom_id, safe(a), safe(s))
+            format!("{} {}: {}", n.handle, safe(a), safe(s))
         }
-        (Some(a), _) => format!("{} {}", n.atom_id, safe(a)),
-        _ => format!("{} (not in this store)", n.atom_id),
+        (Some(a), _) => format!("{} {}", n.handle, safe(a)),
+        _ => format!("{} (not in this store)", n.handle),
     }
 }
 
+/// What an ambiguous edge is called next to the atom it leads to.
+const AMBIGUOUS: &str = "ambiguous link: one of the atoms with this id";
+
 /// Like `tree(1)`: the root, then each step away from it indented under
-/// `├── ` / `└── `. An atom reached a second time is listed but not expanded.
+/// `├── ` / `└── `. An atom reached a second time is listed but not
+/// expanded; one reached through an ambiguous link says so.
 fn tree(ctx: &Ctx, t: &Trace) -> String {
     fn walk(
         ctx: &Ctx,
         t: &Trace,
-        id: &AtomId,
+        handle: &str,
         prefix: &str,
-        shown: &mut HashSet<AtomId>,
+        shown: &mut HashSet<String>,
         out: &mut String,
     ) {
-        let next = t.next(id);
-        for (i, n) in next.iter().enumerate() {
+        let next = t.next(handle);
+        for (i, e) in next.iter().enumerate() {
+            let n = if t.down { &e.to } else { &e.from };
             let last = i + 1 == next.len();
             let (branch, indent) = if last {
                 ("└── ", "    ")
             } else {
                 ("├── ", "│   ")
             };
-            let again = !shown.insert((*n).clone());
+            let again = !shown.insert(n.clone());
+            let mut notes = Vec::new();
+            if e.ambiguous {
+                notes.push(AMBIGUOUS);
+            }
+            if again && !t.next(n).is_empty() {
+                notes.push("see above");
+            }
+            let notes = if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", notes.join("; "))
+            };
             out.push_str(&format!(
-                "{prefix}{branch}{}{}\n",
-                node_label(ctx, t, n),
-                if again && !t.next(n).is_empty() {
-                    " (see above)"
-                } else {
-                    ""
-                }
+                "{prefix}{branch}{}{notes}\n",
+                node_label(ctx, t, n)
             ));
             if !again {
                 walk(ctx, t, n, &format!("{prefix}{indent}"), shown, out);
@@ -98,14 +109,13 @@ fn tree(ctx: &Ctx, t: &Trace) -> String {
     out
 }
 
-fn node_label(ctx: &Ctx, t: &Trace, id: &AtomId) -> String {
-    let text = match t.nodes.iter().find(|n| &n.atom_id == id) {
+fn node_label(ctx: &Ctx, t: &Trace, handle: &str) -> String {
+    let text = match t.node(handle) {
         Some(n) => label(n),
-        None => id.to_string(),
+        None => handle.to_owned(),
     };
-    let id_text = id.to_string();
-    match text.strip_prefix(&id_text) {
-        Some(rest) => ctx.printer.paint(YELLOW, &id_text) + rest,
+    match text.strip_prefix(handle) {
+        Some(rest) => ctx.printer.paint(YELLOW, handle) + rest,
         None => text,
     }
 }
@@ -116,17 +126,22 @@ fn quoted(s: &str) -> String {
 }
 
 fn mermaid(t: &Trace) -> String {
-    let key = |id: &AtomId| id.to_string().replace('-', "_");
+    let key = |handle: &str| handle.replace(['-', '@'], "_");
     let mut out = String::from("graph TD\n");
     for n in &t.nodes {
         out.push_str(&format!(
             "    {}[\"{}\"]\n",
-            key(&n.atom_id),
+            key(&n.handle),
             quoted(&label(n))
         ));
     }
-    for (from, to) in &t.edges {
-        out.push_str(&format!("    {} --> {}\n", key(from), key(to)));
+    for e in &t.edges {
+        let arrow = if e.ambiguous {
+            "-. ambiguous .->"
+        } else {
+            "-->"
+        };
+        out.push_str(&format!("    {} {arrow} {}\n", key(&e.from), key(&e.to)));
     }
     out
 }
@@ -136,12 +151,17 @@ fn dot(t: &Trace) -> String {
     for n in &t.nodes {
         out.push_str(&format!(
             "    \"{}\" [label=\"{}\"];\n",
-            n.atom_id,
+            n.handle,
             quoted(&label(n))
         ));
     }
-    for (from, to) in &t.edges {
-        out.push_str(&format!("    \"{from}\" -> \"{to}\";\n"));
+    for e in &t.edges {
+        let style = if e.ambiguous {
+            " [style=dashed, label=\"ambiguous\"]"
+        } else {
+            ""
+        };
+        out.push_str(&format!("    \"{}\" -> \"{}\"{style};\n", e.from, e.to));
     }
     out.push_str("}\n");
     out

@@ -2,6 +2,7 @@
 //! field of the record is printed through [`safe`]: the record may come from
 //! anywhere.
 
+use atom::links::Links;
 use atom::signing::SignatureStatus;
 use atom::AtomView;
 
@@ -33,8 +34,9 @@ pub fn one_line(p: &Printer, a: &AtomView) -> String {
     line
 }
 
-/// Every field, one per line, then the metadata as indented JSON.
-pub fn full(p: &Printer, a: &AtomView) -> String {
+/// Every field, one per line, then the metadata as indented JSON; the
+/// links both ways as handles (`built on`, and `used by` when any).
+pub fn full(p: &Printer, a: &AtomView, links: &Links) -> String {
     let r = &a.record;
     let text = |s: &str| safe(s).into_owned();
     let mut rows: Vec<(&str, String)> = vec![
@@ -63,8 +65,14 @@ pub fn full(p: &Printer, a: &AtomView) -> String {
     if let Some(merged) = &r.merged {
         rows.push(("merged", join(merged)));
     }
-    if !r.influenced_by.is_empty() {
+    if !links.built_on.is_empty() {
+        rows.push(("built on", safe(&Links::text(&links.built_on)).into_owned()));
+    } else if !r.influenced_by.is_empty() {
+        // An atom no ref reaches: the index has not resolved its links.
         rows.push(("built on", join(&r.influenced_by)));
+    }
+    if !links.used_by.is_empty() {
+        rows.push(("used by", safe(&Links::text(&links.used_by)).into_owned()));
     }
     rows.push(("digest", text(&r.digest)));
     // The words of `--json`'s `signature.status` (SPEC §5).

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use atom::index::{StatsRow, Trace};
-use atom::{AtomId, AtomView};
+use atom::AtomView;
 use gix::ObjectId;
 
 use super::html::{esc, number};
@@ -145,12 +145,12 @@ pub fn provenance(up: &Trace, down: &Trace) -> String {
     let up_layers = layers(up);
     let down_layers = layers(down);
     // Rows top to bottom: the deepest ancestors first, the root, then descendants.
-    let mut rows: Vec<Vec<&AtomId>> = up_layers.iter().skip(1).rev().cloned().collect();
+    let mut rows: Vec<Vec<&String>> = up_layers.iter().skip(1).rev().cloned().collect();
     rows.push(vec![root]);
     rows.extend(down_layers.iter().skip(1).cloned());
     let widest = rows.iter().map(Vec::len).max().unwrap_or(1);
     let width = widest * (BOX_W + GAP_X) + GAP_X;
-    let mut pos: HashMap<&AtomId, (usize, usize)> = HashMap::new();
+    let mut pos: HashMap<&String, (usize, usize)> = HashMap::new();
     for (r, row) in rows.iter().enumerate() {
         let offset = (width - row.len() * (BOX_W + GAP_X) + GAP_X) / 2;
         for (c, id) in row.iter().enumerate() {
@@ -163,9 +163,10 @@ pub fn provenance(up: &Trace, down: &Trace) -> String {
         "<svg class=\"provenance\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"provenance graph\">\
          <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\"><path d=\"M0 0L10 5L0 10z\" fill=\"#666\"/></marker></defs>"
     );
-    // `to` built on `from`: the arrow points from the older atom to the newer.
-    for (from, to) in up.edges.iter().chain(&down.edges) {
-        let (Some(&(fx, fy)), Some(&(tx, ty))) = (pos.get(from), pos.get(to)) else {
+    // `to` built on `from`: the arrow points from the older atom to the
+    // newer; dashed when the link is ambiguous (one of several candidates).
+    for e in up.edges.iter().chain(&down.edges) {
+        let (Some(&(fx, fy)), Some(&(tx, ty))) = (pos.get(&e.from), pos.get(&e.to)) else {
             continue;
         };
         let (x1, y1, x2, y2) = if fy < ty {
@@ -174,14 +175,16 @@ pub fn provenance(up: &Trace, down: &Trace) -> String {
             (fx + BOX_W / 2, fy, tx + BOX_W / 2, ty + BOX_H)
         };
         out.push_str(&format!(
-            "<line x1=\"{x1}\" y1=\"{y1}\" x2=\"{x2}\" y2=\"{y2}\" stroke=\"#666\" stroke-width=\"1.5\" marker-end=\"url(#arrow)\"/>"
+            "<line x1=\"{x1}\" y1=\"{y1}\" x2=\"{x2}\" y2=\"{y2}\" stroke=\"#666\" stroke-width=\"1.5\" marker-end=\"url(#arrow)\"{dashed}><title>{title}</title></line>",
+            dashed = if e.ambiguous { " stroke-dasharray=\"5 4\"" } else { "" },
+            title = if e.ambiguous { "ambiguous link: one of the atoms with this id" } else { "built on" },
         ));
     }
-    let nodes: HashMap<&AtomId, _> = up
+    let nodes: HashMap<&String, _> = up
         .nodes
         .iter()
         .chain(&down.nodes)
-        .map(|n| (&n.atom_id, n))
+        .map(|n| (&n.handle, n))
         .collect();
     for (id, (x, y)) in &pos {
         let node = nodes.get(id);
@@ -195,11 +198,12 @@ pub fn provenance(up: &Trace, down: &Trace) -> String {
         };
         let line2: String = line2.chars().take(34).collect();
         let class = if *id == root { "pnode root" } else { "pnode" };
+        let id: &str = id;
         out.push_str(&format!(
             "<a href=\"/trace/{href}\" class=\"{class}\"><title>{id}</title><rect x=\"{x}\" y=\"{y}\" width=\"{BOX_W}\" height=\"{BOX_H}\" rx=\"6\"/>\
              <text x=\"{tx}\" y=\"{t1}\" class=\"id\">{id}</text><text x=\"{tx}\" y=\"{t2}\">{line2}</text></a>",
-            href = encode(&id.to_string()),
-            id = esc(&id.to_string()),
+            href = encode(id),
+            id = esc(id),
             tx = x + 10,
             t1 = y + 19,
             t2 = y + 37,
@@ -211,13 +215,14 @@ pub fn provenance(up: &Trace, down: &Trace) -> String {
 }
 
 /// The atoms of a trace by steps from its root (the root alone first).
-fn layers(t: &Trace) -> Vec<Vec<&AtomId>> {
+fn layers(t: &Trace) -> Vec<Vec<&String>> {
     let mut seen = std::collections::HashSet::from([&t.root]);
     let mut out = vec![vec![&t.root]];
     loop {
         let mut next = Vec::new();
-        for id in out.last().expect("one layer at least") {
-            for n in t.next(id) {
+        for handle in out.last().expect("one layer at least") {
+            for e in t.next(handle) {
+                let n = if t.down { &e.to } else { &e.from };
                 if seen.insert(n) {
                     next.push(n);
                 }

@@ -251,8 +251,7 @@ fn trail_graph(trail: &Trail) -> Result<Response, CliError> {
 /// `/atom/ID`: the record, commit, signature, log status and links.
 fn atom_page(trail: &Trail, id: &str) -> Result<Response, CliError> {
     let show::Shown {
-        atom: a,
-        influenced,
+        atom: a, links: l, ..
     } = show::shown(trail, id)?;
     let r = &a.record;
     let link = |id: &atom::AtomId| {
@@ -263,6 +262,20 @@ fn atom_page(trail: &Trail, id: &str) -> Result<Response, CliError> {
         )
     };
     let links = |ids: &[atom::AtomId]| ids.iter().map(link).collect::<Vec<_>>().join(" ");
+    // An atom at the other end of a link, by its unique handle.
+    let linked = |list: &[atom::index::Linked]| {
+        list.iter()
+            .map(|l| {
+                format!(
+                    "<a class=\"id\" href=\"/atom/{}\">{}</a>{}",
+                    encode(&l.node.handle),
+                    esc(&l.node.handle),
+                    if l.ambiguous { " (ambiguous)" } else { "" }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let sig = &a.signature;
     let (word, class) = match sig.status {
         SignatureStatus::Good => ("good", "good"),
@@ -332,24 +345,25 @@ fn atom_page(trail: &Trail, id: &str) -> Result<Response, CliError> {
         "built on",
         if r.influenced_by.is_empty() {
             "(nothing)".into()
-        } else {
+        } else if l.built_on.is_empty() {
             links(&r.influenced_by)
+        } else {
+            linked(&l.built_on)
         },
     ));
     rows.push((
         "used by",
-        if influenced.is_empty() {
+        if l.used_by.is_empty() {
             "(nothing yet)".into()
         } else {
-            links(&influenced)
+            linked(&l.used_by)
         },
     ));
     rows.push(("digest", format!("<code>{}</code>", esc(&r.digest))));
     let mut body = fields(&rows);
     body.push_str(&format!(
-        "<p><a class=\"trace\" href=\"/trace/{}\">provenance graph</a> · <a href=\"/api/show/{}\">JSON</a></p>",
-        encode(&r.atom_id.to_string()),
-        a.commit
+        "<p><a class=\"trace\" href=\"/trace/{c}\">provenance graph</a> · <a href=\"/api/show/{c}\">JSON</a></p>",
+        c = a.commit
     ));
     if !r.attachments.is_empty() {
         body.push_str("<h2>Attachments</h2><ul class=\"attachments\">");
