@@ -41,6 +41,8 @@ pub struct Status {
     pub agents: AgentsState,
     /// The transparency log's latest checkpoint: its size, `None` while empty.
     pub checkpoint: Option<u64>,
+    /// Automatic sync (`atom sync auto`): mode, pending, last success and error.
+    pub sync: crate::sync::auto::AutoStatus,
 }
 
 /// A trail's head atom.
@@ -224,6 +226,7 @@ impl Trail {
             hooks,
             agents,
             checkpoint: self.checkpoint()?.map(|c| c.size),
+            sync: self.auto_status()?,
         })
     }
 

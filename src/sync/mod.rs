@@ -19,6 +19,7 @@
 //! commit of the chain a store last checked is kept as
 //! `refs/atom/remotes/<remote>/signers`, so that a rewritten chain is seen.
 
+pub mod auto;
 mod git_cli;
 mod rollback;
 pub mod witness;
@@ -385,7 +386,8 @@ impl Trail {
         specs.extend(self.witness_refspecs()?);
         // What is pushed, read before the push: a tracking ref never claims
         // the remote has an atom recorded while the push ran.
-        let pushed_tips = self.git().refs_under(HEADS_PREFIX)?;
+        let mut pushed_tips = self.git().refs_under(HEADS_PREFIX)?;
+        pushed_tips.extend(self.git().refs_under(ARCHIVE_PREFIX)?);
         let mut lease = None;
         if let Some(target) = plan.target {
             specs.push(format!("{target}:{SIGNERS_REF}"));
@@ -434,11 +436,14 @@ impl Trail {
             }
         }
         for r in refs.iter().filter(|r| r.status != "rejected") {
-            if let (Some(trail), Some((_, tip))) = (
-                r.name.strip_prefix(HEADS_PREFIX),
-                pushed_tips.iter().find(|(name, _)| *name == r.name),
-            ) {
+            let Some((_, tip)) = pushed_tips.iter().find(|(name, _)| *name == r.name) else {
+                continue;
+            };
+            if let Some(trail) = r.name.strip_prefix(HEADS_PREFIX) {
                 self.git().force_ref(&tracking_ref(remote, trail), *tip)?;
+            } else if let Some(rest) = r.name.strip_prefix(ARCHIVE_PREFIX) {
+                self.git()
+                    .force_ref(&tracking_archive_ref(remote, rest), *tip)?;
             }
         }
         if !rejected.is_empty() {
@@ -653,6 +658,11 @@ impl Trail {
             let trail = &name[ns.len() + "heads/".len()..];
             self.git()
                 .force_ref(&tracking_ref(remote, trail), *theirs)?;
+        }
+        for (name, theirs) in &archives {
+            let rest = &name[ns.len() + "archive/".len()..];
+            self.git()
+                .force_ref(&tracking_archive_ref(remote, rest), *theirs)?;
         }
         self.cosign_logs(logs, &mut witness)?;
         self.collect_cosignatures(ns, &mut witness)?;
@@ -1094,6 +1104,12 @@ fn clone_into(
 /// without the network.
 pub fn tracking_ref(remote: &str, trail: &str) -> String {
     format!("{SEEN_PREFIX}{remote}/heads/{trail}")
+}
+
+/// Where this store keeps the tip `remote` had of the archive ref
+/// `refs/atom/archive/<rest>` when they last met.
+pub fn tracking_archive_ref(remote: &str, rest: &str) -> String {
+    format!("{SEEN_PREFIX}{remote}/archive/{rest}")
 }
 
 /// Where this store keeps the commit of `remote`'s key list it checked last.

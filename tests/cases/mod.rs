@@ -1,6 +1,7 @@
 //! Test cases, one module per area of the command line.
 
 mod agents;
+mod auto_sync;
 mod canonical;
 mod cli;
 mod concurrency;
