@@ -665,6 +665,7 @@ impl Trail {
                 .force_ref(&tracking_archive_ref(remote, rest), *theirs)?;
         }
         self.cosign_logs(logs, &mut witness)?;
+        self.remember_logs(remote, ns)?;
         self.collect_cosignatures(ns, &mut witness)?;
         Ok(PullReport {
             remote: remote.to_owned(),

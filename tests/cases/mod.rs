@@ -7,6 +7,7 @@ mod cli;
 mod concurrency;
 mod crash;
 mod custody;
+mod devices;
 mod durability;
 mod hooks;
 mod hostile;
