@@ -306,6 +306,16 @@ impl Trail {
                 ),
             });
         }
+        if let Some(e) = &status.sync.last_error {
+            checks.push(Check::warning(
+                "sync",
+                format!(
+                    "automatic sync failed {} time(s) in a row: {e}",
+                    status.sync.failures
+                ),
+                "atom sync (one round now, saying what is wrong)".into(),
+            ));
+        }
         for r in &status.remotes {
             let check = format!("remote {}", r.name);
             checks.push(match (r.ahead, r.behind) {

@@ -692,6 +692,10 @@ pub fn run_worker(home: &Path) -> io::Result<()> {
         };
         if trail.sync_now().is_ok() {
             let _ = std::fs::remove_file(syncing_file(home));
+        } else if settings.auto.d1() && std::env::var_os(crate::mirror::d1::TOKEN_VAR).is_none() {
+            // This process can never reach D1: leave the job (marked) to a
+            // worker started by a command that has the token.
+            return Ok(());
         }
     }
 }

@@ -171,6 +171,11 @@ fn an_unreachable_remote_is_reported_and_retried() {
         "{human}"
     );
     assert!(human.contains("next retry"), "{human}");
+    let doctor = env.atom(&["doctor"]);
+    assert!(
+        doctor.stdout.contains("sync: automatic sync failed"),
+        "{doctor}"
+    );
     // A foreground round says what is wrong, exit 1.
     let out = env.atom_err(&["sync"], 1);
     assert!(out.stderr.contains("nowhere.git"), "{out}");
@@ -275,15 +280,29 @@ fn a_lost_mark_is_recomputed_from_refs_by_status() {
 #[test]
 fn appends_reach_the_d1_mirror_by_themselves() {
     let d1 = D1Worker::start();
-    let env = TestEnv::init().with_env("CLOUDFLARE_API_TOKEN", TOKEN);
+    let env = TestEnv::init();
     configure(&env, &d1);
     env.atom_ok(&["sync", "auto", "d1", "--debounce", "0"]);
+    // Recorded without the token: the worker cannot reach D1, says so, and
+    // leaves the job to a process that has the token.
     env.record(&["TASK", "one"]);
+    wait_for("the missing token to be reported", || {
+        let s = sync_status(&env);
+        s["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("CLOUDFLARE_API_TOKEN is not set"))
+            && s["running"] == false
+    });
+    assert_eq!(sync_status(&env)["pending"]["d1"], 1);
+
+    let env = env.with_env("CLOUDFLARE_API_TOKEN", TOKEN);
+    env.atom_ok(&["sync"]);
+    assert_eq!(d1.count("atoms"), 1);
     env.record(&["TASK", "two"]);
     wait_for("D1 to hold both atoms", || d1.count("atoms") == 2);
     wait_for("status to show nothing pending", || {
         let s = sync_status(&env);
-        s["pending"]["d1"] == 0 && s["last_success"].is_string()
+        s["pending"]["d1"] == 0 && s["last_error"].is_null()
     });
     assert!(sync_status(&env)["pending"].get("git").is_none());
     stop_workers(&env);
