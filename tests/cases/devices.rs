@@ -368,6 +368,39 @@ fn play(seed: u64, steps: usize) {
     world.check();
 }
 
+/// C pushes to the bare remote by itself (`sync auto git`), concurrently
+/// with its own commands: the same invariants hold once its worker is idle.
+/// (The worker's timing is not seeded: a failure here may not replay.)
+#[test]
+fn three_devices_one_syncing_by_itself() {
+    let seed = 0xa070;
+    let mut rng = Rng(seed);
+    let mut world = World::new(seed);
+    let c = &world.devices[2].1;
+    c.atom_ok(&["sync", "auto", "git", "--remote", "hub", "--debounce", "0"]);
+    for n in 0..24 {
+        world.step(&mut rng, n);
+    }
+    // Off, then idle: a worker ends its round (which may have failed: the
+    // remote moved on; settling is for that) and exits.
+    let c = &world.devices[2].1;
+    c.atom_ok(&["sync", "auto", "off"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while c.atom_json(&["status"])["sync"]["running"] == true {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "C's worker never stopped"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let last = c.atom_json(&["status"])["sync"].clone();
+    assert!(last["last_attempt"].is_string(), "{last:#}");
+    eprintln!("C's worker, at the end: {last}");
+    world.steps.push(format!("C's worker, at the end: {last}"));
+    world.settle();
+    world.check();
+}
+
 #[test]
 fn three_devices_random_scenario_seed_1() {
     play(1, 24);
