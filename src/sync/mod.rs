@@ -51,6 +51,8 @@ pub use crate::custody::SIGNERS_FILE;
 /// Where a store keeps, per remote, the commit of the remote's key list it
 /// checked last: `refs/atom/remotes/<remote>/signers`.
 pub const SEEN_PREFIX: &str = "refs/atom/remotes/";
+/// The lock file that serializes pushes and pulls, in the git dir.
+const SYNC_LOCK: &str = "atom-sync.lock";
 /// The remote `clone` makes, and the default of `push` and `pull`.
 pub const DEFAULT_REMOTE: &str = "origin";
 
@@ -272,6 +274,19 @@ impl Trail {
         GitCli::new(self.git_dir())
     }
 
+    /// One push or pull at a time in a store (a command and the automatic
+    /// sync worker, say): they share the incoming namespace and the
+    /// tracking refs. Blocks; the kernel drops it with its holder.
+    fn sync_lock(&self) -> Result<crate::store::lock::StoreLock, SyncError> {
+        let path = self.git_dir().join(SYNC_LOCK);
+        crate::store::lock::StoreLock::acquire(&path).map_err(|source| {
+            SyncError::from(StoreError::Io {
+                context: format!("locking {}", path.display()),
+                source,
+            })
+        })
+    }
+
     /// The configured remotes, by name.
     pub fn remotes(&self) -> Result<Vec<RemoteInfo>, SyncError> {
         let out = self
@@ -349,6 +364,7 @@ impl Trail {
         progress: bool,
     ) -> Result<PushReport, SyncError> {
         let url = self.remote_url(remote)?;
+        let _one_at_a_time = self.sync_lock()?;
         let mut specs = match trail {
             Some(t) => {
                 validate_trail_name(t)?;
@@ -564,6 +580,7 @@ impl Trail {
         if let Some(t) = trail {
             validate_trail_name(t)?;
         }
+        let _one_at_a_time = self.sync_lock()?;
         let ns = format!("{INCOMING_PREFIX}{remote}/");
         let mut specs = vec![
             format!("+{SIGNERS_REF}*:{ns}signers*"),
