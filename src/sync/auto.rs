@@ -303,9 +303,9 @@ impl WorkerLock {
         }
     }
 
-    /// Whether a worker runs now.
+    /// Whether a worker runs now (creates nothing).
     pub fn busy(home: &Path) -> bool {
-        match Self::open(home) {
+        match File::open(lock_file(home)) {
             Ok(file) => matches!(file.try_lock(), Err(TryLockError::WouldBlock)),
             Err(_) => false,
         }
