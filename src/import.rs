@@ -858,6 +858,7 @@ fn legacy_timestamp(s: &str) -> Result<String, String> {
 pub mod agent_trace;
 pub mod context_sync;
 pub mod d1;
+pub mod entire;
 #[cfg(test)]
 mod fuzz;
 pub mod source;

@@ -98,6 +98,9 @@ pub struct AgentsState {
     pub installed: Vec<crate::agents::install::AgentStatus>,
     /// Events spooled by hooks, not yet recorded.
     pub spooled: usize,
+    /// Warnings of recording spooled events, not yet shown (`atom agents
+    /// drain` shows them).
+    pub warnings: usize,
 }
 
 /// One thing `atom doctor` checked.
@@ -213,6 +216,7 @@ impl Trail {
                 _ => Vec::new(),
             },
             spooled: crate::agents::spool::pending(self.home()).map_or(0, |p| p.len()),
+            warnings: crate::agents::warnings_waiting(self.home()),
         };
         Ok(Status {
             store: self.home().to_owned(),

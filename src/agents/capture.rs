@@ -28,10 +28,12 @@ pub struct Captured {
     pub context_error: Option<AgentError>,
 }
 
-/// Spool `input` (the agent's event JSON) and, for a session start, build
-/// the context to hand back.
+/// Spool `input` (the agent's event JSON), to be recorded on `trail` (the
+/// current one when `None`), and, for a session start, build the context to
+/// hand back.
 pub fn capture(
     home: &Path,
+    trail: Option<&str>,
     agent: Agent,
     event: &str,
     input: &[u8],
@@ -66,6 +68,7 @@ pub fn capture(
         event: event.to_owned(),
         received: Utc::now(),
         payload,
+        trail: trail.map(str::to_owned),
     };
     let spooled = spool::write(home, &entry).map_err(io_err("writing the agent spool"))?;
     let mut context_error = None;

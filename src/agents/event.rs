@@ -582,6 +582,16 @@ pub fn shorten(v: &Value) -> Value {
     walk(v, 0)
 }
 
+/// The first line of `s`, control characters as spaces, cut to `max` bytes.
+pub fn one_line(s: &str, max: usize) -> String {
+    let first = s.trim().lines().next().unwrap_or("");
+    let clean: String = first
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    cut(clean.trim(), max)
+}
+
 /// `s` cut to at most `max` bytes at a character boundary, with `...`
 /// when cut.
 pub fn cut(s: &str, max: usize) -> String {

@@ -13,6 +13,7 @@
 //! hook being killed. Only `SessionStart` also reads the index, to hand the
 //! agent prior work ([`context`]).
 
+pub mod background;
 pub mod capture;
 pub mod context;
 pub mod event;
@@ -26,7 +27,7 @@ use std::path::{Path, PathBuf};
 pub use capture::{capture, Captured};
 pub use event::{Agent, Normalized};
 pub use install::{AgentStatus, Change, Scope};
-pub use record::{drain, DrainReport};
+pub use record::{drain, take_warnings, warnings_waiting, DrainReport};
 
 use crate::trail::TrailError;
 

@@ -27,7 +27,7 @@ use chrono::{DateTime, Timelike as _, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::event::{self, cut, tail, Agent, Normalized, Tool, ToolKind, What};
+use super::event::{self, cut, one_line, tail, Agent, Normalized, Tool, ToolKind, What};
 use super::spool::{self, DrainLock, Entry};
 use super::transcript::{self, Usage};
 use super::{agents_dir, io_err, project_name, project_root, AgentError};
@@ -142,7 +142,11 @@ struct SessionState {
 }
 
 fn state_path(home: &Path, agent: Agent, session: &str) -> PathBuf {
-    let key = crate::canonical::sha256_hex(format!("{}\n{session}", agent.name()).as_bytes());
+    state_file(home, agent.name(), session)
+}
+
+fn state_file(home: &Path, source: &str, session: &str) -> PathBuf {
+    let key = crate::canonical::sha256_hex(format!("{source}\n{session}").as_bytes());
     agents_dir(home)
         .join("sessions")
         .join(format!("{}.json", &key[..32]))
@@ -179,13 +183,32 @@ fn one(trail: &Trail, file: &Path) -> Result<Option<AtomId>, AgentError> {
         event: "?".into(),
         message: format!("spool file is not an event: {e}"),
     })?;
-    let agent = Agent::parse(&entry.agent)?;
-    let n = event::normalize(agent, &entry.event, &entry.payload)?;
     let event_id = file
         .file_stem()
         .unwrap_or_default()
         .to_string_lossy()
         .into_owned();
+    let on;
+    let trail = match &entry.trail {
+        Some(name) => {
+            on = Trail::open_on(trail.home(), Some(name)).map_err(|e| {
+                let message = format!("not recorded on trail {name}: {e}");
+                warn(trail.home(), &message);
+                AgentError::Payload {
+                    agent: entry.agent.clone(),
+                    event: entry.event.clone(),
+                    message,
+                }
+            })?;
+            &on
+        }
+        None => trail,
+    };
+    if entry.agent == spool::GIT {
+        return git_event(trail, &entry, &event_id);
+    }
+    let agent = Agent::parse(&entry.agent)?;
+    let n = event::normalize(agent, &entry.event, &entry.payload)?;
     let path = state_path(trail.home(), agent, &n.session);
     let mut before = load_state(&path);
     if before.pending.as_deref() == Some(event_id.as_str()) && recorded(trail, &event_id)? {
@@ -214,6 +237,111 @@ fn one(trail: &Trail, file: &Path) -> Result<Option<AtomId>, AgentError> {
     after.pending = None;
     save_state(&path, &after)?;
     Ok(Some(id))
+}
+
+/// Record a commit the `post-commit` hook spooled. A problem of the
+/// project (the repository or the commit is gone) drops the event with a
+/// warning; a problem of the store leaves it spooled for the next drain.
+fn git_event(trail: &Trail, entry: &Entry, event_id: &str) -> Result<Option<AtomId>, AgentError> {
+    use crate::hooks::HookError;
+    let path = state_file(trail.home(), spool::GIT, "commits");
+    let mut state = load_state(&path);
+    let resumed = state.pending.as_deref() == Some(event_id);
+    state.pending = Some(event_id.to_owned());
+    save_state(&path, &state)?;
+    let id = match crate::hooks::record_spooled(trail, entry, resumed) {
+        Ok(Some(done)) => {
+            for m in &done.masked {
+                warn(
+                    trail.home(),
+                    &format!(
+                        "{} recorded with {} in {} masked",
+                        done.atom_id, m.kind, m.field
+                    ),
+                );
+            }
+            if !done.unknown_influences.is_empty() {
+                warn(
+                    trail.home(),
+                    &format!(
+                        "{} recorded without influences that are not atoms of this store: {}",
+                        done.atom_id,
+                        done.unknown_influences.join(", ")
+                    ),
+                );
+            }
+            Some(done.atom_id)
+        }
+        Ok(None) => None,
+        Err(e @ HookError::Note { .. }) => {
+            warn(trail.home(), &e.to_string());
+            match &e {
+                HookError::Note { atom_id, .. } => AtomId::parse_any_case(atom_id).ok(),
+                _ => None,
+            }
+        }
+        Err(HookError::Trail(e)) if !e.is_bad_input() => return Err(e.into()),
+        Err(e) => {
+            let commit = entry
+                .payload
+                .get("commit")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            warn(
+                trail.home(),
+                &format!(
+                    "commit {} not recorded: {e}",
+                    commit.get(..12).unwrap_or(commit)
+                ),
+            );
+            return Err(AgentError::Payload {
+                agent: spool::GIT.into(),
+                event: entry.event.clone(),
+                message: e.to_string(),
+            });
+        }
+    };
+    state.pending = None;
+    save_state(&path, &state)?;
+    Ok(id)
+}
+
+/// Where drains keep their warnings until `atom agents drain` shows them.
+fn warnings_path(home: &Path) -> PathBuf {
+    agents_dir(home).join("warnings")
+}
+
+/// Keep a warning (one line) for `atom agents drain` and `atom status`.
+fn warn(home: &Path, message: &str) {
+    use std::io::Write as _;
+    let line = format!(
+        "{}\n",
+        message.split_whitespace().collect::<Vec<_>>().join(" ")
+    );
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(warnings_path(home))
+    {
+        let _ = f.write_all(line.as_bytes());
+    }
+}
+
+/// The warnings drains kept, oldest first; they are forgotten once taken.
+pub fn take_warnings(home: &Path) -> Vec<String> {
+    // Renamed first: a drain that warns meanwhile starts a new file.
+    let taken = agents_dir(home).join("warnings.taken");
+    if std::fs::rename(warnings_path(home), &taken).is_err() {
+        return Vec::new();
+    }
+    let text = std::fs::read_to_string(&taken).unwrap_or_default();
+    let _ = std::fs::remove_file(&taken);
+    text.lines().map(str::to_owned).collect()
+}
+
+/// How many warnings drains kept that nobody has seen yet.
+pub fn warnings_waiting(home: &Path) -> usize {
+    std::fs::read_to_string(warnings_path(home)).map_or(0, |t| t.lines().count())
 }
 
 /// Whether an atom of the last few carries `event_id` (a drain that died
@@ -510,14 +638,4 @@ fn first_string(v: &Value) -> Option<String> {
         Value::Array(a) => a.iter().find_map(first_string),
         _ => None,
     }
-}
-
-/// The first line of `s`, control characters as spaces, cut to `max` bytes.
-fn one_line(s: &str, max: usize) -> String {
-    let first = s.trim().lines().next().unwrap_or("");
-    let clean: String = first
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    cut(clean.trim(), max)
 }

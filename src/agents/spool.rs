@@ -42,7 +42,14 @@ pub struct Entry {
     pub received: DateTime<Utc>,
     /// The agent's JSON, as it came.
     pub payload: Value,
+    /// The trail to record on (`--trail`, `ATOM_TRAIL` where the hook ran);
+    /// `None`: the store's current trail when the event is drained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trail: Option<String>,
 }
+
+/// The `agent` of the events git's hooks spool (`post-commit`).
+pub const GIT: &str = "git";
 
 /// The spool directory of a store.
 pub fn dir(home: &Path) -> PathBuf {

@@ -189,7 +189,7 @@ enum Command {
     Export(commands::export::Args),
     /// Append JSON-lines records to the current trail, all or nothing (`-` reads stdin).
     #[command(
-        after_help = "Examples:\n  atom import trail.jsonl\n  atom export | atom --store /tmp/other import -"
+        after_help = "Examples:\n  atom import trail.jsonl\n  atom export | atom --store /tmp/other import -\n  atom import --from entire ~/src/project"
     )]
     Import(commands::import::Args),
     /// The transparency log's latest signed checkpoint, or its verifier and witness keys.
@@ -209,10 +209,13 @@ pub struct Ctx {
     pub selected: Option<String>,
     pub printer: Printer,
     trail: std::cell::OnceCell<Trail>,
-    /// Start a background drain of the agent spool when it holds events
-    /// (every command but `atom agents`, which drains or reports it).
+    /// Record what the hooks' spool holds before reading (every command
+    /// but `atom agents`, which drains or reports it).
     drain_spool: bool,
 }
+
+/// How long a command waits for a drain that runs already before it reads.
+const SPOOL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Ctx {
     /// Open the store on the selected trail, or explain how to create it.
@@ -221,13 +224,14 @@ impl Ctx {
             return Ok(t);
         }
         let t = Trail::open_on(&self.home, self.selected.as_deref())?;
-        // Events a killed hook or drain left: recorded in the background,
-        // so this command's answer is not held up.
-        if self.drain_spool
-            && atom::agents::spool::has_pending(&self.home)
-            && !atom::agents::spool::DrainLock::busy(&self.home)
-        {
-            commands::hook::start_drain(&self.home);
+        // What hooks spooled (a commit just made, an agent's last tool
+        // call) is recorded before the command reads, so that it sees it.
+        if self.drain_spool && atom::agents::spool::has_pending(&self.home) {
+            if let Err(e) = atom::agents::drain(&t, SPOOL_WAIT) {
+                self.printer.note(&format!(
+                    "warning: events spooled by hooks not recorded yet: {e}"
+                ));
+            }
         }
         // A round of automatic sync that a killed worker left unfinished.
         t.resume_sync();

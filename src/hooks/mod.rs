@@ -6,25 +6,26 @@
 //! touched. A trailer added after the fact would change the commit id and
 //! break its signature, so the link lives in a note, and after an amend or a
 //! rebase the notes of the old commits are carried to the new ones. The
-//! project repository is read and the notes written with the `git` binary,
-//! as git itself would do it; the hook scripts in `hooks/` are tiny and call
+//! `post-commit` hook only spools the commit ([`spooled`]); a drain reads
+//! the project repository and writes the notes with the `git` binary, as
+//! git itself would do it. The hook scripts in `hooks/` are tiny and call
 //! `atom hook <name>`, which never fails a commit.
 
 mod install;
 mod notes;
 mod project;
 mod record;
+mod spooled;
 
 pub use install::{
     install, installed, locate, uninstall, HookAction, HookChange, HooksDir, HOOK_NAMES,
 };
-pub use notes::{
-    configure, merge_fetched, push as push_notes, take_squashed, unconfigure, NotesPushed,
-};
+pub use notes::{configure, merge_fetched, push as push_notes, unconfigure, NotesPushed};
 pub use project::{CommitInfo, FileChange, PendingCommit, Project};
 pub use record::{
-    post_commit, post_merge, post_rewrite, CommitRecorded, RewriteRecorded, LOCK_WAIT,
+    post_merge, post_rewrite, record_commit_event, CommitRecorded, RewriteRecorded, LOCK_WAIT,
 };
+pub use spooled::{record_spooled, spool_commit, CommitEvent, POST_COMMIT};
 
 use std::path::PathBuf;
 

@@ -248,22 +248,10 @@ pub fn push(project: &Project, remote: &str) -> Result<NotesPushed, HookError> {
     Ok(NotesPushed::Pushed)
 }
 
-/// The commits a squash merge squashed into the commit being made, as
-/// `prepare-commit-msg` left them (the file is consumed), with the atom ids
-/// of their notes.
-pub fn take_squashed(project: &Project) -> Result<(Vec<String>, Vec<AtomId>), HookError> {
-    let file = project.git_path("--absolute-git-dir", SQUASHED_FILE)?;
-    let Ok(text) = std::fs::read_to_string(&file) else {
-        return Ok((Vec::new(), Vec::new()));
-    };
-    std::fs::remove_file(&file).map_err(io_err(format!("removing {}", file.display())))?;
-    let commits: Vec<String> = text
-        .split_whitespace()
-        .filter(|s| s.len() >= 40 && s.bytes().all(|b| b.is_ascii_hexdigit()))
-        .map(str::to_owned)
-        .collect();
+/// The atom ids in the notes of the commits a squash merge squashed
+/// (`commits` newest first, as `git log` lists them), oldest first.
+pub fn squashed_ids(project: &Project, commits: &[String]) -> Result<Vec<AtomId>, HookError> {
     let mut ids: Vec<AtomId> = Vec::new();
-    // Oldest first, as `git log` listed them newest first.
     for commit in commits.iter().rev() {
         for id in project.note_ids(commit)? {
             if !ids.contains(&id) {
@@ -271,5 +259,5 @@ pub fn take_squashed(project: &Project) -> Result<(Vec<String>, Vec<AtomId>), Ho
             }
         }
     }
-    Ok((commits, ids))
+    Ok(ids)
 }

@@ -18,7 +18,21 @@ use crate::model::AtomId;
 #[derive(Debug, Clone, Default)]
 pub struct Project {
     dir: Option<PathBuf>,
+    /// The git directory, when it is known and not to be discovered.
+    git_dir: Option<PathBuf>,
 }
+
+/// The variables by which git tells the processes it starts where the
+/// repository is: a project reached by path must not inherit them from
+/// the hook that started this process.
+const LOCATING_VARS: [&str; 6] = [
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_PREFIX",
+    "GIT_OBJECT_DIRECTORY",
+];
 
 /// One file a commit changed, against its first parent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -71,20 +85,36 @@ const LOG_FORMAT: &str =
 impl Project {
     /// The repository around the current directory, as git's environment says.
     pub fn here() -> Self {
-        Project { dir: None }
+        Project::default()
     }
 
     /// The repository around `dir`.
     pub fn at(dir: &Path) -> Self {
         Project {
             dir: Some(dir.to_owned()),
+            git_dir: None,
+        }
+    }
+
+    /// The repository whose git directory is `git_dir`, with `work_tree`
+    /// (`None`: bare).
+    pub fn located(git_dir: &Path, work_tree: Option<&Path>) -> Self {
+        Project {
+            dir: Some(work_tree.unwrap_or(git_dir).to_owned()),
+            git_dir: Some(git_dir.to_owned()),
         }
     }
 
     pub(super) fn git(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("git");
         if let Some(d) = &self.dir {
+            for var in LOCATING_VARS {
+                cmd.env_remove(var);
+            }
             cmd.arg("-C").arg(d);
+        }
+        if let Some(g) = &self.git_dir {
+            cmd.arg("--git-dir").arg(g);
         }
         cmd.args(args)
             .stdin(Stdio::null())
@@ -258,7 +288,7 @@ impl Project {
 }
 
 /// The branch a rebase in progress is rewriting (HEAD is detached meanwhile).
-fn rebasing_branch(git_dir: &Path) -> Option<String> {
+pub(super) fn rebasing_branch(git_dir: &Path) -> Option<String> {
     ["rebase-merge", "rebase-apply"].iter().find_map(|d| {
         let name = std::fs::read_to_string(git_dir.join(d).join("head-name")).ok()?;
         name.trim().strip_prefix("refs/heads/").map(str::to_owned)

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use super::project::{CommitInfo, Project};
+use super::spooled::CommitEvent;
 use super::{note_failed, HookError};
 use crate::model::{self, AtomId};
 use crate::secrets::Located;
@@ -42,26 +43,32 @@ pub struct RewriteRecorded {
     pub masked: Vec<Located>,
 }
 
-/// Record `HEAD` of `project` as a COMMIT atom and add the atom's id to the
-/// commit's note. `influenced_by` is `ATOM_INFLUENCED_BY` (ids separated by
-/// commas or spaces) plus the commit's `Atom-Influenced-By:` trailers;
-/// `agent` defaults to the commit's author.
-pub fn post_commit(
+/// Record the commit of a spooled `post-commit` event as a COMMIT atom and
+/// add the atom's id to the commit's note. `influenced_by` is the event's
+/// `ATOM_INFLUENCED_BY` (ids separated by commas or spaces) plus the
+/// commit's `Atom-Influenced-By:` trailers; the agent defaults to the
+/// commit's author.
+pub fn record_commit_event(
     trail: &Trail,
-    project: &Project,
-    agent: Option<String>,
-    influenced_by: Option<String>,
+    event: &CommitEvent,
 ) -> Result<CommitRecorded, HookError> {
-    let info = read_head(trail, project)?;
-    let (squashed, squashed_ids) = super::take_squashed(project)?;
-    if squashed.is_empty() {
-        return record_commit(trail, project, info, "commit", agent, influenced_by, &[]);
+    let project = event.project();
+    let pending = project.start_commit(&event.commit)?;
+    let caught_up = trail.catch_up();
+    let mut info = pending.finish()?;
+    caught_up?;
+    // The branch as it was when the commit was made.
+    info.branch = event.branch.clone();
+    let (agent, influenced_by) = (event.agent.clone(), event.influenced_by.clone());
+    if event.squashed.is_empty() {
+        return record_commit(trail, &project, info, "commit", agent, influenced_by, &[]);
     }
+    let ids = super::notes::squashed_ids(&project, &event.squashed)?;
     squash_commit(
         trail,
-        project,
+        &project,
         info,
-        (squashed, squashed_ids),
+        (event.squashed.clone(), ids),
         agent,
         influenced_by,
     )

@@ -572,6 +572,35 @@ impl Index {
             .optional()?)
     }
 
+    /// The ids of the COMMIT atoms (from `atom hooks`) whose
+    /// `metadata.commit` is one of `shas`, by commit: one pass over the
+    /// COMMIT atoms (index `atom_type`), keeping only the matches.
+    pub fn commit_atoms(
+        &self,
+        shas: &std::collections::HashSet<String>,
+    ) -> Result<std::collections::HashMap<String, Vec<String>>, IndexError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT atom_id, json_extract(record, '$.metadata.commit') FROM atom
+             WHERE type = 'COMMIT' ORDER BY n",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
+        while let Some(row) = rows.next()? {
+            let Ok(sha) = row.get::<_, String>(1) else {
+                continue;
+            };
+            if shas.contains(&sha) {
+                let id: String = row.get(0)?;
+                let ids = out.entry(sha).or_default();
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Full-text search over summary and metadata: the newest `limit`
     /// matching atoms with a snippet of where each matched. `fts` is an
     /// FTS5 query, see [`fts_query`].

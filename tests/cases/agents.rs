@@ -887,14 +887,48 @@ fn a_later_atom_command_records_what_the_spool_still_holds() {
         .success());
     holder.wait().unwrap();
     assert_eq!(env.atom_json(&["agents", "list"])["spooled"], 1);
-    // Any command that opens the store starts a drain in the background.
-    env.atom_ok(&["log"]);
-    let mut waited = 0;
-    while env.atom_json(&["agents", "list"])["spooled"] != 0 {
-        waited += 1;
-        assert!(waited < 3000, "the spool was never drained");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    // Any command that opens the store records what the spool holds
+    // before it reads: its answer already shows the event.
+    let log = env.atom_json(&["log"]);
+    assert_eq!(log[0]["record"]["type"], "PROMPT", "{log}");
+    assert_eq!(env.atom_json(&["agents", "list"])["spooled"], 0);
     // The drain removes the file after its atom is recorded.
     assert_eq!(of_type(&atoms(&env), "PROMPT").len(), 1);
+}
+
+#[test]
+fn agent_events_go_to_the_trail_atom_trail_names() {
+    let env = TestEnv::init();
+    env.record(&["TASK", "start"]);
+    env.atom_ok(&["fork", "experiment"]);
+    let proj = project(&env, "shop");
+    let mut payload = fixture("claude-code", "UserPromptSubmit");
+    payload["cwd"] = json!(proj);
+    let out: Output = {
+        use std::io::Write as _;
+        let mut child = env
+            .atom_command(&["hook", "claude-code", "UserPromptSubmit"])
+            .env("ATOM_TRAIL", "experiment")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(payload.to_string().as_bytes()).unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap().into()
+    };
+    assert!(out.code == 0 && out.stderr.is_empty(), "{out}");
+    drain(&env);
+    let on = |trail: &str| -> Vec<String> {
+        env.atom_json(&["log", "--trail", trail])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["record"]["type"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(on("experiment"), ["PROMPT", "TASK"]);
+    assert_eq!(on("main"), ["TASK"], "the current trail is left alone");
 }

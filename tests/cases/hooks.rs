@@ -43,13 +43,29 @@ impl<'a> Repo<'a> {
         self.git_in(&self.dir, args)
     }
 
-    /// `git commit` (hooks run), requiring success; returns its output.
+    /// `git commit` (hooks run), requiring success, then `atom agents
+    /// drain`, which waits until the spooled commit is recorded and shows
+    /// the warnings recording it gave; returns both outputs in one.
     fn commit(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
         let mut full = vec!["commit", "-q"];
         full.extend_from_slice(args);
-        let out = self.git_with(&self.dir, env, &full);
+        let mut out = self.git_with(&self.dir, env, &full);
         assert_eq!(out.code, 0, "git commit failed:\n{out}");
+        out.stderr.push_str(&self.drained());
         out
+    }
+
+    /// `atom agents drain` in the project (where the store may be broken:
+    /// its failure is part of what it prints); returns its stderr.
+    fn drained(&self) -> String {
+        let out: Output = self
+            .env
+            .atom_command(&["agents", "drain"])
+            .current_dir(&self.dir)
+            .output()
+            .expect("run atom agents drain")
+            .into();
+        out.stderr
     }
 
     fn write(&self, name: &str, text: &[u8]) {
@@ -493,7 +509,8 @@ fn commit_despite(repo: &Repo, what: &str, env: &[(&str, &str)]) {
     let before = repo.git(&["rev-list", "--count", "--all"]);
     repo.write("a", what.as_bytes());
     repo.git(&["add", "a"]);
-    let out = repo.commit(env, &["-m", what]);
+    let out = repo.git_with(&repo.dir, env, &["commit", "-q", "-m", what]);
+    assert_eq!(out.code, 0, "{what}: git commit failed:\n{out}");
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert!(
         lines.len() == 1 && lines[0].starts_with("warning: atom: "),
@@ -508,13 +525,24 @@ fn commit_despite(repo: &Repo, what: &str, env: &[(&str, &str)]) {
 }
 
 #[test]
-fn a_missing_locked_or_broken_store_never_stops_a_commit() {
+fn a_locked_broken_or_missing_store_never_stops_a_commit_and_loses_none() {
     let env = TestEnv::init();
     env.record(&["TASK", "start"]);
     let repo = Repo::new(&env, "project");
     repo.install();
+    // `git commit` alone: the hook spools the commit and says nothing.
+    let spooled = |what: &str| {
+        repo.write("a", what.as_bytes());
+        repo.git(&["add", "a"]);
+        let out = repo.git_with(&repo.dir, &[], &["commit", "-q", "-m", what]);
+        assert_eq!(out.code, 0, "{what}: {out}");
+        assert_eq!(out.stderr, "", "{what}: the commit is spooled quietly");
+        repo.head()
+    };
+    let mut kept = Vec::new();
 
-    // Locked: another writer holds the store lock.
+    // Locked: another writer holds the store lock. The drain the hook
+    // started gives up; the commit stays spooled.
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -522,58 +550,57 @@ fn a_missing_locked_or_broken_store_never_stops_a_commit() {
         .open(env.git_dir().join("atom.lock"))
         .unwrap();
     lock.lock().unwrap();
-    commit_despite(&repo, "locked", &[]);
+    kept.push(spooled("locked"));
+    assert!(repo.note("HEAD").is_empty(), "not recorded while locked");
     lock.unlock().unwrap();
 
-    // Unwritable: the store's files and directories lose their write
-    // permission. Root ignores modes, so then the objects directory is
-    // replaced by a file instead, which no write gets through either.
-    let set_mode = |writable: bool| {
-        let mode = if writable { "u+w" } else { "a-w" };
-        let out = env
-            .command("chmod")
-            .args(["-R", mode])
-            .arg(env.store())
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-    };
-    set_mode(false);
-    let root = std::fs::File::create(env.store().join("probe")).is_ok();
-    let objects = env.git_dir().join("objects");
-    let moved = env.path().join("objects-aside");
-    if root {
-        std::fs::remove_file(env.store().join("probe")).unwrap();
-        std::fs::rename(&objects, &moved).unwrap();
-        std::fs::write(&objects, b"").unwrap();
-    }
-    commit_despite(&repo, "unwritable", &[]);
-    if root {
-        std::fs::remove_file(&objects).unwrap();
-        std::fs::rename(&moved, &objects).unwrap();
-    }
-    set_mode(true);
-
-    // Broken: HEAD is garbage.
+    // Broken: the store's HEAD is garbage; nothing can be recorded.
     let head = env.git_dir().join("HEAD");
     let good_head = std::fs::read(&head).unwrap();
     std::fs::write(&head, b"garbage\n").unwrap();
-    commit_despite(&repo, "broken", &[]);
+    kept.push(spooled("broken"));
+    let drained = repo.drained();
+    assert!(drained.starts_with("error: "), "{drained}");
+    assert!(repo.note("HEAD").is_empty(), "not recorded while broken");
     std::fs::write(&head, good_head).unwrap();
 
-    // Missing: the store is gone.
+    // Missing: the store is gone, so there is no spool either: one warning,
+    // and the commit goes through.
     let aside = env.path().join("store-aside");
     std::fs::rename(env.store(), &aside).unwrap();
     commit_despite(&repo, "missing", &[]);
     std::fs::rename(&aside, env.store()).unwrap();
 
-    // None of it hurt the store, and the hook works again.
+    // The store is back: the next command records what was spooled, in
+    // order, and the hook works again.
     repo.write("a", b"fine");
     repo.commit(&[], &["-am", "fine again"]);
-    assert_eq!(repo.note("HEAD").len(), 1);
+    kept.push(repo.head());
     let log = env.cross_check();
-    assert_eq!(log.len(), 2, "the first atom and the last commit's");
+    assert_eq!(
+        log.len(),
+        1 + kept.len(),
+        "the first atom and each kept commit's"
+    );
+    for commit in &kept {
+        let note = repo.note(commit);
+        assert_eq!(note.len(), 1, "{commit} is noted");
+        assert_eq!(show(&env, &note[0])["metadata"]["commit"], commit.as_str());
+    }
     env.atom_ok(&["verify"]);
+}
+
+#[test]
+fn a_commit_the_store_cannot_spool_is_one_warning() {
+    let env = TestEnv::init();
+    let repo = Repo::new(&env, "project");
+    repo.install();
+    // The spool is a file, not a directory: no event can be written.
+    let agents = env.store().join("agents");
+    std::fs::create_dir_all(&agents).unwrap();
+    std::fs::write(agents.join("spool"), b"").unwrap();
+    commit_despite(&repo, "unspoolable", &[]);
+    assert_eq!(atom_count(&env), 0);
 }
 
 #[test]
@@ -970,4 +997,46 @@ fn git_carries_notes_without_atom_and_uninstall_restores_the_config() {
         .filter(|n| n.contains("atom"))
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn a_commit_is_in_the_log_of_the_next_command_even_from_a_linked_worktree() {
+    let env = TestEnv::init();
+    let repo = Repo::new(&env, "project");
+    repo.install();
+    repo.write("a", b"a\n");
+    repo.git(&["add", "a"]);
+    repo.git(&["commit", "-q", "-m", "first"]);
+    // A linked worktree on its own branch: the hook reads HEAD in process,
+    // where git runs it, with git's environment.
+    let linked = env.path().join("linked");
+    repo.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "topic",
+        linked.to_str().unwrap(),
+    ]);
+    std::fs::write(linked.join("b"), b"b\n").unwrap();
+    repo.git_in(&linked, &["add", "b"]);
+    repo.git_in(&linked, &["commit", "-q", "-m", "on topic"]);
+    let topic = repo
+        .git_in(&linked, &["rev-parse", "HEAD"])
+        .trim()
+        .to_owned();
+    // No drain by hand: `atom log` records what the hook spooled first.
+    let log = env.atom_json(&["log"]);
+    let subjects: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["record"]["metadata"]["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, ["on topic", "first"]);
+    let atom = &log[0]["record"]["metadata"];
+    assert_eq!(atom["commit"], topic.as_str());
+    assert_eq!(atom["branch"], "topic");
+    assert_eq!(log[1]["record"]["metadata"]["branch"], "main");
+    assert_eq!(repo.note(&topic).len(), 1, "the note is written too");
 }

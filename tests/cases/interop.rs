@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::TestEnv;
+use crate::common::{by_source, TestEnv};
 
 /// context-sync's own CREATE TABLE statements (see the file's header).
 const CONTEXT_SYNC_SCHEMA: &str = include_str!("../fixtures/context_sync_schema.sql");
@@ -44,27 +44,6 @@ fn context_sync_db(env: &TestEnv) -> PathBuf {
     path
 }
 
-/// The current trail's records, oldest first.
-fn records(env: &TestEnv) -> Vec<Value> {
-    let mut log: Vec<Value> = env
-        .cross_check()
-        .into_iter()
-        .map(|a| a["record"].clone())
-        .collect();
-    log.reverse();
-    log
-}
-
-fn by_source<'a>(records: &'a [Value], table: &str, id: &str) -> &'a Value {
-    records
-        .iter()
-        .find(|r| {
-            r["metadata"]["source"]
-                == serde_json::json!({"tool": "context-sync", "table": table, "id": id})
-        })
-        .unwrap_or_else(|| panic!("no atom from {table} {id}"))
-}
-
 fn import_context_sync(env: &TestEnv, db: &Path) -> Value {
     env.atom_json(&[
         "import",
@@ -82,7 +61,7 @@ fn context_sync_rows_become_linked_atoms_of_fitting_types() {
     let report = import_context_sync(&env, &db);
     assert_eq!(report["imported"], 11, "{report}");
     assert_eq!(report["skipped"], 0, "{report}");
-    let recs = records(&env);
+    let recs = env.records();
     assert_eq!(recs.len(), 11);
     // Projects first, then the rows by time.
     let types: Vec<&str> = recs.iter().map(|r| r["type"].as_str().unwrap()).collect();
@@ -102,7 +81,7 @@ fn context_sync_rows_become_linked_atoms_of_fitting_types() {
             "CAVEAT"
         ]
     );
-    let project = by_source(&recs, "projects", P1);
+    let project = by_source(&recs, "context-sync", "projects", P1);
     assert_eq!(project["summary"], "billing-api");
     assert_eq!(project["project"], "billing-api");
     assert_eq!(
@@ -111,7 +90,7 @@ fn context_sync_rows_become_linked_atoms_of_fitting_types() {
     );
     assert_eq!(project["timestamp"], "2024-11-27T09:00:00Z");
 
-    let decision = by_source(&recs, "decisions", "d-01");
+    let decision = by_source(&recs, "context-sync", "decisions", "d-01");
     assert_eq!(decision["operation"], "save_decision");
     assert_eq!(decision["agent"], "context-sync");
     assert_eq!(
@@ -129,26 +108,26 @@ fn context_sync_rows_become_linked_atoms_of_fitting_types() {
         decision["influenced_by"],
         serde_json::json!([project["atom_id"]])
     );
-    let other = by_source(&recs, "decisions", "d-02");
+    let other = by_source(&recs, "context-sync", "decisions", "d-02");
     assert_eq!(other["project"], "docs-site");
     assert_eq!(
         other["influenced_by"],
-        serde_json::json!([by_source(&recs, "projects", P2)["atom_id"]])
+        serde_json::json!([by_source(&recs, "context-sync", "projects", P2)["atom_id"]])
     );
 
-    let conversation = by_source(&recs, "conversations", "c-01");
+    let conversation = by_source(&recs, "context-sync", "conversations", "c-01");
     assert_eq!(conversation["agent"], "claude");
     assert_eq!(conversation["metadata"]["role"], "assistant");
     assert_eq!(
         conversation["metadata"]["metadata"],
         serde_json::json!({"files": 2})
     );
-    let note = by_source(&recs, "notes", "n-01");
+    let note = by_source(&recs, "context-sync", "notes", "n-01");
     assert_eq!(
         note["metadata"]["tags"],
         serde_json::json!(["ops", "staging"])
     );
-    let constraint = by_source(&recs, "constraints", "k-01");
+    let constraint = by_source(&recs, "context-sync", "constraints", "k-01");
     assert_eq!(constraint["summary"], "money: integers in cents");
 
     // `atom log --project` finds them through the index.
@@ -181,12 +160,12 @@ fn context_sync_reimport_adds_only_new_rows() {
     let report = import_context_sync(&env, &db);
     assert_eq!(report["imported"], 1, "{report}");
     assert_eq!(report["skipped"], 11, "{report}");
-    let recs = records(&env);
+    let recs = env.records();
     assert_eq!(recs.len(), 12);
-    let new = by_source(&recs, "decisions", "d-03");
+    let new = by_source(&recs, "context-sync", "decisions", "d-03");
     assert_eq!(
         new["influenced_by"],
-        serde_json::json!([by_source(&recs, "projects", P1)["atom_id"]]),
+        serde_json::json!([by_source(&recs, "context-sync", "projects", P1)["atom_id"]]),
         "a new row links to the project atom of the earlier import"
     );
 }
@@ -331,7 +310,7 @@ fn agent_trace_import_writes_edit_atoms_and_export_round_trips() {
         "--json",
     ]);
     assert_eq!(report["imported"], 2, "{report}");
-    let recs = records(&env);
+    let recs = env.records();
     let edit = &recs[0];
     assert_eq!(edit["type"], "EDIT");
     assert_eq!(edit["operation"], "edit_file");

@@ -9,6 +9,7 @@ mod crash;
 mod custody;
 mod devices;
 mod durability;
+mod entire;
 mod hooks;
 mod hostile;
 mod import;

@@ -441,6 +441,17 @@ impl TestEnv {
         out.stdout
     }
 
+    /// The current trail's records, oldest first, after [`TestEnv::cross_check`].
+    pub fn records(&self) -> Vec<Value> {
+        let mut log: Vec<Value> = self
+            .cross_check()
+            .into_iter()
+            .map(|a| a["record"].clone())
+            .collect();
+        log.reverse();
+        log
+    }
+
     /// Check the store with independent tools and return `atom log --json`
     /// (the current trail, newest first; it must not be empty):
     /// - `git fsck --strict` is silent and succeeds (dangling objects, such as
@@ -547,4 +558,14 @@ pub fn assert_linear_chain(log: &[Value]) {
         assert_eq!(first["record"]["previous_atom"], Value::Null);
         assert_eq!(first["record"]["previous_digest"], Value::Null);
     }
+}
+
+/// The record in `records` imported from `tool`'s `table` row `id`.
+pub fn by_source<'a>(records: &'a [Value], tool: &str, table: &str, id: &str) -> &'a Value {
+    records
+        .iter()
+        .find(|r| {
+            r["metadata"]["source"] == serde_json::json!({"tool": tool, "table": table, "id": id})
+        })
+        .unwrap_or_else(|| panic!("no atom from {tool} {table} {id}"))
 }

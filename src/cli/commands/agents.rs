@@ -223,6 +223,9 @@ struct DrainOut {
     skipped: usize,
     rejected: usize,
     left: usize,
+    /// What drains found worth a warning since they were last shown (a
+    /// masked secret, an influence that is not an atom, a note not written).
+    warnings: Vec<String>,
 }
 
 fn drain(ctx: &Ctx, wait_ms: u64) -> Result<(), CliError> {
@@ -233,7 +236,13 @@ fn drain(ctx: &Ctx, wait_ms: u64) -> Result<(), CliError> {
         skipped: report.skipped,
         rejected: report.rejected,
         left: report.left,
+        warnings: agents::take_warnings(&ctx.home),
     };
+    if !ctx.printer.json {
+        for w in &out.warnings {
+            ctx.printer.note(&format!("warning: atom: {w}"));
+        }
+    }
     if ctx.printer.json {
         ctx.printer.json(&out)?;
         return Ok(());

@@ -48,6 +48,20 @@ fn handle(ctx: &Ctx, args: &Args) -> Result<(), HookError> {
         .ok()
         .filter(|a| !a.trim().is_empty());
     let project = Project::here();
+    if !matches!(
+        args.name.as_str(),
+        "post-commit" | "post-merge" | "post-rewrite" | "pre-push"
+    ) {
+        return Err(HookError::Input(format!(
+            "atom has no {:?} hook (post-commit, post-merge, post-rewrite, pre-push)",
+            args.name
+        )));
+    }
+    if args.name != "post-commit" {
+        // The notes these hooks read or push include the commits still
+        // spooled.
+        drain_first(ctx);
+    }
     if matches!(args.name.as_str(), "post-merge" | "post-rewrite") {
         // After a pull: the notes fetched with it join ours first.
         if let Err(e) = hooks::merge_fetched(&project) {
@@ -65,9 +79,9 @@ fn handle(ctx: &Ctx, args: &Args) -> Result<(), HookError> {
             hooks::push_notes(&project, remote)?;
         }
         "post-commit" => {
-            let trail = &atom::Trail::open_on(&ctx.home, ctx.selected.as_deref())?;
             let influences = std::env::var("ATOM_INFLUENCED_BY").ok();
-            warn(&hooks::post_commit(trail, &project, agent, influences)?);
+            hooks::spool_commit(&ctx.home, ctx.selected.as_deref(), agent, influences)?;
+            atom::agents::background::start_drain(&ctx.home);
         }
         "post-merge" => {
             let trail = &atom::Trail::open_on(&ctx.home, ctx.selected.as_deref())?;
@@ -90,14 +104,28 @@ fn handle(ctx: &Ctx, args: &Args) -> Result<(), HookError> {
                 warn_masked(&done.atom_id, &done.masked);
             }
         }
-        other => {
-            return Err(HookError::Input(format!(
-                "atom has no {other:?} hook (post-commit, post-merge, post-rewrite, pre-push)"
-            )))
-        }
+        _ => unreachable!("hook names are checked above"),
     }
     Ok(())
 }
+
+/// Record what the spool holds (commits the post-commit hook spooled, agent
+/// events) and show the warnings drains kept.
+fn drain_first(ctx: &Ctx) {
+    if atom::agents::spool::has_pending(&ctx.home) {
+        if let Ok(trail) = atom::Trail::open(&ctx.home) {
+            if let Err(e) = atom::agents::drain(&trail, DRAIN_WAIT) {
+                warn_agent(&format!("spooled events not recorded yet: {e}"));
+            }
+        }
+    }
+    for w in atom::agents::take_warnings(&ctx.home) {
+        warn_agent(&w);
+    }
+}
+
+/// How long a hook waits for a drain that runs already.
+const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Say what was masked: the commit still went through.
 fn warn_masked(atom_id: &atom::AtomId, masked: &[atom::secrets::Located]) {
@@ -132,7 +160,7 @@ fn agent_hook(ctx: &Ctx, agent: atom::agents::Agent, event: &str) {
         .take(atom::agents::capture::MAX_INPUT)
         .read_to_end(&mut input);
     let result = match read {
-        Ok(_) => atom::agents::capture(&ctx.home, agent, event, &input),
+        Ok(_) => atom::agents::capture(&ctx.home, ctx.selected.as_deref(), agent, event, &input),
         Err(source) => Err(atom::agents::AgentError::Io {
             context: "reading the event".into(),
             source,
@@ -146,7 +174,7 @@ fn agent_hook(ctx: &Ctx, agent: atom::agents::Agent, event: &str) {
             if let Some(e) = done.context_error {
                 warn_agent(&format!("no session context: {e}"));
             }
-            start_drain(&ctx.home);
+            atom::agents::background::start_drain(&ctx.home);
         }
         Err(e) => warn_agent(&format!("{} {event} event not recorded: {e}", agent.name())),
     }
@@ -156,27 +184,4 @@ fn agent_hook(ctx: &Ctx, agent: atom::agents::Agent, event: &str) {
 fn warn_agent(message: &str) {
     let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
     eprintln!("warning: atom: {}", crate::cli::output::safe(&message));
-}
-
-/// Start `atom agents drain` in the background, in its own process group
-/// (an agent that kills a slow hook's group does not stop it), unless a
-/// drain runs already: that one picks the new event up before it stops.
-pub(crate) fn start_drain(home: &std::path::Path) {
-    use std::os::unix::process::CommandExt as _;
-    use std::process::{Command, Stdio};
-    if atom::agents::spool::DrainLock::busy(home) {
-        return;
-    }
-    let Ok(exe) = std::env::current_exe() else {
-        return;
-    };
-    let _ = Command::new(exe)
-        .arg("--store")
-        .arg(home)
-        .args(["-q", "agents", "drain"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn();
 }

@@ -17,7 +17,8 @@ use crate::cli::Ctx;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A JSON-lines file (`atom export` output, or the seed system's atom_trail rows); `-` reads stdin.
-    /// With --from: the other tool's data (context-sync: default $CONTEXT_SYNC_DB_PATH or ~/.context-sync/data.db).
+    /// With --from: the other tool's data (context-sync: default $CONTEXT_SYNC_DB_PATH or ~/.context-sync/data.db;
+    /// entire: the project repository, default the one around the current directory).
     #[arg(required_unless_present = "from")]
     file: Option<PathBuf>,
     /// Import another tool's data instead of JSON lines; importing it again adds only what is new.
@@ -60,6 +61,8 @@ enum Source {
     ContextSync,
     /// The seed system's atom_trail table in its Cloudflare D1 database (token in CLOUDFLARE_API_TOKEN).
     D1,
+    /// Entire's checkpoints in a project repository (entire/checkpoints/v1, refs/entire/checkpoints/).
+    Entire,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
@@ -91,6 +94,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
                 let mut records = records.into_iter();
                 trail.import_records(&mut || Ok(records.next()), &options, &mut progress)
             })
+        }
+        (Some(Source::Entire), repo) => {
+            let repo = repo.unwrap_or_else(|| PathBuf::from("."));
+            trail.import_entire(&repo, &options, &mut progress)
         }
         (None, Some(file)) => import_file(trail, &file, args.format, &options, &mut progress),
         (None, None) => unreachable!("clap requires FILE without --from"),
@@ -184,10 +191,12 @@ fn report(ctx: &Ctx, result: Result<ImportReport, ImportError>) -> Result<(), Cl
             });
         }
         Err(e @ ImportError::Row { .. }) => {
-            return Err(CliError::usage(
-                format!("{e}; nothing was imported"),
-                "fix or remove that row in the source and import again; rows imported before are skipped",
-            ))
+            let hint = if matches!(&e, ImportError::Row { row, .. } if row.starts_with("entire ")) {
+                "that checkpoint is not as Entire writes it: fix or remove it (see `git ls-tree` of its branch or ref) and import again; what was imported before is skipped"
+            } else {
+                "fix or remove that row in the source and import again; rows imported before are skipped"
+            };
+            return Err(CliError::usage(format!("{e}; nothing was imported"), hint));
         }
         Err(ImportError::Open(message)) => {
             return Err(CliError::usage(
@@ -198,7 +207,7 @@ fn report(ctx: &Ctx, result: Result<ImportReport, ImportError>) -> Result<(), Cl
         Err(ImportError::Source(message)) => {
             return Err(CliError::usage(
                 format!("{message}; nothing was imported"),
-                "check the source: atom import --from context-sync PATH, or --from d1 with --account/--database and CLOUDFLARE_API_TOKEN",
+                "check the source: atom import --from context-sync PATH, --from entire REPO, or --from d1 with --account/--database and CLOUDFLARE_API_TOKEN",
             ))
         }
         Err(e @ ImportError::Read(_)) => {

@@ -117,6 +117,12 @@ fn render(s: &Status) -> String {
             }
         ),
     });
+    if s.agents.warnings > 0 {
+        out.push_str(&format!(
+            "            {} warnings of recording what hooks spooled (`atom agents drain` shows them)\n",
+            s.agents.warnings
+        ));
+    }
     out.push_str(&render_sync(&s.sync));
     out.push_str(&match s.checkpoint {
         Some(n) => format!("checkpoint  {n} atoms logged\n"),

@@ -1,0 +1,134 @@
+//! Draining the spool behind a hook's back.
+//!
+//! A hook must return at once, so the drain that turns its event into an
+//! atom runs in another process. Starting that process by `exec` of atom
+//! again costs a hook about as much as the rest of its work (the kernel maps
+//! the binary, the dynamic loader relocates it, and `posix_spawn` holds the
+//! parent until the child has done so). A `fork` of the hook itself is a
+//! fraction of that: the child shares the loaded binary and drains in
+//! process. It leaves the hook's session and process group first (an agent
+//! that kills a slow hook's group does not stop it), and puts `/dev/null`
+//! in place of stdin, stdout and stderr, so that an agent reading the hook's
+//! output until end of file is not held up by the drain.
+//!
+//! The fork happens only from a process with one thread (the hook's), where
+//! the child may go on running ordinary code; anywhere else, and when the
+//! fork fails, the drain is started as `atom agents drain` instead.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::spool::DrainLock;
+use crate::trail::Trail;
+
+/// How long a background drain waits for another drainer before leaving the
+/// spool to it.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Start draining `home`'s spool in the background unless a drain runs
+/// already (that one picks new events up before it stops). Returns at once;
+/// never fails: a drain that cannot start leaves the events spooled for the
+/// next atom command.
+pub fn start_drain(home: &Path) {
+    if DrainLock::busy(home) {
+        return;
+    }
+    if one_thread() && fork_drain(home) {
+        return;
+    }
+    spawn_drain(home);
+}
+
+/// Whether this process runs one thread (Linux: `/proc/self/stat`'s 20th
+/// field), the condition for a child of `fork` to run ordinary code.
+fn one_thread() -> bool {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return false;
+    };
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return false;
+    };
+    // `rest` starts at field 3: the thread count is field 20.
+    rest.split_whitespace().nth(17) == Some("1")
+}
+
+/// Fork a grandchild that drains and exits; `false` when the fork failed.
+/// The child in between exits at once and is waited for here, so a
+/// long-running parent (`atom mcp`) collects no zombies: the grandchild
+/// belongs to init.
+fn fork_drain(home: &Path) -> bool {
+    // SAFETY: this process has one thread (checked by the caller), so the
+    // child is a complete copy of it and may run any code before `_exit`.
+    match unsafe { libc::fork() } {
+        -1 => false,
+        0 => {
+            detach();
+            // SAFETY: as above; the child has one thread too.
+            if unsafe { libc::fork() } == 0 {
+                if let Ok(trail) = Trail::open(home) {
+                    let _ = super::drain(&trail, WAIT);
+                }
+            }
+            // SAFETY: ends the process without running the parent's exit
+            // handlers or flushing buffers it shares with the parent.
+            unsafe { libc::_exit(0) }
+        }
+        child => {
+            let mut status = 0;
+            // SAFETY: waits for our own child, which exits at once.
+            unsafe { libc::waitpid(child, &mut status, 0) };
+            true
+        }
+    }
+}
+
+/// In the child: a session of its own, and `/dev/null` for stdio.
+fn detach() {
+    // SAFETY: plain system calls on this process's own descriptors.
+    unsafe {
+        libc::setsid();
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            for fd in 0..3 {
+                libc::dup2(null, fd);
+            }
+            if null > 2 {
+                libc::close(null);
+            }
+        }
+    }
+}
+
+/// Start `atom agents drain` as a process of its own group.
+fn spawn_drain(home: &Path) {
+    use std::os::unix::process::CommandExt as _;
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let _ = Command::new(exe)
+        .arg("--store")
+        .arg(home)
+        .args(["-q", "agents", "drain"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_the_threads_of_this_process() {
+        // The test harness runs tests on threads of its own: more than one.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || rx.recv());
+        assert!(!one_thread(), "a second thread is running");
+        drop(tx);
+        let _ = t.join();
+    }
+}
