@@ -17,7 +17,9 @@
 //!   when the round succeeded; a worker killed mid-round leaves it, and the
 //!   next atom command starts a worker that finishes the job;
 //! - `worker.lock`: an OS file lock (`flock`) the worker holds for its life,
-//!   so at most one runs and a killed one releases it;
+//!   so at most one runs and a killed one releases it; the command that
+//!   starts a worker takes it and hands the open file to the worker, so it
+//!   never lapses in between;
 //! - `state.json`: last attempt, success, error and next retry, for status.
 //!
 //! The appending command never waits: it touches `pending` and, when no
@@ -330,31 +332,49 @@ fn touch(home: &Path) -> io::Result<()> {
 /// Start a worker for the store at `home` unless one runs (or no program
 /// was registered). Never waits for it.
 pub fn start_worker(home: &Path) {
+    use std::os::fd::AsRawFd as _;
     use std::os::unix::process::CommandExt as _;
     use std::process::{Command, Stdio};
     let Some(program) = WORKER_PROGRAM.get() else {
         return;
     };
-    if WorkerLock::busy(home) {
+    // Take the worker's lock here and hand it to the worker (the same open
+    // file, so the lock never lapses between the two): two appends at once
+    // never start two workers.
+    let Ok(lock) = WorkerLock::open(home) else {
+        return;
+    };
+    if lock.try_lock().is_err() {
         return;
     }
     let Ok(home) = std::path::absolute(home) else {
         return;
     };
+    let fd = lock.as_raw_fd();
     let mut cmd = Command::new(program);
     cmd.arg("--store")
         .arg(&home)
         .args(["-q", "sync", "--background"])
         .current_dir(&home)
         .env_remove("ATOM_TRAIL")
+        .env(LOCK_FD_VAR, INHERITED_FD.to_string())
         // A background push never prompts for a password.
         .env("GIT_TERMINAL_PROMPT", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
+    // SAFETY: dup2, fcntl and setsid are async-signal-safe; nothing else
+    // runs between fork and exec.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
+            // The lock as fd 3, kept open across exec.
+            if fd == INHERITED_FD {
+                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+            } else if libc::dup2(fd, INHERITED_FD) == -1 {
+                return Err(io::Error::last_os_error());
+            }
             // Its own session: no controlling terminal (ssh cannot prompt),
             // and no signal meant for the caller's process group.
             if libc::setsid() == -1 {
@@ -363,10 +383,48 @@ pub fn start_worker(home: &Path) {
             Ok(())
         });
     }
-    if let Ok(mut child) = cmd.spawn() {
+    let spawned = cmd.spawn();
+    // The worker holds the lock now (or, when it could not start, nobody).
+    drop(lock);
+    if let Ok(mut child) = spawned {
         // Reaped by a thread, so a long-lived caller (`atom mcp`) keeps no zombie.
         std::thread::spawn(move || child.wait());
     }
+}
+
+/// The environment variable naming the descriptor of the lock a worker
+/// inherits from the process that started it.
+const LOCK_FD_VAR: &str = "ATOM_SYNC_LOCK_FD";
+/// That descriptor.
+const INHERITED_FD: i32 = 3;
+
+/// The worker lock this process inherited (see [`start_worker`]), when it
+/// is the lock file of `home`; not passed on to this process's children.
+fn inherited_lock(home: &Path) -> Option<WorkerLock> {
+    use std::os::fd::FromRawFd as _;
+    use std::os::unix::fs::MetadataExt as _;
+    let fd: i32 = std::env::var(LOCK_FD_VAR).ok()?.parse().ok()?;
+    std::env::remove_var(LOCK_FD_VAR);
+    if fd != INHERITED_FD {
+        return None;
+    }
+    // SAFETY: fstat on a descriptor number only reads; an unused number fails.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut st) } == -1 {
+        return None;
+    }
+    let path = std::fs::metadata(lock_file(home)).ok()?;
+    if st.st_dev != path.dev() || st.st_ino != path.ino() {
+        return None;
+    }
+    // SAFETY: fd is open (fstat succeeded), is the lock file, and nothing
+    // else in this process owns it.
+    let file = unsafe { File::from_raw_fd(fd) };
+    // SAFETY: fcntl on an open descriptor.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    // Already ours (the same open file); this only confirms it.
+    file.try_lock().ok()?;
+    Some(WorkerLock { _file: file })
 }
 
 impl Trail {
@@ -642,7 +700,11 @@ fn sleep_until(home: &Path, until: Instant) -> bool {
 /// is marked, each after the debounce and any backoff; exits at once when
 /// another worker runs, and when the store or the setting goes away.
 pub fn run_worker(home: &Path) -> io::Result<()> {
-    let Some(_lock) = WorkerLock::acquire_within(home, Duration::from_secs(1))? else {
+    let lock = match inherited_lock(home) {
+        Some(lock) => Some(lock),
+        None => WorkerLock::acquire_within(home, Duration::from_secs(1))?,
+    };
+    let Some(_lock) = lock else {
         return Ok(());
     };
     let _ = std::fs::write(lock_file(home), format!("{}\n", std::process::id()));

@@ -194,6 +194,23 @@ fn an_unreachable_remote_is_reported_and_retried() {
     stop_workers(&env);
 }
 
+/// The pids of the live workers of the store (from /proc).
+fn workers(env: &TestEnv) -> Vec<String> {
+    let needle = format!("{}\0-q\0sync\0--background", env.store().display());
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(&needle) {
+            pids.push(name);
+        }
+    }
+    pids
+}
+
 /// The pid the worker wrote into its lock file.
 fn worker_pid(env: &TestEnv) -> String {
     std::fs::read_to_string(env.store().join("sync/worker.lock"))
@@ -217,8 +234,22 @@ fn record_never_waits_and_a_killed_worker_is_finished_later() {
     let sync = sync_status(&env);
     assert_eq!(sync["running"], true, "{sync:#}");
     assert_eq!(sync["pending"]["git"], 2, "{sync:#}");
+    assert_eq!(workers(&env), vec![pid.clone()]);
     assert_eq!(worker_pid(&env), pid, "a second worker started");
     assert_eq!(remote_tip(&env, &remote), None);
+    // Four appends at once start no second worker either.
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            env.atom_command(&["record", "TASK", &format!("burst_{i}")])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    assert_eq!(workers(&env), vec![pid.clone()]);
 
     // SIGKILL: the lock goes with the process, the mark stays. (No atom
     // command runs until it is gone: each would start a worker again.)
@@ -247,7 +278,8 @@ fn record_never_waits_and_a_killed_worker_is_finished_later() {
 
     // Any atom command (here `log`) starts a worker that finishes the job.
     env.atom_ok(&["log", "-n", "1"]);
-    let tip = second["commit"].as_str().unwrap().to_owned();
+    let tip = env.tip().unwrap();
+    assert_ne!(tip, second["commit"].as_str().unwrap());
     wait_for("the next worker to push", || {
         remote_tip(&env, &remote).as_deref() == Some(tip.as_str())
     });
