@@ -368,6 +368,9 @@ impl<'t> Transaction<'t> {
             // index catches up from git next time.
             ix.rollback();
         }
+        if !moved.is_empty() {
+            self.trail.note_appended();
+        }
         Ok(())
     }
 }

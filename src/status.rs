@@ -41,6 +41,8 @@ pub struct Status {
     pub agents: AgentsState,
     /// The transparency log's latest checkpoint: its size, `None` while empty.
     pub checkpoint: Option<u64>,
+    /// Automatic sync (`atom sync auto`): mode, pending, last success and error.
+    pub sync: crate::sync::auto::AutoStatus,
 }
 
 /// A trail's head atom.
@@ -228,6 +230,7 @@ impl Trail {
             hooks,
             agents,
             checkpoint: self.checkpoint()?.map(|c| c.size),
+            sync: self.auto_status()?,
         })
     }
 
@@ -306,6 +309,16 @@ impl Trail {
                     "atom mirror status".into(),
                 ),
             });
+        }
+        if let Some(e) = &status.sync.last_error {
+            checks.push(Check::warning(
+                "sync",
+                format!(
+                    "automatic sync failed {} time(s) in a row: {e}",
+                    status.sync.failures
+                ),
+                "atom sync (one round now, saying what is wrong)".into(),
+            ));
         }
         for r in &status.remotes {
             let check = format!("remote {}", r.name);

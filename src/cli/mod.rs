@@ -143,6 +143,12 @@ enum Command {
     /// Fetch a remote's trails, verify every new atom, then fast-forward or merge.
     #[command(after_help = "Examples:\n  atom pull\n  atom pull origin main")]
     Pull(commands::pull::Args),
+    /// Sync that runs by itself: `sync auto git|d1|both` pushes new atoms in the background;
+    /// `sync` alone runs one round now.
+    #[command(
+        after_help = "Examples:\n  atom sync auto git              # push to origin after each new atom\n  atom sync auto both --debounce 10\n  atom sync                       # one round now (retry after an error)\n  atom sync auto off"
+    )]
+    Sync(commands::sync::Args),
     /// Make a new store from a remote, trusting the keys it publishes on first use.
     #[command(
         after_help = "Examples:\n  atom clone git@example.com:me/trail.git ~/.local/share/atom"
@@ -227,6 +233,8 @@ impl Ctx {
                 ));
             }
         }
+        // A round of automatic sync that a killed worker left unfinished.
+        t.resume_sync();
         Ok(self.trail.get_or_init(|| t))
     }
 
@@ -257,6 +265,10 @@ pub fn run() -> ExitCode {
             return ExitCode::from(e.code);
         }
     };
+    // Appends start the automatic sync worker as this program.
+    if let Ok(exe) = std::env::current_exe() {
+        atom::sync::auto::set_worker_program(exe);
+    }
     let ctx = Ctx {
         home: cli.store.clone().unwrap_or_else(Trail::default_home),
         selected,
@@ -294,6 +306,7 @@ pub fn run() -> ExitCode {
         Command::Remote(args) => commands::remote::run(&ctx, args),
         Command::Push(args) => commands::push::run(&ctx, args),
         Command::Pull(args) => commands::pull::run(&ctx, args),
+        Command::Sync(args) => commands::sync::run(&ctx, args),
         Command::Clone(args) => commands::clone::run(&ctx, args),
         Command::Man => ctx
             .printer

@@ -19,6 +19,7 @@
 //! commit of the chain a store last checked is kept as
 //! `refs/atom/remotes/<remote>/signers`, so that a rewritten chain is seen.
 
+pub mod auto;
 mod git_cli;
 mod rollback;
 pub mod witness;
@@ -50,6 +51,8 @@ pub use crate::custody::SIGNERS_FILE;
 /// Where a store keeps, per remote, the commit of the remote's key list it
 /// checked last: `refs/atom/remotes/<remote>/signers`.
 pub const SEEN_PREFIX: &str = "refs/atom/remotes/";
+/// The lock file that serializes pushes and pulls, in the git dir.
+const SYNC_LOCK: &str = "atom-sync.lock";
 /// The remote `clone` makes, and the default of `push` and `pull`.
 pub const DEFAULT_REMOTE: &str = "origin";
 
@@ -271,6 +274,19 @@ impl Trail {
         GitCli::new(self.git_dir())
     }
 
+    /// One push or pull at a time in a store (a command and the automatic
+    /// sync worker, say): they share the incoming namespace and the
+    /// tracking refs. Blocks; the kernel drops it with its holder.
+    fn sync_lock(&self) -> Result<crate::store::lock::StoreLock, SyncError> {
+        let path = self.git_dir().join(SYNC_LOCK);
+        crate::store::lock::StoreLock::acquire(&path).map_err(|source| {
+            SyncError::from(StoreError::Io {
+                context: format!("locking {}", path.display()),
+                source,
+            })
+        })
+    }
+
     /// The configured remotes, by name.
     pub fn remotes(&self) -> Result<Vec<RemoteInfo>, SyncError> {
         let out = self
@@ -348,6 +364,7 @@ impl Trail {
         progress: bool,
     ) -> Result<PushReport, SyncError> {
         let url = self.remote_url(remote)?;
+        let _one_at_a_time = self.sync_lock()?;
         let mut specs = match trail {
             Some(t) => {
                 validate_trail_name(t)?;
@@ -385,7 +402,8 @@ impl Trail {
         specs.extend(self.witness_refspecs()?);
         // What is pushed, read before the push: a tracking ref never claims
         // the remote has an atom recorded while the push ran.
-        let pushed_tips = self.git().refs_under(HEADS_PREFIX)?;
+        let mut pushed_tips = self.git().refs_under(HEADS_PREFIX)?;
+        pushed_tips.extend(self.git().refs_under(ARCHIVE_PREFIX)?);
         let mut lease = None;
         if let Some(target) = plan.target {
             specs.push(format!("{target}:{SIGNERS_REF}"));
@@ -434,11 +452,14 @@ impl Trail {
             }
         }
         for r in refs.iter().filter(|r| r.status != "rejected") {
-            if let (Some(trail), Some((_, tip))) = (
-                r.name.strip_prefix(HEADS_PREFIX),
-                pushed_tips.iter().find(|(name, _)| *name == r.name),
-            ) {
+            let Some((_, tip)) = pushed_tips.iter().find(|(name, _)| *name == r.name) else {
+                continue;
+            };
+            if let Some(trail) = r.name.strip_prefix(HEADS_PREFIX) {
                 self.git().force_ref(&tracking_ref(remote, trail), *tip)?;
+            } else if let Some(rest) = r.name.strip_prefix(ARCHIVE_PREFIX) {
+                self.git()
+                    .force_ref(&tracking_archive_ref(remote, rest), *tip)?;
             }
         }
         if !rejected.is_empty() {
@@ -559,6 +580,7 @@ impl Trail {
         if let Some(t) = trail {
             validate_trail_name(t)?;
         }
+        let _one_at_a_time = self.sync_lock()?;
         let ns = format!("{INCOMING_PREFIX}{remote}/");
         let mut specs = vec![
             format!("+{SIGNERS_REF}*:{ns}signers*"),
@@ -654,7 +676,13 @@ impl Trail {
             self.git()
                 .force_ref(&tracking_ref(remote, trail), *theirs)?;
         }
+        for (name, theirs) in &archives {
+            let rest = &name[ns.len() + "archive/".len()..];
+            self.git()
+                .force_ref(&tracking_archive_ref(remote, rest), *theirs)?;
+        }
         self.cosign_logs(logs, &mut witness)?;
+        self.remember_logs(remote, ns)?;
         self.collect_cosignatures(ns, &mut witness)?;
         Ok(PullReport {
             remote: remote.to_owned(),
@@ -1094,6 +1122,12 @@ fn clone_into(
 /// without the network.
 pub fn tracking_ref(remote: &str, trail: &str) -> String {
     format!("{SEEN_PREFIX}{remote}/heads/{trail}")
+}
+
+/// Where this store keeps the tip `remote` had of the archive ref
+/// `refs/atom/archive/<rest>` when they last met.
+pub fn tracking_archive_ref(remote: &str, rest: &str) -> String {
+    format!("{SEEN_PREFIX}{remote}/archive/{rest}")
 }
 
 /// Where this store keeps the commit of `remote`'s key list it checked last.

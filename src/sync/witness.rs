@@ -57,6 +57,11 @@ pub(crate) struct Checked {
     frontier: Frontier,
 }
 
+/// Where a store keeps the log commit `remote` last showed of log `id`.
+fn shown_ref(remote: &str, id: &str) -> String {
+    format!("{}{remote}/logs/{id}", super::SEEN_PREFIX)
+}
+
 /// `atom/<16 hex>` -> the 16 hex digits, the log's id in ref names.
 pub fn log_id(origin: &str) -> Option<&str> {
     origin
@@ -212,6 +217,18 @@ impl Trail {
             .map(|s| s.frontier.clone())
             .unwrap_or_default();
         if let (Some(s), false) = (&seen, met) {
+            // A remote that lags (pushed to less often than another) shows
+            // an older checkpoint of the same log: the log commit this store
+            // saw contains it. Consistent, and nothing new to cosign, unless
+            // this very remote showed a newer one before (its log ref is
+            // only ever fast-forwarded: going back is a rewind).
+            let contains = |newer: ObjectId, older: ObjectId| {
+                newer == older || matches!(self.git().log_chain(newer, Some(older)), Ok((_, true)))
+            };
+            let shown_here = self.git().ref_target(&shown_ref(remote, id))?;
+            if contains(s.log, tip) && shown_here.is_none_or(|r| contains(tip, r)) {
+                return Ok(None);
+            }
             return Err(refuse(format!(
                 "its log commit {} does not contain {}, the one of {} leaves this store saw: it was rewritten",
                 tip.to_hex_with_len(12),
@@ -268,6 +285,19 @@ impl Trail {
             checkpoint: n.text,
             frontier,
         }))
+    }
+
+    /// Remember the log commit `remote` showed of each log fetched under
+    /// `ns` (once the pull went through): a later pull from it that shows
+    /// an older one is a rewind.
+    pub(crate) fn remember_logs(&self, remote: &str, ns: &str) -> Result<(), SyncError> {
+        for (name, tip) in self.git().refs_under(&format!("{ns}logs/"))? {
+            let id = &name[ns.len() + "logs/".len()..];
+            if log_id(&format!("atom/{id}")).is_some() {
+                self.git().force_ref(&shown_ref(remote, id), tip)?;
+            }
+        }
+        Ok(())
     }
 
     /// What this store's own cosignature of log `id` says it saw.
@@ -367,7 +397,14 @@ impl Trail {
                 continue;
             }
             let local = format!("{COSIGNED_PREFIX}{witness}");
-            if self.git().ref_target(&local)? != Some(commit) {
+            let kept = self.git().ref_target(&local)?;
+            // A lagging remote's older cosignature never replaces a newer one.
+            let kept_size = kept
+                .and_then(|c| self.git().read_file_commit(c, WITNESS_FILE, 1 << 20).ok())
+                .and_then(|fc| WitnessFile::parse(&String::from_utf8_lossy(&fc.file)))
+                .and_then(|f| keys.iter().find_map(|k| cosigned_checkpoint(&f.note, k)))
+                .map_or(0, |(_, cp, _)| cp.size);
+            if kept != Some(commit) && cp.size >= kept_size {
                 self.git().force_ref(&local, commit)?;
                 report.collected.push((format!("atom/{witness}"), cp.size));
             }

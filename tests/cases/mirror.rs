@@ -14,7 +14,7 @@ use crate::common::{Output, TestEnv};
 
 const ACCOUNT: &str = "test-account";
 const DATABASE: &str = "test-db";
-const TOKEN: &str = "d1-test-token-7f3c9a1e5b";
+pub(crate) const TOKEN: &str = "d1-test-token-7f3c9a1e5b";
 
 fn d1_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/d1")
@@ -43,13 +43,13 @@ fn ensure_npm_packages() {
 }
 
 /// One local D1 behind the REST API, stopped when dropped.
-struct D1Worker {
+pub(crate) struct D1Worker {
     child: Child,
     port: u16,
 }
 
 impl D1Worker {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         ensure_npm_packages();
         let mut child = Command::new("node")
             .arg("server.mjs")
@@ -119,7 +119,7 @@ impl D1Worker {
             .clone()
     }
 
-    fn count(&self, table: &str) -> u64 {
+    pub(crate) fn count(&self, table: &str) -> u64 {
         self.select(&format!("SELECT count(*) AS n FROM {table}"))[0]["n"]
             .as_u64()
             .expect("a count")
@@ -176,7 +176,7 @@ fn status(env: &TestEnv) -> Value {
     env.atom_json(&["mirror", "status"])
 }
 
-fn configure(env: &TestEnv, d1: &D1Worker) {
+pub(crate) fn configure(env: &TestEnv, d1: &D1Worker) {
     configure_at(env, &d1.api_base());
 }
 

@@ -1,11 +1,13 @@
 //! Test cases, one module per area of the command line.
 
 mod agents;
+mod auto_sync;
 mod canonical;
 mod cli;
 mod concurrency;
 mod crash;
 mod custody;
+mod devices;
 mod durability;
 mod entire;
 mod hooks;

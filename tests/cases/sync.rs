@@ -295,13 +295,13 @@ fn unreachable_remote_and_bad_names() {
 }
 
 /// `git daemon` serving `base` on a free loopback port, stopped on drop.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Daemon {
-    fn start(env: &TestEnv, base: &Path) -> Daemon {
+    pub(crate) fn start(env: &TestEnv, base: &Path) -> Daemon {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

@@ -146,3 +146,51 @@ fn a_forked_log_shown_to_another_device_refuses_the_pull() {
         "{pushed}"
     );
 }
+
+/// Regression (found by the three-device scenarios): a device that pushes
+/// to two remotes leaves the one it pushed to less recently with an older
+/// checkpoint of its log. A device that witnessed the newer one must take
+/// the older one as the prefix it is, not refuse the pull as a rewrite, and
+/// keep its newer cosignature.
+#[test]
+fn a_remote_that_lags_shows_an_older_log_and_the_pull_goes_through() {
+    let (a, b, _remote) = two_devices();
+    let lagging = a.bare_remote("lagging.git");
+    b.atom_ok(&["remote", "add", "lagging", lagging.to_str().unwrap()]);
+    b.record(&["TASK", "three"]);
+    b.atom_ok(&["push", "lagging"]);
+    b.record(&["TASK", "four"]);
+    b.atom_ok(&["push"]);
+    let b_origin = b.atom_json(&["checkpoint"])["origin"].clone();
+    let pulled = a.atom_json(&["pull"]);
+    assert_eq!(pulled["witness"]["cosigned"][0][0], b_origin, "{pulled:#}");
+    let newest = pulled["witness"]["cosigned"][0][1].as_u64().unwrap();
+
+    a.atom_ok(&["remote", "add", "lagging", lagging.to_str().unwrap()]);
+    let pulled = a.atom_json(&["pull", "lagging"]);
+    assert!(
+        pulled["witness"]["cosigned"].as_array().unwrap().is_empty(),
+        "an older checkpoint is not cosigned again: {pulled:#}"
+    );
+    // What A witnessed of B's log is still the newest checkpoint.
+    let again = a.atom_json(&["pull"]);
+    assert!(
+        again["witness"]["cosigned"].as_array().unwrap().is_empty(),
+        "{again:#}"
+    );
+    b.record(&["TASK", "five"]);
+    b.atom_ok(&["push"]);
+    let later = a.atom_json(&["pull"]);
+    assert_eq!(later["witness"]["cosigned"][0][0], b_origin, "{later:#}");
+    assert!(later["witness"]["cosigned"][0][1].as_u64().unwrap() > newest);
+    a.atom_ok(&["verify", "--all"]);
+
+    // Going back on the remote that showed the newer commit is a rewind.
+    let id = b_origin.as_str().unwrap().strip_prefix("atom/").unwrap();
+    let log_ref = format!("refs/atom/logs/{id}");
+    let git = |args: &[&str]| a.attacker_git(&lagging, args, b"");
+    let older = git(&["rev-parse", &format!("{log_ref}~1")]);
+    git(&["update-ref", &log_ref, &older]);
+    let out = a.atom_err(&["pull", "lagging"], 1);
+    assert!(out.stderr.contains("it was rewritten"), "{out}");
+}

@@ -30,6 +30,7 @@ pub mod signers;
 pub mod stats;
 pub mod status;
 pub mod switch;
+pub mod sync;
 pub mod trace;
 pub mod trails;
 pub mod verify;

@@ -1,6 +1,7 @@
 //! `atom status`: where things stand, offline (SPEC §5).
 
 use atom::status::Status;
+use atom::sync::auto::{AutoMode, AutoStatus};
 
 use crate::cli::error::CliError;
 use crate::cli::output::safe;
@@ -13,6 +14,16 @@ pub fn run(ctx: &Ctx, _args: Args) -> Result<(), CliError> {
     let trail = ctx.open()?;
     let cwd = std::env::current_dir().unwrap_or_default();
     let status = trail.status(&cwd)?;
+    // Atoms a remote or the mirror lacks with no round on its way (a mark
+    // lost to a crash): schedule one.
+    let s = &status.sync;
+    if s.auto != AutoMode::Off
+        && !s.running
+        && s.pending.values().any(|n| *n > 0)
+        && !atom::sync::auto::marked(trail.home())
+    {
+        trail.schedule_sync();
+    }
     if ctx.printer.json {
         ctx.printer.json(&status)?;
         return Ok(());
@@ -112,9 +123,52 @@ fn render(s: &Status) -> String {
             s.agents.warnings
         ));
     }
+    out.push_str(&render_sync(&s.sync));
     out.push_str(&match s.checkpoint {
         Some(n) => format!("checkpoint  {n} atoms logged\n"),
         None => "checkpoint  none yet\n".to_owned(),
     });
+    out
+}
+
+/// The `sync` line: where new atoms go by themselves and how that goes.
+fn render_sync(s: &AutoStatus) -> String {
+    if s.auto == AutoMode::Off {
+        return "sync        auto off (`atom sync auto git` pushes new atoms by themselves)\n"
+            .to_owned();
+    }
+    let target = match (&s.remote, s.auto.d1()) {
+        (Some(r), true) => format!("{} and D1", safe(r)),
+        (Some(r), false) => safe(r).into_owned(),
+        (None, _) => "D1".to_owned(),
+    };
+    let pending: Vec<String> = s
+        .pending
+        .iter()
+        .map(|(to, n)| format!("{n} pending ({to})"))
+        .collect();
+    let mut parts = vec![format!("auto {} to {target}", s.auto.as_str())];
+    parts.extend(pending);
+    parts.push(match &s.last_success {
+        Some(t) => format!("last success {}", safe(t)),
+        None => "no success yet".to_owned(),
+    });
+    if s.running {
+        parts.push("running".to_owned());
+    }
+    let mut out = format!("sync        {}\n", parts.join(", "));
+    if let Some(e) = &s.last_error {
+        out.push_str(&format!(
+            "            last error ({} in a row): {}\n",
+            s.failures,
+            safe(e)
+        ));
+    }
+    if let Some(t) = &s.next_retry {
+        out.push_str(&format!(
+            "            next retry {} (or `atom sync` now)\n",
+            safe(t)
+        ));
+    }
     out
 }
