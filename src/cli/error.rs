@@ -153,7 +153,11 @@ impl From<TrailError> for CliError {
             ),
             TrailError::Signing(SigningError::Encrypted { .. }) => (
                 EXIT_USAGE,
-                Some("use an unencrypted key (ssh-keygen -t ed25519 -N '' -f FILE) with `atom init --key FILE`".into()),
+                Some("use an unencrypted key (ssh-keygen -t ed25519 -N '' -f FILE, or -t ecdsa / -t rsa) with `atom init --key FILE`".into()),
+            ),
+            TrailError::Signing(SigningError::LogKey { .. }) => (
+                EXIT_PROBLEM,
+                Some("keys/atom_ed25519 must be an unencrypted Ed25519 key: move a wrong one aside, then `atom init --key FILE` with the store's signing key makes it and trusts it for checkpoints".into()),
             ),
             TrailError::Signing(_) => (
                 EXIT_PROBLEM,
