@@ -1107,8 +1107,8 @@ fn signer_name(signer: &SshSigner) -> String {
     format!("{host}-{short}")
 }
 
-/// Add `principal namespaces="git" key` to the allowed signers unless the
-/// key is there (as `principal-2`, ... when another key has that name).
+/// Add `principal namespaces="NAMESPACE" key` to the allowed signers
+/// (`git` for a signing key) unless the key is there (as `principal-2`, ... when another key has that name).
 /// Returns the name the key is trusted under.
 fn trust_key(
     home: &Path,

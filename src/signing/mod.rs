@@ -11,6 +11,7 @@
 mod allowed;
 mod openssh;
 mod ssh;
+mod wire;
 
 pub use allowed::{
     committer_time, key_line, signature_key, verify_signature, AllowedSigner, AllowedSigners,

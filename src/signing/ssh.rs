@@ -170,7 +170,7 @@ fn armor(sig: &SshSig) -> Result<String, ssh_key::Error> {
 /// its armor, so only this comparison tells a re-armored (re-wrapped, CRLF)
 /// copy of a signed commit from the original.
 pub fn canonical_armor(armored: &[u8]) -> Option<String> {
-    armor(&SshSig::from_pem(armored).ok()?).ok()
+    armor(&super::wire::decode(armored)?).ok()
 }
 
 fn public_line(key: &PrivateKey) -> String {
