@@ -272,7 +272,7 @@ impl From<atom::signers::SignersError> for CliError {
             ),
             E::InvalidKey { .. } => (
                 EXIT_USAGE,
-                "give an `ssh-ed25519 AAAA...` line or the path of its .pub file (ssh-keygen -t ed25519 makes one)".to_owned(),
+                "give an `ssh-ed25519 AAAA...` (or `ecdsa-sha2-nistp256 ...`, `ssh-rsa ...`) line or the path of its .pub file (ssh-keygen -t ed25519 makes one)".to_owned(),
             ),
             E::NotFound { .. } => (EXIT_PROBLEM, "`atom signers list` shows the trusted keys".to_owned()),
             E::NameTaken { free, .. } => (

@@ -573,3 +573,28 @@ fn a_missing_log_key_is_named_and_init_makes_it_again() {
     env.atom_ok(&["verify", "--all"]);
     assert_eq!(prove_first(&env)["size"], 2);
 }
+
+#[test]
+fn signers_add_takes_ecdsa_and_rsa_keys_and_refuses_dsa() {
+    let env = TestEnv::init();
+    for (kind, bits, name) in [("ecdsa", "521", "erin"), ("rsa", "3072", "rita")] {
+        let key = keygen(&env, kind, bits, name);
+        let added = env.atom_json(&["signers", "add", name, &format!("{}.pub", key.display())]);
+        assert_eq!(added["added"], true, "{added:#}");
+        assert_eq!(added["own"], false, "{added:#}");
+    }
+    let dsa = keygen(&env, "dsa", "1024", "dave");
+    let before = std::fs::read(env.store().join("keys/allowed_signers")).unwrap();
+    let out = env.atom_err(
+        &["signers", "add", "dave", &format!("{}.pub", dsa.display())],
+        2,
+    );
+    assert!(
+        out.stderr.contains("ssh-dss keys are not supported"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read(env.store().join("keys/allowed_signers")).unwrap(),
+        before
+    );
+}
