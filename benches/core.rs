@@ -1,12 +1,13 @@
 //! The pieces of one append, each on its own: the canonical digest of a
-//! record, the secret scan of its text, an SSH signature, a whole
+//! record, the secret scan of its text, an SSH signature (and its check)
+//! with each key type git signs with, a whole
 //! `Trail::record` (signed and fsynced), and the index catching up with one
 //! new atom.
 
 use std::hint::black_box;
 
 use atom::index::Index;
-use atom::signing::{Signer, SshSigner};
+use atom::signing::{verify_signature, Signer, SshSigner};
 use atom::store::GitStore;
 use atom::{Draft, Trail};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
@@ -62,6 +63,29 @@ fn bench(c: &mut Criterion) {
     group.bench_function("SSH signature of a 700-byte commit", |b| {
         b.iter(|| black_box(signer.sign(&payload).expect("sign")))
     });
+    // The other key types git signs with, made by ssh-keygen.
+    let mut signers = vec![("ed25519".to_owned(), signer)];
+    for (kind, bits) in [("ecdsa", "256"), ("ecdsa", "384"), ("rsa", "3072")] {
+        let key = dir.path().join(format!("id_{kind}{bits}"));
+        let made = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", kind, "-b", bits, "-N", "", "-f"])
+            .arg(&key)
+            .status()
+            .expect("run ssh-keygen");
+        assert!(made.success());
+        let s = SshSigner::load(&key).expect("the key loads");
+        group.bench_function(
+            format!("SSH signature of a 700-byte commit, {kind} {bits}"),
+            |b| b.iter(|| black_box(s.sign(&payload).expect("sign"))),
+        );
+        signers.push((format!("{kind} {bits}"), s));
+    }
+    for (name, s) in &signers {
+        let armored = s.sign(&payload).expect("sign");
+        group.bench_function(format!("SSH signature check, {name}"), |b| {
+            b.iter(|| black_box(verify_signature(armored.as_bytes(), &payload)))
+        });
+    }
     group.sample_size(20);
     let mut i = 1;
     group.bench_function("append: Trail::record (signed, fsynced)", |b| {

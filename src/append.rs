@@ -71,6 +71,9 @@ pub(crate) struct Transaction<'t> {
     pack: Option<PackWriter>,
     moves: Vec<RefMove>,
     signer: SshSigner,
+    /// The Ed25519 key that signs the log's checkpoints (the signer when
+    /// it is Ed25519).
+    log_key: ed25519_dalek::SigningKey,
     signer_key: IndexedSignature,
     committer: Identity,
     _lock: Option<StoreLock>,
@@ -90,6 +93,7 @@ impl<'t> Transaction<'t> {
         lock: Option<StoreLock>,
     ) -> Result<Self, TrailError> {
         let signer = trail.signer()?;
+        let log_key = trail.log_key_of(&signer)?;
         let signer_key = IndexedSignature::Valid(key_line(&signer.public_key()));
         trail.catch_up()?;
         let index = trail.index.borrow_mut();
@@ -99,6 +103,7 @@ impl<'t> Transaction<'t> {
             pack: None,
             moves: Vec::new(),
             signer,
+            log_key,
             signer_key,
             committer: trail.committer(),
             _lock: lock,
@@ -111,14 +116,14 @@ impl<'t> Transaction<'t> {
         self.index.as_ref().expect("begin opened the index")
     }
 
-    /// The store's key, which also signs the log's checkpoints.
+    /// The store's Ed25519 key, which signs the log's checkpoints.
     pub(crate) fn log_key(&self) -> &ed25519_dalek::SigningKey {
-        self.signer.ed25519()
+        &self.log_key
     }
 
     /// Its public half.
     pub(crate) fn log_public(&self) -> [u8; 32] {
-        self.signer.ed25519().verifying_key().to_bytes()
+        self.log_key.verifying_key().to_bytes()
     }
 
     /// The store this transaction appends to.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use ssh_key::{Algorithm, HashAlg, PublicKey};
+use ssh_key::{HashAlg, PublicKey};
 
 use crate::signing::{AllowedSigner, AllowedSigners, SshTime};
 use crate::store::{durable, io_context, StoreError};
@@ -57,7 +57,7 @@ pub enum SignersError {
     },
     /// Removing the name would stop trusting the store's own key.
     #[error(
-        "{name} is this store's own signing key; without it its atoms would fail verification"
+        "{name} is this store's own signing key (or the key of its log's checkpoints); without it what the key signs would fail verification"
     )]
     OwnKey {
         /// The name given.
@@ -65,7 +65,7 @@ pub enum SignersError {
     },
     /// Retiring the name would stop trusting the atoms the store signs from now on.
     #[error(
-        "{name} is this store's own signing key; retired, the atoms it signs after {at} would fail verification"
+        "{name} is this store's own signing key (or the key of its log's checkpoints); retired, what it signs after {at} would fail verification"
     )]
     RetireOwnKey {
         /// The name given.
@@ -101,9 +101,10 @@ pub struct SignerInfo {
     pub name: String,
     /// `SHA256:...`, as `ssh-keygen -l` prints it.
     pub fingerprint: String,
-    /// `ssh-ed25519 AAAA...`.
+    /// `ssh-ed25519 AAAA...` (or `ecdsa-sha2-nistp256`, `ssh-rsa`...).
     pub key: String,
-    /// Whether it is the store's own signing key.
+    /// Whether it is one of the store's own keys: its signing key, or the
+    /// Ed25519 key that signs its log beside an ECDSA or RSA signing key.
     pub own: bool,
     /// The `namespaces` option (atom writes `git`), if any.
     pub namespaces: Option<String>,
@@ -118,11 +119,11 @@ pub struct SignerInfo {
 }
 
 impl SignerInfo {
-    fn of(e: &AllowedSigner, own: Option<&str>) -> Self {
+    fn of(e: &AllowedSigner, own: &[String]) -> Self {
         let fingerprint = e.key.fingerprint(HashAlg::Sha256).to_string();
         SignerInfo {
             name: e.principals.clone(),
-            own: own == Some(fingerprint.as_str()),
+            own: own.contains(&fingerprint),
             fingerprint,
             key: crate::signing::key_line(&e.key),
             namespaces: e.options.namespaces.clone(),
@@ -161,8 +162,8 @@ pub struct SignerRetired {
     pub changed: bool,
 }
 
-/// Parse a KEY argument: an `ssh-ed25519 AAAA... [comment]` line, or the
-/// path of a `.pub` file holding one.
+/// Parse a KEY argument: an `ssh-ed25519 AAAA... [comment]` line (or an
+/// ECDSA or RSA one), or the path of a `.pub` file holding one.
 pub fn parse_key(given: &str) -> Result<PublicKey, SignersError> {
     let short: String = given.chars().take(40).collect();
     let invalid = |reason: String| SignersError::InvalidKey {
@@ -190,9 +191,9 @@ pub fn parse_key(given: &str) -> Result<PublicKey, SignersError> {
         ));
     }
     let key = PublicKey::from_openssh(line).map_err(|e| invalid(e.to_string()))?;
-    if key.algorithm() != Algorithm::Ed25519 {
+    if !crate::signing::is_signing_algorithm(&key.algorithm()) {
         return Err(invalid(format!(
-            "{} keys are not supported; atom signs and checks ssh-ed25519 keys",
+            "{} keys are not supported; atom signs and checks ssh-ed25519, ecdsa-sha2-nistp256/384/521 and ssh-rsa keys",
             key.algorithm()
         )));
     }
@@ -233,12 +234,12 @@ impl Trail {
 
     /// The lines of the allowed signers that ssh-keygen accepts, in file order.
     pub fn signers(&self) -> Result<Vec<SignerInfo>, SignersError> {
-        let own = self.signer().ok().map(|s| s.fingerprint());
+        let own = self.own_fingerprints();
         Ok(self
             .current_signers()?
             .entries()
             .iter()
-            .map(|e| SignerInfo::of(e, own.as_deref()))
+            .map(|e| SignerInfo::of(e, &own))
             .collect())
     }
 
@@ -258,14 +259,14 @@ impl Trail {
         key.set_comment("");
         let _lock = self.lock()?;
         let current = self.current_signers()?;
-        let own = self.signer().ok().map(|s| s.fingerprint());
+        let own = self.own_fingerprints();
         if let Some(existing) = current
             .entries()
             .iter()
             .find(|e| e.key.key_data() == key.key_data())
         {
             return Ok(SignerAdded {
-                signer: SignerInfo::of(existing, own.as_deref()),
+                signer: SignerInfo::of(existing, &own),
                 added: false,
             });
         }
@@ -279,7 +280,7 @@ impl Trail {
         let line = AllowedSigner::new(name, key);
         self.append_line(&line)?;
         Ok(SignerAdded {
-            signer: SignerInfo::of(&line, own.as_deref()),
+            signer: SignerInfo::of(&line, &own),
             added: true,
         })
     }
@@ -290,18 +291,18 @@ impl Trail {
     pub fn adopt_signer(&self, line: &AllowedSigner) -> Result<SignerAdded, SignersError> {
         let _lock = self.lock()?;
         let current = self.current_signers()?;
-        let own = self.signer().ok().map(|s| s.fingerprint());
+        let own = self.own_fingerprints();
         let mut line = line.clone();
         line.principals = current.free_name(&line.principals, &line.key);
         if current.entries().contains(&line) {
             return Ok(SignerAdded {
-                signer: SignerInfo::of(&line, own.as_deref()),
+                signer: SignerInfo::of(&line, &own),
                 added: false,
             });
         }
         self.append_line(&line)?;
         Ok(SignerAdded {
-            signer: SignerInfo::of(&line, own.as_deref()),
+            signer: SignerInfo::of(&line, &own),
             added: true,
         })
     }
@@ -332,7 +333,7 @@ impl Trail {
         });
         let when = SshTime::utc(at);
         let _lock = self.lock()?;
-        let own = self.signer().ok().map(|s| s.fingerprint());
+        let own = self.own_fingerprints();
         let path = self.allowed_signers_path();
         let text = read_or_empty(&path)?;
         let mut retired = Vec::new();
@@ -343,7 +344,7 @@ impl Trail {
                 out.push('\n');
                 continue;
             };
-            let info = SignerInfo::of(&line, own.as_deref());
+            let info = SignerInfo::of(&line, &own);
             if info.own && !force {
                 return Err(SignersError::RetireOwnKey {
                     name: name.to_owned(),
@@ -370,7 +371,7 @@ impl Trail {
             out.push_str(&line.to_line());
             out.push('\n');
             retired.push(SignerRetired {
-                signer: SignerInfo::of(&line, own.as_deref()),
+                signer: SignerInfo::of(&line, &own),
                 changed,
             });
         }

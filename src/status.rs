@@ -286,7 +286,8 @@ impl Trail {
                 "atom reindex".into(),
             )
         });
-        checks.push(match self.signer() {
+        let signer = self.signer();
+        checks.push(match &signer {
             Ok(s) => Check::ok("signing key", format!("signs as {}", s.fingerprint())),
             Err(e) => Check::problem(
                 "signing key",
@@ -294,6 +295,20 @@ impl Trail {
                 "atom init --key FILE (an unencrypted key of yours), or restore keys/ from a backup".into(),
             ),
         });
+        // Beside an ECDSA or RSA signing key, an Ed25519 key signs the log.
+        if let Some(s) = signer.ok().filter(|s| s.ed25519().is_none()) {
+            checks.push(match self.log_key_of(&s) {
+                Ok(_) => Check::ok(
+                    "log key",
+                    format!("keys/atom_ed25519 signs the checkpoints ({} signs atoms)", s.algorithm()),
+                ),
+                Err(e) => Check::problem(
+                    "log key",
+                    e.to_string(),
+                    "move a wrong keys/atom_ed25519 aside, then atom init --key FILE with the signing key".into(),
+                ),
+            });
+        }
         let status = self.status(cwd)?;
         if status.mirror.configured {
             checks.push(match status.mirror.pending {

@@ -26,7 +26,7 @@ use crate::append::{Onto, Transaction};
 use crate::canonical;
 use crate::index::{self, Filter, Index, IndexError, Scope};
 use crate::model::{self, Atom, AtomId, Attachment, InvalidField};
-use crate::signing::{AllowedSigners, SignatureCheck, SignatureStatus, SshSigner};
+use crate::signing::{AllowedSigners, SignatureCheck, SignatureStatus, SigningError, SshSigner};
 use crate::store::lock::StoreLock;
 use crate::store::{io_context, GitStore, Identity, StoreError, StoredAtom, HEADS_PREFIX};
 
@@ -34,8 +34,14 @@ use crate::store::{io_context, GitStore, Identity, StoreError, StoredAtom, HEADS
 pub const GIT_DIR: &str = "trail.git";
 /// Directory of keys inside a store.
 pub const KEYS_DIR: &str = "keys";
-/// The store's own key file name.
+/// The store's own key file name: its signing key unless `atom.signingKey`
+/// names another; when that other key is ECDSA or RSA, this Ed25519 key
+/// signs the transparency log (C2SP signed notes are Ed25519 only).
 pub const KEY_FILE: &str = "atom_ed25519";
+/// The only namespace a log key made beside an ECDSA or RSA signing key is
+/// trusted for: it signs checkpoints, never atoms (git refuses a commit
+/// signed by it).
+pub const LOG_KEY_NAMESPACE: &str = "atom-checkpoint";
 /// The trusted keys file name.
 pub const ALLOWED_SIGNERS: &str = "allowed_signers";
 /// The index file inside a store.
@@ -252,6 +258,22 @@ pub struct InitReport {
     pub fingerprint: String,
     /// The name the key is trusted (and published) under.
     pub name: String,
+    /// When the signing key is ECDSA or RSA, the Ed25519 key that signs the
+    /// transparency log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_key: Option<LogKeyReport>,
+}
+
+/// The Ed25519 key that signs the log of a store whose signing key is
+/// ECDSA or RSA.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogKeyReport {
+    /// Its file.
+    pub path: PathBuf,
+    /// Its fingerprint.
+    pub fingerprint: String,
+    /// The name it is trusted (and published) under.
+    pub name: String,
 }
 
 /// An opened atom store.
@@ -296,8 +318,10 @@ impl Trail {
     }
 
     /// Create the store at `home` (idempotent): the bare repository, a signing
-    /// key (or `key`, a user's own unencrypted ed25519 key) and the allowed
-    /// signers file trusting it.
+    /// key (or `key`, a user's own unencrypted Ed25519, ECDSA or RSA key) and
+    /// the allowed signers file trusting it. Beside an ECDSA or RSA key, an
+    /// Ed25519 key (`keys/atom_ed25519`) signs the transparency log; it is
+    /// trusted for the [`LOG_KEY_NAMESPACE`] namespace only.
     ///
     /// All or nothing: `key` is checked before anything is made, and should
     /// a later step fail, what this call made (directories, the repository,
@@ -322,7 +346,12 @@ impl Trail {
                 let k = io_context(std::path::absolute(k), || {
                     format!("resolving {}", k.display())
                 })?;
-                SshSigner::load(&k)?;
+                let signer = SshSigner::load_checked(&k)?;
+                if signer.ed25519().is_none() {
+                    // The log key beside it, when there is one already,
+                    // must be usable too.
+                    existing_log_key(home, &signer)?;
+                }
                 Some(k)
             }
             None => None,
@@ -376,13 +405,18 @@ impl Trail {
             made.file(&allowed);
         }
         let name = name.map_or_else(|| signer_name(&signer), str::to_owned);
-        let name = trust_key(home, &name, &signer.public_key_line())?;
+        let name = trust_key(home, &name, &signer.public_key_line(), "git")?;
+        let log_key = match signer.ed25519() {
+            Some(_) => None,
+            None => Some(init_log_key(home, &name, &signer, made)?),
+        };
         Ok(InitReport {
             home: home.to_owned(),
             created,
             signing_key: key.unwrap_or_else(|| configured_key(&git, home)),
             fingerprint: signer.fingerprint(),
             name,
+            log_key,
         })
     }
 
@@ -852,6 +886,49 @@ impl Trail {
         Ok(SshSigner::load(&self.signing_key_path())?)
     }
 
+    /// The Ed25519 key that signs this store's transparency log (SPEC §10):
+    /// `signer` itself when it is Ed25519, else `keys/atom_ed25519`.
+    pub(crate) fn log_key_of(
+        &self,
+        signer: &SshSigner,
+    ) -> Result<ed25519_dalek::SigningKey, TrailError> {
+        if let Some(k) = signer.ed25519() {
+            return Ok(k.clone());
+        }
+        match existing_log_key(&self.home, signer)? {
+            Some(log) => Ok(log.ed25519().expect("existing_log_key checked").clone()),
+            None => Err(SigningError::LogKey {
+                path: self.home.join(KEYS_DIR).join(KEY_FILE),
+                algorithm: signer.algorithm().to_string(),
+                problem: "is missing".into(),
+            }
+            .into()),
+        }
+    }
+
+    /// The Ed25519 key that signs this store's transparency log.
+    pub(crate) fn log_key(&self) -> Result<ed25519_dalek::SigningKey, TrailError> {
+        self.log_key_of(&self.signer()?)
+    }
+
+    /// The fingerprints of this store's own keys: the signing key, and the
+    /// log key when that is another.
+    pub(crate) fn own_fingerprints(&self) -> Vec<String> {
+        let Ok(signer) = self.signer() else {
+            return Vec::new();
+        };
+        let mut own = vec![signer.fingerprint()];
+        if signer.ed25519().is_none() {
+            if let Ok(log) = self.log_key_of(&signer) {
+                let public = ssh_key::PublicKey::from(ssh_key::public::Ed25519PublicKey(
+                    log.verifying_key().to_bytes(),
+                ));
+                own.push(public.fingerprint(ssh_key::HashAlg::Sha256).to_string());
+            }
+        }
+        own
+    }
+
     /// The file of the key that signs new atoms.
     pub(crate) fn signing_key_path(&self) -> PathBuf {
         configured_key(&self.git, &self.home)
@@ -966,6 +1043,56 @@ impl Made {
     }
 }
 
+/// The log key beside the ECDSA or RSA key `signer`, trusted as `<name>-log`
+/// for checkpoints only: `keys/atom_ed25519`, made when missing.
+fn init_log_key(
+    home: &Path,
+    name: &str,
+    signer: &SshSigner,
+    made: &mut Made,
+) -> Result<LogKeyReport, TrailError> {
+    let path = home.join(KEYS_DIR).join(KEY_FILE);
+    let log = if let Some(log) = existing_log_key(home, signer)? {
+        log
+    } else {
+        let mut public = path.clone().into_os_string();
+        public.push(".pub");
+        made.file(&path);
+        made.file(Path::new(&public));
+        SshSigner::generate(&path, "")?
+    };
+    let name = trust_key(
+        home,
+        &format!("{name}-log"),
+        &log.public_key_line(),
+        LOG_KEY_NAMESPACE,
+    )?;
+    Ok(LogKeyReport {
+        path,
+        fingerprint: log.fingerprint(),
+        name,
+    })
+}
+
+/// The Ed25519 key at `keys/atom_ed25519` that signs the log beside the
+/// ECDSA or RSA key `signer`; `None` when there is no such file.
+fn existing_log_key(home: &Path, signer: &SshSigner) -> Result<Option<SshSigner>, SigningError> {
+    let path = home.join(KEYS_DIR).join(KEY_FILE);
+    let problem = |problem: String| SigningError::LogKey {
+        path: path.clone(),
+        algorithm: signer.algorithm().to_string(),
+        problem,
+    };
+    if !path.exists() {
+        return Ok(None);
+    }
+    let log = SshSigner::load(&path).map_err(|e| problem(format!("does not load: {e}")))?;
+    match log.ed25519() {
+        Some(_) => Ok(Some(log)),
+        None => Err(problem(format!("is {}, not Ed25519", log.algorithm()))),
+    }
+}
+
 /// The default name of the store's own key: its comment when that is a
 /// usable signer name, else `<host>-<first 6 characters of the fingerprint>`,
 /// so that two machines with the same host name still differ.
@@ -996,10 +1123,15 @@ fn signer_name(signer: &SshSigner) -> String {
     format!("{host}-{short}")
 }
 
-/// Add `principal namespaces="git" key` to the allowed signers unless the
-/// key is there (as `principal-2`, ... when another key has that name).
+/// Add `principal namespaces="NAMESPACE" key` to the allowed signers
+/// (`git` for a signing key) unless the key is there (as `principal-2`, ... when another key has that name).
 /// Returns the name the key is trusted under.
-fn trust_key(home: &Path, principal: &str, key_line: &str) -> Result<String, TrailError> {
+fn trust_key(
+    home: &Path,
+    principal: &str,
+    key_line: &str,
+    namespace: &str,
+) -> Result<String, TrailError> {
     let path = home.join(KEYS_DIR).join(ALLOWED_SIGNERS);
     let existing = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -1033,7 +1165,9 @@ fn trust_key(home: &Path, principal: &str, key_line: &str) -> Result<String, Tra
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
-    text.push_str(&format!("{principal} namespaces=\"git\" {key_part}\n"));
+    text.push_str(&format!(
+        "{principal} namespaces=\"{namespace}\" {key_part}\n"
+    ));
     io_context(std::fs::write(&path, text), || {
         format!("writing {}", path.display())
     })?;

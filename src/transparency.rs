@@ -1,7 +1,9 @@
 //! The store's transparency log (SPEC §10): every atom the store accepts
 //! becomes a leaf of one append-only Merkle tree (RFC 6962), in the order
 //! it was accepted; after each append transaction the store signs a C2SP
-//! checkpoint of the tree with its Ed25519 key.
+//! checkpoint of the tree with its Ed25519 key (its signing key, or, beside
+//! an ECDSA or RSA signing key, `keys/atom_ed25519`: C2SP signed notes are
+//! Ed25519 only).
 //!
 //! The design decision a reader must know: the leaves and checkpoints live
 //! in git, as a chain of small commits under `refs/atom/log` (one per
@@ -173,7 +175,7 @@ impl Trail {
 
     fn log_key_text(&self, alg: u8) -> Result<String, TrailError> {
         let name = self.with_index(|ix| ix.log_state("checkpoint"))?;
-        let public = self.signer()?.ed25519().verifying_key().to_bytes();
+        let public = self.log_key()?.verifying_key().to_bytes();
         let name = match name.as_deref().and_then(checkpoint_of) {
             Some(c) => c.origin,
             None => origin_for(&public),
@@ -237,7 +239,7 @@ impl Trail {
                     IndexError::Unusable("the latest checkpoint does not parse".into())
                 })?;
                 let mut text =
-                    sign_checkpoint(origin, size, self.log_root(size)?, self.signer()?.ed25519())?;
+                    sign_checkpoint(origin, size, self.log_root(size)?, &self.log_key()?)?;
                 for c in cosigs.iter().filter(|c| c.size == size) {
                     text.push_str(&c.line);
                 }

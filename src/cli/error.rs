@@ -153,7 +153,11 @@ impl From<TrailError> for CliError {
             ),
             TrailError::Signing(SigningError::Encrypted { .. }) => (
                 EXIT_USAGE,
-                Some("use an unencrypted key (ssh-keygen -t ed25519 -N '' -f FILE) with `atom init --key FILE`".into()),
+                Some("use an unencrypted key (ssh-keygen -t ed25519 -N '' -f FILE, or -t ecdsa / -t rsa) with `atom init --key FILE`".into()),
+            ),
+            TrailError::Signing(SigningError::LogKey { .. }) => (
+                EXIT_PROBLEM,
+                Some("keys/atom_ed25519 must be an unencrypted Ed25519 key: move a wrong one aside, then `atom init --key FILE` with the store's signing key makes it and trusts it for checkpoints".into()),
             ),
             TrailError::Signing(_) => (
                 EXIT_PROBLEM,
@@ -268,7 +272,7 @@ impl From<atom::signers::SignersError> for CliError {
             ),
             E::InvalidKey { .. } => (
                 EXIT_USAGE,
-                "give an `ssh-ed25519 AAAA...` line or the path of its .pub file (ssh-keygen -t ed25519 makes one)".to_owned(),
+                "give an `ssh-ed25519 AAAA...` (or `ecdsa-sha2-nistp256 ...`, `ssh-rsa ...`) line or the path of its .pub file (ssh-keygen -t ed25519 makes one)".to_owned(),
             ),
             E::NotFound { .. } => (EXIT_PROBLEM, "`atom signers list` shows the trusted keys".to_owned()),
             E::NameTaken { free, .. } => (

@@ -16,7 +16,7 @@ use std::fmt;
 use std::path::Path;
 
 use serde::Serialize;
-use ssh_key::{HashAlg, PublicKey, SshSig};
+use ssh_key::{HashAlg, PublicKey};
 
 use super::openssh::{self, match_pattern_list, PatternMatch, SignerOptions};
 use super::SIGNING_NAMESPACE;
@@ -411,7 +411,7 @@ pub enum SignatureValidity {
 /// this verdict, so trust can be decided at read time against the current
 /// allowed signers.
 pub fn verify_signature(armored: &[u8], payload: &[u8]) -> SignatureValidity {
-    let Ok(sig) = SshSig::from_pem(armored) else {
+    let Some(sig) = super::wire::decode(armored) else {
         return SignatureValidity::Invalid(None);
     };
     let key = PublicKey::new(sig.public_key().clone(), "");
@@ -487,9 +487,7 @@ fn options_end(s: &str) -> Option<usize> {
 
 /// The public key an armored SSH signature names (whether or not it verifies).
 pub fn signature_key(armored: &[u8]) -> Option<PublicKey> {
-    SshSig::from_pem(armored)
-        .ok()
-        .map(|sig| PublicKey::new(sig.public_key().clone(), ""))
+    super::wire::decode(armored).map(|sig| PublicKey::new(sig.public_key().clone(), ""))
 }
 
 /// `ssh-ed25519 AAAA...` without a comment.

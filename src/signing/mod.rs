@@ -11,13 +11,14 @@
 mod allowed;
 mod openssh;
 mod ssh;
+mod wire;
 
 pub use allowed::{
     committer_time, key_line, signature_key, verify_signature, AllowedSigner, AllowedSigners,
     Refusal, SignatureCheck, SignatureStatus, SignatureValidity,
 };
 pub use openssh::{SignerOptions, SshTime};
-pub use ssh::{canonical_armor, SshSigner, SIGNING_NAMESPACE};
+pub use ssh::{canonical_armor, is_signing_algorithm, SshSigner, SIGNING_NAMESPACE};
 
 /// Errors of key handling and signing.
 #[derive(Debug, thiserror::Error)]
@@ -39,18 +40,29 @@ pub enum SigningError {
         reason: String,
     },
     /// The key is protected by a passphrase.
-    #[error("signing key {path} is encrypted; atom signs without prompting and needs an unencrypted ed25519 key")]
+    #[error("signing key {path} is encrypted; atom signs without prompting and needs an unencrypted key")]
     Encrypted {
         /// The key file.
         path: std::path::PathBuf,
     },
-    /// The key is not Ed25519.
-    #[error("signing key {path} is {algorithm}; atom signs with ed25519 keys")]
+    /// The key is of a type atom does not sign with (DSA, a security key).
+    #[error("signing key {path} is {algorithm}; atom signs with ed25519, ecdsa (nistp256, nistp384, nistp521) and rsa keys")]
     Algorithm {
         /// The key file.
         path: std::path::PathBuf,
         /// The key's algorithm.
         algorithm: String,
+    },
+    /// The signing key is ECDSA or RSA, and the Ed25519 key that signs the
+    /// transparency log beside it cannot be used.
+    #[error("this store signs atoms with a {algorithm} key and its transparency log with the Ed25519 key {path}, which {problem}")]
+    LogKey {
+        /// The log key's file.
+        path: std::path::PathBuf,
+        /// The signing key's algorithm.
+        algorithm: String,
+        /// What is wrong with it.
+        problem: String,
     },
     /// Signing or key generation failed in the crypto library.
     #[error("signing failed: {0}")]

@@ -989,7 +989,8 @@ impl Trail {
         }
     }
 
-    /// Make a store at `home` from the remote at `url`: a new key, `origin`
+    /// Make a store at `home` from the remote at `url`: a new key (or `key`,
+    /// a user's own, as [`Trail::init`] takes it), `origin`
     /// pointing at `url`, the keys the remote publishes trusted on first use
     /// (when one of them signed the list), every atom verified, the index
     /// built. On failure nothing is left behind.
@@ -998,6 +999,7 @@ impl Trail {
         home: &Path,
         progress: bool,
         name: Option<&str>,
+        key: Option<&Path>,
     ) -> Result<CloneReport, SyncError> {
         let existed = home.exists();
         if existed
@@ -1009,7 +1011,7 @@ impl Trail {
                 dir: home.to_owned(),
             });
         }
-        let result = clone_into(url, home, progress, name);
+        let result = clone_into(url, home, progress, name, key);
         if result.is_err() {
             if existed {
                 if let Ok(entries) = std::fs::read_dir(home) {
@@ -1031,8 +1033,9 @@ fn clone_into(
     home: &Path,
     progress: bool,
     name: Option<&str>,
+    key: Option<&Path>,
 ) -> Result<CloneReport, SyncError> {
-    let init = Trail::init_named(home, None, name)?;
+    let init = Trail::init_named(home, key, name)?;
     let trail = Trail::open(home)?;
     let origin = trail.remote_add(DEFAULT_REMOTE, url)?;
     let ns = format!("{INCOMING_PREFIX}{DEFAULT_REMOTE}/");

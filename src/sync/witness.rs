@@ -122,7 +122,7 @@ impl Trail {
         if let Some(id) = self.own_log_id()? {
             return Ok(id);
         }
-        let public = self.signer()?.ed25519().verifying_key().to_bytes();
+        let public = self.log_key()?.verifying_key().to_bytes();
         Ok(log_id(&origin_for(&public))
             .expect("origin_for makes a log id")
             .to_owned())
@@ -323,6 +323,7 @@ impl Trail {
             return Ok(());
         }
         let signer = self.signer()?;
+        let log_key = self.log_key_of(&signer)?;
         let own_id = self.witness_id()?;
         let own_origin = format!("atom/{own_id}");
         let now = chrono::Utc::now().timestamp().max(0) as u64;
@@ -331,12 +332,11 @@ impl Trail {
                 text: c.checkpoint.clone(),
                 signatures: Vec::new(),
             };
-            note.cosign(&own_origin, signer.ed25519(), now)
-                .map_err(|e| {
-                    SyncError::Trail(crate::trail::TrailError::from(
-                        crate::index::IndexError::Unusable(format!("cannot cosign: {e}")),
-                    ))
-                })?;
+            note.cosign(&own_origin, &log_key, now).map_err(|e| {
+                SyncError::Trail(crate::trail::TrailError::from(
+                    crate::index::IndexError::Unusable(format!("cannot cosign: {e}")),
+                ))
+            })?;
             let file = WitnessFile {
                 log: c.tip,
                 frontier: c.frontier,

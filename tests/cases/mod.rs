@@ -15,6 +15,7 @@ mod hostile;
 mod import;
 mod index;
 mod interop;
+mod keys;
 mod mcp;
 mod mirror;
 mod read_only;

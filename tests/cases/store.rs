@@ -938,17 +938,17 @@ fn tree_of(dir: &Path) -> Vec<String> {
     out
 }
 
-/// Regression: a failed `init --key` (an RSA key, an encrypted key, a
+/// Regression: a failed `init --key` (a DSA key, an encrypted key, a
 /// missing file) left a half-made store on which every command failed. The
 /// key is checked before anything is made: exit 2, nothing created.
 #[test]
 fn a_failed_init_leaves_nothing_behind() {
     let env = TestEnv::new();
-    let rsa = env.path().join("rsa");
+    let dsa = env.path().join("dsa");
     let out: Output = env
         .command("ssh-keygen")
-        .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
-        .arg(&rsa)
+        .args(["-q", "-t", "dsa", "-N", "", "-f"])
+        .arg(&dsa)
         .output()
         .expect("run ssh-keygen")
         .into();
@@ -957,7 +957,7 @@ fn a_failed_init_leaves_nothing_behind() {
     ssh_keygen(&env, &locked, "secret");
     let missing = env.path().join("no-such-key");
     for (key, says) in [
-        (&rsa, "rsa"),
+        (&dsa, "ssh-dss"),
         (&locked, "encrypted"),
         (&missing, "cannot read"),
     ] {
@@ -972,7 +972,7 @@ fn a_failed_init_leaves_nothing_behind() {
     // In a directory that was there: what was there stays, nothing is added.
     std::fs::create_dir(env.store()).unwrap();
     std::fs::write(env.store().join("notes.txt"), "mine").unwrap();
-    env.atom_err(&["init", "--key", path_str(&rsa)], 2);
+    env.atom_err(&["init", "--key", path_str(&dsa)], 2);
     assert_eq!(tree_of(&env.store()), ["notes.txt"]);
 
     // A failure after the store was begun removes what this init made, and
@@ -987,7 +987,7 @@ fn a_failed_init_leaves_nothing_behind() {
     std::fs::remove_dir(env.store().join("keys/allowed_signers")).unwrap();
     env.atom_ok(&["init"]);
     let config = std::fs::read(env.git_dir().join("config")).unwrap();
-    env.atom_err(&["init", "--key", path_str(&rsa)], 2);
+    env.atom_err(&["init", "--key", path_str(&dsa)], 2);
     assert_eq!(std::fs::read(env.git_dir().join("config")).unwrap(), config);
     let view = env.record(&["CFG", "modify_file"]);
     assert_eq!(view["signature"]["status"], "good");

@@ -19,6 +19,9 @@ pub struct Args {
     /// The name this store's new key is trusted under, unique among the keys the remote publishes (default: <host>-<6 characters of its fingerprint>).
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
+    /// Sign with this unencrypted OpenSSH key (ed25519, ecdsa or rsa) instead of making one.
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
@@ -28,7 +31,17 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         super::init::check_name(name)?;
     }
     let progress = p.progress_enabled() && !p.json;
-    let report = Trail::clone_from(&args.url, &home, progress, args.name.as_deref())?;
+    let report = Trail::clone_from(
+        &args.url,
+        &home,
+        progress,
+        args.name.as_deref(),
+        args.key.as_deref(),
+    )
+    .map_err(|e| match e {
+        atom::sync::SyncError::Trail(e) => super::init::key_error(e, args.key.is_some()),
+        e => e.into(),
+    })?;
     if p.json {
         p.json(&report)?;
         return Ok(());
@@ -51,7 +64,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     }
     p.out(&text)?;
     p.note(&format!(
-        "this store signs with its own new key {}; `atom push` publishes it, and the other devices trust it with `atom signers add`",
+        "this store signs with its own key {}; `atom push` publishes it, and the other devices trust it with `atom signers add`",
         report.fingerprint
     ));
     pull::untrusted_note(p, &report.pull);

@@ -21,7 +21,7 @@ enum Action {
     Add {
         /// The signer's name (e.g. an email address).
         name: String,
-        /// An `ssh-ed25519 AAAA...` public key line, or the path of a .pub file.
+        /// An `ssh-ed25519 AAAA...` public key line (or ecdsa-sha2-nistp256/384/521, ssh-rsa), or the path of a .pub file.
         key: String,
     },
     /// List the trusted keys, with the options of their lines.
