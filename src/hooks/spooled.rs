@@ -73,8 +73,13 @@ impl CommitEvent {
             context: "reading HEAD".into(),
             message: e.to_string(),
         };
-        let commit = repo.head_id().map_err(|e| git(&e))?.to_string();
-        let branch = match repo.head_name().map_err(|e| git(&e))? {
+        // HEAD as it is, not peeled: no object is read.
+        let head = repo.head().map_err(|e| git(&e))?;
+        let commit = head
+            .id()
+            .ok_or_else(|| git(&"HEAD names no commit yet"))?
+            .to_string();
+        let branch = match head.referent_name() {
             Some(name) => name
                 .as_bstr()
                 .to_string()
