@@ -508,9 +508,15 @@ impl Trail {
     }
 
     /// Start a worker when a round is wanted and none runs (a killed
-    /// worker's job is finished so by the next atom command).
+    /// worker's job is finished so by the next atom command). A worker this process would start for D1 alone without
+    /// `CLOUDFLARE_API_TOKEN` could only fail: the job waits for a command
+    /// that has the token.
     pub fn resume_sync(&self) {
-        if self.auto_settings().auto != AutoMode::Off
+        let auto = self.auto_settings().auto;
+        let hopeless =
+            auto.d1() && !auto.git() && std::env::var_os(crate::mirror::d1::TOKEN_VAR).is_none();
+        if auto != AutoMode::Off
+            && !hopeless
             && marked(self.home())
             && !WorkerLock::busy(self.home())
         {

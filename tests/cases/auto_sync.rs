@@ -71,8 +71,11 @@ fn appends_reach_the_remote_by_themselves() {
     let first = env.record(&["TASK", "plan"]);
     let second = env.record(&["TASK", "build"]);
     let tip = second["commit"].as_str().unwrap().to_owned();
+    // The push moves the remote first, then the tip this store knows it
+    // has: wait for both.
     wait_for("the remote to have both atoms", || {
         remote_tip(&env, &remote).as_deref() == Some(tip.as_str())
+            && sync_status(&env)["pending"]["git"] == 0
     });
     let sync = sync_status(&env);
     assert_eq!(sync["auto"], "git");
