@@ -58,11 +58,25 @@ impl CommitEvent {
         influenced_by: Option<String>,
     ) -> Result<Self, HookError> {
         let here = std::env::current_dir().map_err(io_err("reading the current directory"))?;
-        let repo =
-            gix::discover_with_environment_overrides(&here).map_err(|e| HookError::NotARepo {
-                path: here.clone(),
-                message: e.to_string(),
-            })?;
+        // Only HEAD and refs are read: gix must not run `git` to find the
+        // installation's config, nor read the system's.
+        let mut options = gix::open::Options::default();
+        options.permissions.config.git_binary = false;
+        options.permissions.config.system = false;
+        let trust = gix::sec::trust::Mapping {
+            full: options.clone(),
+            reduced: options,
+        };
+        let repo = gix::ThreadSafeRepository::discover_with_environment_overrides_opts(
+            &here,
+            Default::default(),
+            trust,
+        )
+        .map_err(|e| HookError::NotARepo {
+            path: here.clone(),
+            message: e.to_string(),
+        })?
+        .to_thread_local();
         let absolute = |p: &Path| std::fs::canonicalize(here.join(p));
         let git_dir = absolute(repo.git_dir()).map_err(io_err("locating the git directory"))?;
         let work_tree = match repo.workdir() {
