@@ -22,18 +22,6 @@ pub struct Project {
     git_dir: Option<PathBuf>,
 }
 
-/// The variables by which git tells the processes it starts where the
-/// repository is: a project reached by path must not inherit them from
-/// the hook that started this process.
-const LOCATING_VARS: [&str; 6] = [
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_COMMON_DIR",
-    "GIT_PREFIX",
-    "GIT_OBJECT_DIRECTORY",
-];
-
 /// One file a commit changed, against its first parent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileChange {
@@ -108,7 +96,7 @@ impl Project {
     pub(super) fn git(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("git");
         if let Some(d) = &self.dir {
-            for var in LOCATING_VARS {
+            for var in crate::sync::git_cli::REPO_ENV {
                 cmd.env_remove(var);
             }
             cmd.arg("-C").arg(d);

@@ -10,8 +10,9 @@ use std::process::{Command, Stdio};
 use gix::ObjectId;
 
 /// Environment variables that would point git at another repository (set
-/// when atom runs inside a git hook).
-const REPO_ENV: [&str; 7] = [
+/// when atom runs inside a git hook): every `git` atom runs on a repository
+/// it names by path goes without them.
+pub(crate) const REPO_ENV: [&str; 8] = [
     "GIT_DIR",
     "GIT_WORK_TREE",
     "GIT_INDEX_FILE",
@@ -19,6 +20,7 @@ const REPO_ENV: [&str; 7] = [
     "GIT_ALTERNATE_OBJECT_DIRECTORIES",
     "GIT_NAMESPACE",
     "GIT_COMMON_DIR",
+    "GIT_PREFIX",
 ];
 
 /// What went wrong running git: the command and git's own last words.

@@ -20,7 +20,7 @@
 //! `refs/atom/remotes/<remote>/signers`, so that a rewritten chain is seen.
 
 pub mod auto;
-mod git_cli;
+pub(crate) mod git_cli;
 mod rollback;
 pub mod witness;
 
