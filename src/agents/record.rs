@@ -211,7 +211,11 @@ fn one(trail: &Trail, file: &Path) -> Result<Option<AtomId>, AgentError> {
     let n = event::normalize(agent, &entry.event, &entry.payload)?;
     let path = state_path(trail.home(), agent, &n.session);
     let mut before = load_state(&path);
-    if before.pending.as_deref() == Some(event_id.as_str()) && recorded(trail, &event_id)? {
+    if before.pending.as_deref() == Some(event_id.as_str())
+        && recently_recorded(trail, |a| {
+            a.metadata.get("event_id").and_then(Value::as_str) == Some(event_id.as_str())
+        })?
+    {
         before.pending = None;
         save_state(&path, &before)?;
         return Ok(None);
@@ -344,18 +348,21 @@ pub fn warnings_waiting(home: &Path) -> usize {
     std::fs::read_to_string(warnings_path(home)).map_or(0, |t| t.lines().count())
 }
 
-/// Whether an atom of the last few carries `event_id` (a drain that died
-/// after its append).
-fn recorded(trail: &Trail, event_id: &str) -> Result<bool, AgentError> {
+/// Whether one of the last atoms appended to `trail` (where drains append,
+/// in chain order) is `it`: how a drain that died between an append and
+/// the spool file's removal is detected, for agent and git events alike.
+pub(crate) fn recently_recorded(
+    trail: &Trail,
+    it: impl Fn(&crate::model::Atom) -> bool,
+) -> Result<bool, crate::trail::TrailError> {
     let filter = Filter {
         limit: Some(50),
         ..Filter::default()
     };
     Ok(trail
-        // Along the current trail, where drains append: chain order.
         .log(None, false, &filter)?
         .iter()
-        .any(|v| v.record.metadata.get("event_id").and_then(Value::as_str) == Some(event_id)))
+        .any(|v| it(&v.record)))
 }
 
 /// The draft for `n`, updating `state`; `None` when the event makes no atom.

@@ -175,20 +175,12 @@ pub fn record_spooled(
     }
     let event: CommitEvent = serde_json::from_value(entry.payload.clone())
         .map_err(|e| HookError::Input(format!("a spooled commit is not one: {e}")))?;
-    if resumed && recorded(trail, &event.commit)? {
+    let is_its_atom = |a: &crate::model::Atom| {
+        a.atom_type == "COMMIT"
+            && a.metadata.get("commit").and_then(|c| c.as_str()) == Some(event.commit.as_str())
+    };
+    if resumed && crate::agents::record::recently_recorded(trail, is_its_atom)? {
         return Ok(None);
     }
     record_commit_event(trail, &event).map(Some)
-}
-
-/// Whether one of the last atoms of `trail` is the COMMIT atom of `commit`.
-fn recorded(trail: &Trail, commit: &str) -> Result<bool, HookError> {
-    let filter = crate::index::Filter {
-        limit: Some(50),
-        ..crate::index::Filter::default()
-    };
-    Ok(trail.log(None, false, &filter)?.iter().any(|v| {
-        v.record.atom_type == "COMMIT"
-            && v.record.metadata.get("commit").and_then(|c| c.as_str()) == Some(commit)
-    }))
 }
