@@ -316,6 +316,14 @@ impl Trail {
     /// before its first atom.
     pub fn select_trail(&mut self, name: &str) -> Result<(), BranchError> {
         validate_trail_name(name)?;
+        self.require_trail(name)?;
+        self.selected = Some(name.to_owned());
+        Ok(())
+    }
+
+    /// Refuse `name` unless it is a trail, or HEAD's trail before its first
+    /// atom.
+    fn require_trail(&self, name: &str) -> Result<(), BranchError> {
         let exists = self
             .git()
             .ref_target(&format!("{HEADS_PREFIX}{name}"))?
@@ -323,7 +331,6 @@ impl Trail {
         if !exists && name != self.head_trail()? {
             return Err(self.no_such_trail(name));
         }
-        self.selected = Some(name.to_owned());
         Ok(())
     }
 
@@ -346,13 +353,7 @@ impl Trail {
     pub fn switch(&self, name: &str) -> Result<TrailInfo, BranchError> {
         validate_trail_name(name)?;
         let _lock = self.lock()?;
-        let exists = self
-            .git()
-            .ref_target(&format!("{HEADS_PREFIX}{name}"))?
-            .is_some();
-        if !exists && name != self.head_trail()? {
-            return Err(self.no_such_trail(name));
-        }
+        self.require_trail(name)?;
         self.git().set_head(name)?;
         self.trails()?
             .into_iter()
