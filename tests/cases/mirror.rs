@@ -94,18 +94,36 @@ impl D1Worker {
             body.len()
         )
         .expect("send a request");
-        let mut response = String::new();
-        stream
-            .read_to_string(&mut response)
-            .expect("read a response");
-        let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-        let status = head
+        // The body is read by its Content-Length (the worker never chunks),
+        // not to the end of the stream: workerd keeps the connection open
+        // for seconds after its answer whatever the request asks.
+        let mut reader = BufReader::new(stream);
+        let mut status_line = String::new();
+        reader
+            .read_line(&mut status_line)
+            .expect("read a status line");
+        let status = status_line
             .split_whitespace()
             .nth(1)
             .and_then(|s| s.parse().ok())
             .expect("a status code");
-        // Content-Length responses only (the worker never chunks).
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header).expect("read a header");
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().expect("a Content-Length");
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).expect("read a response body");
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
     }
 
     /// Rows of one SELECT, through the REST API as atom sees it.
