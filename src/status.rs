@@ -198,7 +198,6 @@ impl Trail {
             let home = std::fs::canonicalize(self.home()).ok();
             HooksState {
                 repo: dir.repo,
-                // prepare-commit-msg names no store (it runs no atom).
                 this_store: found.iter().any(|(_, store)| store.is_some())
                     && found
                         .iter()

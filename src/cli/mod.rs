@@ -218,6 +218,28 @@ pub struct Ctx {
 const SPOOL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Ctx {
+    /// The context of one command: the store (`--store`, else the default),
+    /// the trail `--trail` or `ATOM_TRAIL` selects, and how to print.
+    fn new(
+        store: Option<PathBuf>,
+        trail: Option<String>,
+        printer: Printer,
+        drain_spool: bool,
+    ) -> Result<Ctx, CliError> {
+        let selected = selected_trail(trail)?;
+        // Appends start the automatic sync worker as this program.
+        if let Ok(exe) = std::env::current_exe() {
+            atom::sync::auto::set_worker_program(exe);
+        }
+        Ok(Ctx {
+            home: store.unwrap_or_else(Trail::default_home),
+            selected,
+            printer,
+            trail: std::cell::OnceCell::new(),
+            drain_spool,
+        })
+    }
+
     /// Open the store on the selected trail, or explain how to create it.
     pub fn open(&self) -> Result<&Trail, CliError> {
         if let Some(t) = self.trail.get() {
@@ -250,6 +272,21 @@ impl Ctx {
 
 /// Parse arguments, run the command, print any error; returns the exit code.
 pub fn run() -> ExitCode {
+    // Hooks run on every commit and every agent event: the command lines
+    // the installed hooks use skip building clap's whole command tree
+    // (most of a hook's own time). Any other shape goes through clap.
+    if let Some((store, args)) = commands::hook::direct(std::env::args_os()) {
+        return match Ctx::new(store, None, Printer::new(false, false), true) {
+            Ok(ctx) => {
+                commands::hook::run(&ctx, args);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                e.print();
+                ExitCode::from(e.code)
+            }
+        };
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -258,27 +295,18 @@ pub fn run() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let selected = match selected_trail(cli.trail.clone()) {
-        Ok(t) => t,
+    let printer = if cli.no_pager {
+        Printer::new(cli.json, cli.quiet).without_pager()
+    } else {
+        Printer::new(cli.json, cli.quiet)
+    };
+    let drain_spool = !matches!(cli.command, Command::Agents(_));
+    let ctx = match Ctx::new(cli.store, cli.trail, printer, drain_spool) {
+        Ok(ctx) => ctx,
         Err(e) => {
             e.print();
             return ExitCode::from(e.code);
         }
-    };
-    // Appends start the automatic sync worker as this program.
-    if let Ok(exe) = std::env::current_exe() {
-        atom::sync::auto::set_worker_program(exe);
-    }
-    let ctx = Ctx {
-        home: cli.store.clone().unwrap_or_else(Trail::default_home),
-        selected,
-        printer: if cli.no_pager {
-            Printer::new(cli.json, cli.quiet).without_pager()
-        } else {
-            Printer::new(cli.json, cli.quiet)
-        },
-        trail: std::cell::OnceCell::new(),
-        drain_spool: !matches!(cli.command, Command::Agents(_)),
     };
     let result = match cli.command {
         Command::Init(args) => commands::init::run(&ctx, args),

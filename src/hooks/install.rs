@@ -14,13 +14,12 @@ use super::project::Project;
 use super::{io_err, HookError};
 
 /// The hooks `atom hooks install` installs.
-pub const HOOK_NAMES: [&str; 5] = [
-    "post-commit",
-    "post-merge",
-    "post-rewrite",
-    "pre-push",
-    "prepare-commit-msg",
-];
+pub const HOOK_NAMES: [&str; 4] = ["post-commit", "post-merge", "post-rewrite", "pre-push"];
+
+/// Hooks earlier versions installed: `install` and `uninstall` remove ours
+/// (and put a chained user hook back). `prepare-commit-msg` kept a squash
+/// merge's commits; `post-merge` does now, and every commit ran it.
+const RETIRED: [&str; 1] = ["prepare-commit-msg"];
 
 /// What a chained user hook is renamed to: `<name>` + this.
 pub const CHAINED_SUFFIX: &str = ".atom-chained";
@@ -28,15 +27,11 @@ pub const CHAINED_SUFFIX: &str = ".atom-chained";
 /// The line that marks a hook script as ours.
 const MARKER: &str = "# installed by `atom hooks install`";
 
-const TEMPLATES: [(&str, &str); 5] = [
+const TEMPLATES: [(&str, &str); 4] = [
     ("post-commit", include_str!("../../hooks/post-commit")),
     ("post-merge", include_str!("../../hooks/post-merge")),
     ("post-rewrite", include_str!("../../hooks/post-rewrite")),
     ("pre-push", include_str!("../../hooks/pre-push")),
-    (
-        "prepare-commit-msg",
-        include_str!("../../hooks/prepare-commit-msg"),
-    ),
 ];
 
 /// Where a project's hooks live.
@@ -216,6 +211,12 @@ pub fn install(
             foreign: false,
         });
     }
+    for name in RETIRED {
+        let change = remove_ours(dir, name)?;
+        if change.action == HookAction::Removed {
+            changes.push(change);
+        }
+    }
     Ok(changes)
 }
 
@@ -233,36 +234,47 @@ fn write_executable(path: &Path, text: &str) -> Result<(), HookError> {
 /// Remove our hooks from `hooks.dir` and put chained user hooks back.
 /// A hook that is not ours is left alone.
 pub fn uninstall(hooks: &HooksDir) -> Result<Vec<HookChange>, HookError> {
-    let dir = &hooks.dir;
     let mut changes = Vec::new();
     for name in HOOK_NAMES {
-        let path = dir.join(name);
-        let chained = chained_path(dir, name);
-        let ours = is_ours(&path);
-        let foreign = occupied(&path) && !ours;
-        if ours {
-            std::fs::remove_file(&path).map_err(io_err(format!("removing {}", path.display())))?;
+        changes.push(remove_ours(&hooks.dir, name)?);
+    }
+    for name in RETIRED {
+        let change = remove_ours(&hooks.dir, name)?;
+        if change.action == HookAction::Removed {
+            changes.push(change);
         }
-        let restore = occupied(&chained) && !foreign;
-        if restore {
-            std::fs::rename(&chained, &path).map_err(io_err(format!(
-                "restoring {} from {}",
-                path.display(),
-                chained.display()
-            )))?;
-        }
-        changes.push(HookChange {
-            name,
-            action: if ours {
-                HookAction::Removed
-            } else {
-                HookAction::Absent
-            },
-            chained: restore,
-            foreign,
-        });
     }
     Ok(changes)
+}
+
+/// Remove our hook `name` from `dir` and put a chained user hook back; a
+/// hook that is not ours is left alone.
+fn remove_ours(dir: &Path, name: &'static str) -> Result<HookChange, HookError> {
+    let path = dir.join(name);
+    let chained = chained_path(dir, name);
+    let ours = is_ours(&path);
+    let foreign = occupied(&path) && !ours;
+    if ours {
+        std::fs::remove_file(&path).map_err(io_err(format!("removing {}", path.display())))?;
+    }
+    let restore = occupied(&chained) && !foreign;
+    if restore {
+        std::fs::rename(&chained, &path).map_err(io_err(format!(
+            "restoring {} from {}",
+            path.display(),
+            chained.display()
+        )))?;
+    }
+    Ok(HookChange {
+        name,
+        action: if ours {
+            HookAction::Removed
+        } else {
+            HookAction::Absent
+        },
+        chained: restore,
+        foreign,
+    })
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod notes;
 mod project;
 mod record;
 mod spooled;
+mod squash;
 
 pub use install::{
     install, installed, locate, uninstall, HookAction, HookChange, HooksDir, HOOK_NAMES,
@@ -26,6 +27,7 @@ pub use record::{
     post_merge, post_rewrite, record_commit_event, CommitRecorded, RewriteRecorded, LOCK_WAIT,
 };
 pub use spooled::{record_spooled, spool_commit, CommitEvent, POST_COMMIT};
+pub use squash::keep_squashed;
 
 use std::path::PathBuf;
 

@@ -21,10 +21,6 @@ use crate::model::AtomId;
 /// added (`key<TAB>value` lines).
 pub const ADDED_FILE: &str = "atom-hooks-config";
 
-/// Where, in the git directory, `prepare-commit-msg` leaves the commits a
-/// squash merge squashed, for `post-commit` (one sha a line).
-pub const SQUASHED_FILE: &str = "atom-squashed";
-
 /// The ref a remote's notes are fetched to.
 fn tracking_ref(remote: &str) -> String {
     format!("refs/notes/remotes/{remote}/atom")
@@ -35,7 +31,7 @@ fn fetch_refspec(remote: &str) -> String {
 }
 
 impl Project {
-    fn git_path(&self, what: &str, name: &str) -> Result<PathBuf, HookError> {
+    pub(super) fn git_path(&self, what: &str, name: &str) -> Result<PathBuf, HookError> {
         let out = self.run(
             "locating the git directory",
             &["rev-parse", "--path-format=absolute", what],

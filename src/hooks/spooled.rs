@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::notes::SQUASHED_FILE;
 use super::project::{rebasing_branch, Project};
 use super::record::{record_commit_event, CommitRecorded};
+use super::squash::take_squashed;
 use super::{io_err, HookError};
 use crate::agents::spool::{self, Entry, GIT};
 use crate::trail::{Trail, TrailError, GIT_DIR};
@@ -52,7 +52,7 @@ pub struct CommitEvent {
 impl CommitEvent {
     /// Read `HEAD` of the repository git runs the hook in (git's
     /// environment, `GIT_DIR` and friends, applies), and take the squashed
-    /// commits `prepare-commit-msg` left for it.
+    /// commits `post-merge` kept for it.
     pub fn at_head(
         agent: Option<String>,
         influenced_by: Option<String>,
@@ -117,21 +117,6 @@ impl CommitEvent {
     pub fn project(&self) -> Project {
         Project::located(&self.git_dir, self.work_tree.as_deref())
     }
-}
-
-/// The commits `prepare-commit-msg` listed for a squash merge (the file is
-/// consumed: the next commit is not a squash).
-fn take_squashed(git_dir: &Path) -> Result<Vec<String>, HookError> {
-    let file = git_dir.join(SQUASHED_FILE);
-    let Ok(text) = std::fs::read_to_string(&file) else {
-        return Ok(Vec::new());
-    };
-    std::fs::remove_file(&file).map_err(io_err(format!("removing {}", file.display())))?;
-    Ok(text
-        .split_whitespace()
-        .filter(|s| s.len() >= 40 && s.bytes().all(|b| b.is_ascii_hexdigit()))
-        .map(str::to_owned)
-        .collect())
 }
 
 /// `atom hook post-commit`: spool `HEAD` for the store at `home`, to be

@@ -121,7 +121,7 @@ fn a_commit_becomes_a_commit_atom_noted_on_the_commit() {
     let installed = repo.install();
     assert_eq!(installed["trail"], "main");
     let hooks = installed["hooks"].as_array().unwrap();
-    assert_eq!(hooks.len(), 5);
+    assert_eq!(hooks.len(), 4);
     assert!(hooks.iter().all(|h| h["action"] == "installed"));
 
     repo.write("gaming.env", b"a=1\nb=20\nc=3\nd=4\n");
@@ -483,17 +483,16 @@ fn install_follows_core_hooks_path() {
     let human = env.atom_ok(&["hooks", "install", "--repo", repo.dir.to_str().unwrap()]);
     let lines: Vec<&str> = human.lines().collect();
     assert_eq!(
-        lines[..5],
+        lines[..4],
         [
             "post-commit: already installed",
             "post-merge: already installed",
             "post-rewrite: already installed",
             "pre-push: already installed",
-            "prepare-commit-msg: already installed",
         ],
         "{human}"
     );
-    assert!(lines[5].contains("current trail (main)"), "{human}");
+    assert!(lines[4].contains("current trail (main)"), "{human}");
     assert!(!repo.dir.join(".git/hooks/post-commit").exists());
     repo.write("a", b"a\n");
     repo.git(&["add", "a"]);
@@ -935,6 +934,94 @@ fn a_squash_merge_notes_the_squashed_commits_atoms() {
     let plain = show(&env, &repo.note("HEAD")[0]);
     assert!(plain["metadata"].get("squashed").is_none(), "{plain}");
     env.cross_check();
+}
+
+/// A squash abandoned (reset, stash, checkout) links the next commit to
+/// nothing; a squash with conflicts, resolved and committed, links it.
+#[test]
+fn only_the_commit_that_lands_a_squash_lists_the_squashed_commits() {
+    let env = TestEnv::init();
+    let repo = Repo::new(&env, "project");
+    repo.install();
+    commit_file(&repo, "base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let f1 = commit_file(&repo, "f1");
+    repo.git(&["checkout", "-q", "main"]);
+    let squashed_of_head = || {
+        let atom = show(&env, repo.note("HEAD").last().expect("a note"));
+        atom["metadata"].get("squashed").cloned()
+    };
+
+    for abandon in [
+        &["reset", "-q", "--hard"][..],
+        &["stash", "-q"][..],
+        &["checkout", "-q", "-b", "elsewhere"][..],
+    ] {
+        git_quiet(&repo, &["merge", "-q", "--squash", "feature"]);
+        git_quiet(&repo, abandon);
+        commit_file(&repo, &format!("after-{}", abandon[0]));
+        assert_eq!(squashed_of_head(), None, "after {abandon:?}");
+    }
+    repo.git(&["stash", "drop", "-q"]);
+
+    // Conflicts: git stops with SQUASH_MSG written; the user resolves them.
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("f1", b"main's f1");
+    repo.git(&["add", "f1"]);
+    repo.commit(&[], &["-m", "main's f1"]);
+    let out = repo.git_with(&repo.dir, &[], &["merge", "-q", "--squash", "feature"]);
+    assert_ne!(out.code, 0, "a conflict: {out}");
+    assert!(!out.stderr.contains("warning: atom"), "{out}");
+    repo.write("f1", b"resolved");
+    repo.git(&["add", "f1"]);
+    repo.commit(&[], &["-m", "feature, squashed by hand"]);
+    assert_eq!(squashed_of_head(), Some(serde_json::json!([f1])));
+}
+
+/// `prepare-commit-msg`, which earlier versions installed to keep a squash
+/// merge's commits, goes on install, and the user's hook it chained comes
+/// back.
+#[test]
+fn install_removes_the_retired_prepare_commit_msg_and_restores_its_chain() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = TestEnv::init();
+    let repo = Repo::new(&env, "project");
+    let hooks = repo.dir.join(".git/hooks");
+    let old = "#!/bin/sh\n# installed by `atom hooks install`\nexit 0\n";
+    let user = "#!/bin/sh\necho user >> ../user-hook.log\n";
+    std::fs::write(hooks.join("prepare-commit-msg"), old).unwrap();
+    std::fs::write(hooks.join("prepare-commit-msg.atom-chained"), user).unwrap();
+    for f in ["prepare-commit-msg", "prepare-commit-msg.atom-chained"] {
+        std::fs::set_permissions(hooks.join(f), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = repo.install();
+    let retired: Vec<&Value> = out["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["name"] == "prepare-commit-msg")
+        .collect();
+    assert_eq!(retired.len(), 1, "{out}");
+    assert_eq!(retired[0]["action"], "removed");
+    assert_eq!(retired[0]["chained"], true);
+    assert_eq!(
+        std::fs::read_to_string(hooks.join("prepare-commit-msg")).unwrap(),
+        user
+    );
+    assert!(!hooks.join("prepare-commit-msg.atom-chained").exists());
+    // A hook of the user's by that name is not ours: left alone.
+    let again = repo.install();
+    assert!(
+        !again["hooks"].to_string().contains("prepare-commit-msg"),
+        "{again}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(hooks.join("prepare-commit-msg")).unwrap(),
+        user
+    );
+    commit_file(&repo, "one");
+    let log = std::fs::read_to_string(env.path().join("user-hook.log")).unwrap();
+    assert_eq!(log.lines().count(), 1, "{log}");
 }
 
 #[test]

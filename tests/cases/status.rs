@@ -73,13 +73,7 @@ fn status_sees_hooks_of_the_repository_it_runs_in() {
     let hooks = &run(&["--json", "status"])["hooks"];
     assert_eq!(
         hooks["installed"],
-        serde_json::json!([
-            "post-commit",
-            "post-merge",
-            "post-rewrite",
-            "pre-push",
-            "prepare-commit-msg"
-        ])
+        serde_json::json!(["post-commit", "post-merge", "post-rewrite", "pre-push"])
     );
     assert_eq!(hooks["this_store"], true);
 

@@ -19,6 +19,34 @@ pub struct Args {
     args: Vec<String>,
 }
 
+/// `atom [--store DIR] hook NAME [ARGS...]`, the command lines `atom hooks
+/// install` and `atom agents install` write, read without clap: the store
+/// and the hook's arguments. `None` for any other shape (another global
+/// flag, `--help`, an argument that is not UTF-8), which clap then parses.
+pub fn direct(
+    argv: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Option<(Option<std::path::PathBuf>, Args)> {
+    let mut argv = argv.into_iter().skip(1).map(|a| a.into_string().ok());
+    let mut store = None;
+    let mut word = argv.next()??;
+    if word == "--store" {
+        store = Some(argv.next()??.into());
+        word = argv.next()??;
+    } else if let Some(dir) = word.strip_prefix("--store=") {
+        store = Some(dir.into());
+        word = argv.next()??;
+    }
+    if word != "hook" {
+        return None;
+    }
+    let name = argv.next()??;
+    if name.starts_with('-') {
+        return None;
+    }
+    let args = argv.collect::<Option<Vec<_>>>()?;
+    Some((store, Args { name, args }))
+}
+
 pub fn run(ctx: &Ctx, args: Args) {
     if let Ok(agent) = atom::agents::Agent::parse(&args.name) {
         agent_hook(ctx, agent, args.args.first().map_or("", String::as_str));
@@ -56,6 +84,14 @@ fn handle(ctx: &Ctx, args: &Args) -> Result<(), HookError> {
             "atom has no {:?} hook (post-commit, post-merge, post-rewrite, pre-push)",
             args.name
         )));
+    }
+    if args.name == "post-merge" && args.args.first().is_some_and(|a| a == "1") {
+        // A squash merge: the commit that lands it needs the squashed list.
+        if let Err(e) = hooks::keep_squashed(&project) {
+            let message = e.to_string();
+            let message = crate::cli::output::safe(&message);
+            eprintln!("warning: atom: the squashed commits not kept: {message}");
+        }
     }
     if args.name != "post-commit" {
         // The notes these hooks read or push include the commits still

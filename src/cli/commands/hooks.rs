@@ -17,7 +17,7 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Action {
-    /// Install the hooks (post-commit, post-merge, post-rewrite, pre-push, prepare-commit-msg) and let notes travel with pushes and fetches (an existing hook keeps running, first).
+    /// Install the hooks (post-commit, post-merge, post-rewrite, pre-push) and let notes travel with pushes and fetches (an existing hook keeps running, first).
     Install {
         /// The project repository (default: the one around the current directory).
         #[arg(long, value_name = "PATH")]
