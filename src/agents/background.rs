@@ -11,6 +11,10 @@
 //! in place of stdin, stdout and stderr, so that an agent reading the hook's
 //! output until end of file is not held up by the drain.
 //!
+//! The forked drain also publishes the hook's event (its fsyncs are most of
+//! what the hook would otherwise wait for), holding the drain lock from
+//! before the fork, so that nothing reads the store without the event.
+//!
 //! The fork happens only from a process with one thread (the hook's), where
 //! the child may go on running ordinary code; anywhere else, and when the
 //! fork fails, the drain is started as `atom agents drain` instead. The hook
@@ -21,19 +25,57 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::spool::DrainLock;
+use super::spool::{DrainLock, Staged};
 use crate::trail::Trail;
 
 /// How long a background drain waits for another drainer before leaving the
 /// spool to it.
 const WAIT: Duration = Duration::from_secs(30);
 
+/// Publish the event a hook `staged` and record it in the background; the
+/// hook exits next. When the spool is free and this process can fork, the
+/// forked drain publishes it (fsync, rename, fsync the directory) holding
+/// the drain lock, taken before the fork so that a command reading the
+/// store meanwhile waits for it: the hook does not wait for the disk.
+/// Otherwise the hook publishes it itself, then starts a drain as
+/// [`start_drain`] does. An error is a publish that failed here (the event
+/// is not spooled); a publish that fails in the drain leaves an orphan the
+/// next drain adopts.
+pub fn hand_over(home: &Path, staged: Staged) -> std::io::Result<()> {
+    if one_thread() {
+        if let Some(lock) = DrainLock::try_acquire(home) {
+            // SAFETY: this process has one thread, so the child is a
+            // complete copy of it and may run any code before `_exit`.
+            match unsafe { libc::fork() } {
+                -1 => drop(lock),
+                0 => {
+                    detach();
+                    if staged.publish().is_ok() {
+                        if let Ok(trail) = Trail::open(home) {
+                            let _ = super::record::drain_holding(&trail, Some(lock), WAIT);
+                        }
+                    }
+                    // SAFETY: ends the process without running the parent's
+                    // exit handlers or flushing buffers it shares with it.
+                    unsafe { libc::_exit(0) }
+                }
+                // The child holds the lock (the same open file): closing
+                // this copy does not release it.
+                _ => return Ok(()),
+            }
+        }
+    }
+    staged.publish()?;
+    start_drain(home);
+    Ok(())
+}
+
 /// Start draining `home`'s spool in the background unless a drain runs
 /// already (that one picks new events up before it stops). Returns at once;
 /// never fails: a drain that cannot start leaves the events spooled for the
 /// next atom command. For a process that exits right after (a hook): the
 /// forked drain is not waited for.
-pub fn start_drain(home: &Path) {
+fn start_drain(home: &Path) {
     if DrainLock::busy(home) {
         return;
     }

@@ -1,8 +1,9 @@
 //! What `atom hook AGENT EVENT` does while the agent waits: check the
-//! event, spool it durably, and at a session's start read the context to
-//! hand the agent. Recording happens later, in a drain.
+//! event, write it to the spool, and at a session's start read the context
+//! to hand the agent. Publishing it durably and recording it happen in the
+//! drain the hook hands it to.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::Utc;
 use serde_json::{json, Value};
@@ -18,8 +19,9 @@ pub const MAX_INPUT: u64 = 64 << 20;
 /// What a hook did.
 #[derive(Debug)]
 pub struct Captured {
-    /// The spool file holding the event.
-    pub spooled: PathBuf,
+    /// The event, written to the spool but not yet published: hand it over
+    /// with [`super::background::hand_over`].
+    pub staged: spool::Staged,
     /// What to print on stdout for the agent (the session context in the
     /// agent's format), if anything.
     pub output: Option<String>,
@@ -70,7 +72,7 @@ pub fn capture(
         payload,
         trail: trail.map(str::to_owned),
     };
-    let spooled = spool::write(home, &entry).map_err(io_err("writing the agent spool"))?;
+    let staged = spool::stage(home, &entry).map_err(io_err("writing the agent spool"))?;
     let mut context_error = None;
     let output = match normalized.what {
         What::SessionStart { .. } if agent != Agent::Cursor => {
@@ -103,7 +105,7 @@ pub fn capture(
         _ => None,
     };
     Ok(Captured {
-        spooled,
+        staged,
         output,
         context_error,
     })

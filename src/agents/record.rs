@@ -63,17 +63,34 @@ pub struct DrainReport {
 /// Record what the spool holds, oldest first. Waits at most `wait` for
 /// another drainer; then leaves the spool to it.
 pub fn drain(trail: &Trail, wait: Duration) -> Result<DrainReport, AgentError> {
+    drain_holding(trail, None, wait)
+}
+
+/// [`drain`], starting with the lock `held` when the caller has it (the
+/// drain a hook forks holds it from before the fork).
+pub(super) fn drain_holding(
+    trail: &Trail,
+    mut held: Option<DrainLock>,
+    wait: Duration,
+) -> Result<DrainReport, AgentError> {
     let home = trail.home().to_owned();
     let mut report = DrainReport::default();
     // A hook that found the spool busy started no drain of its own: after
     // letting go of the lock, look again, so its event is not left behind.
     loop {
-        let Some(lock) =
-            DrainLock::acquire_within(&home, wait).map_err(io_err("locking the agent spool"))?
-        else {
-            report.left = spool::pending(&home).map_or(0, |p| p.len());
-            return Ok(report);
+        let lock = match held.take() {
+            Some(lock) => lock,
+            None => match DrainLock::acquire_within(&home, wait)
+                .map_err(io_err("locking the agent spool"))?
+            {
+                Some(lock) => lock,
+                None => {
+                    report.left = spool::pending(&home).map_or(0, |p| p.len());
+                    return Ok(report);
+                }
+            },
         };
+        spool::adopt_orphans(&home).map_err(io_err("adopting orphaned spool files"))?;
         loop {
             let files = spool::pending(&home).map_err(io_err("reading the agent spool"))?;
             if files.is_empty() {
@@ -96,7 +113,9 @@ pub fn drain(trail: &Trail, wait: Duration) -> Result<DrainReport, AgentError> {
             }
         }
         drop(lock);
-        if !spool::has_pending(&home) {
+        // Published events only: a temporary file another drain publishes
+        // is that drain's (and an orphan waits for the next drain).
+        if spool::pending(&home).map_or(true, |p| p.is_empty()) {
             return Ok(report);
         }
     }

@@ -1,12 +1,17 @@
 //! The durable spool between a hook and the trail.
 //!
-//! A hook writes each event as one file in `agents/spool/` and is done: the
-//! file is written under a temporary name, fsynced, renamed into place and
-//! the directory fsynced (the file system here may reorder renames), so an
-//! event whose hook returned is on disk even if the machine stops. A hook
-//! killed before the rename leaves a temporary file that the next drain
-//! deletes: that event was never acknowledged. File names start with the
-//! time in nanoseconds, so listing them in name order is arrival order.
+//! A hook writes each event as one file in `agents/spool/`: under a
+//! temporary name first ([`stage`]), then fsynced, renamed into place and
+//! the directory fsynced ([`Staged::publish`]; the file system here may
+//! reorder renames), so a published event is on disk even if the machine
+//! stops. A hook that can fork hands the publishing to the drain it forks,
+//! which holds the drain lock from before the fork: the hook returns
+//! without waiting for the disk, and a command that reads the store meanwhile
+//! waits for that lock ([`has_pending`] counts events on their way). A
+//! temporary file whose writer died (or that is older than ten minutes) is
+//! an orphan: the next drain publishes it when it holds a whole event, else
+//! deletes it. File names start with the time in nanoseconds, so listing
+//! them in name order is arrival order, and end with the writer's pid.
 //!
 //! One drainer at a time: [`DrainLock`] is an OS file lock (`flock`) that
 //! the kernel drops when its holder dies.
@@ -28,7 +33,7 @@ use crate::store::durable::sync_dir;
 /// larger one is spooled without its `tool_response`.
 pub const MAX_EVENT: usize = 16 << 20;
 
-/// A temporary file older than this was left by a killed hook.
+/// A temporary file older than this is an orphan whoever wrote it.
 const STALE: Duration = Duration::from_secs(600);
 
 /// One spooled event.
@@ -56,8 +61,17 @@ pub fn dir(home: &Path) -> PathBuf {
     agents_dir(home).join("spool")
 }
 
-/// Write `entry` durably; returns its path.
-pub fn write(home: &Path, entry: &Entry) -> io::Result<PathBuf> {
+/// An event written under its temporary name: not yet durable, and not yet
+/// seen by drains.
+#[derive(Debug)]
+pub struct Staged {
+    file: File,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+/// Write `entry` under a temporary name in `home`'s spool (no fsync yet).
+pub fn stage(home: &Path, entry: &Entry) -> io::Result<Staged> {
     let dir = dir(home);
     if !dir.is_dir() {
         std::fs::DirBuilder::new()
@@ -69,7 +83,7 @@ pub fn write(home: &Path, entry: &Entry) -> io::Result<PathBuf> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let name = format!("{nanos:024}-{:010}.json", std::process::id());
-    let tmp = dir.join(format!(".tmp-{name}"));
+    let tmp = dir.join(format!("{TMP_PREFIX}{name}"));
     let bytes = serde_json::to_vec(entry).map_err(io::Error::other)?;
     let mut file = OpenOptions::new()
         .write(true)
@@ -77,16 +91,31 @@ pub fn write(home: &Path, entry: &Entry) -> io::Result<PathBuf> {
         .mode(0o600)
         .open(&tmp)?;
     file.write_all(&bytes)?;
-    file.sync_all()?;
-    drop(file);
-    let path = dir.join(&name);
-    std::fs::rename(&tmp, &path)?;
-    sync_dir(&dir)?;
-    Ok(path)
+    Ok(Staged {
+        file,
+        tmp,
+        path: dir.join(name),
+    })
 }
 
-/// The spooled events, oldest first; deletes temporary files that killed
-/// hooks left behind.
+impl Staged {
+    /// Make the event durable and visible to drains: fsync, rename into
+    /// place, fsync the directory. Returns its path.
+    pub fn publish(self) -> io::Result<PathBuf> {
+        self.file.sync_all()?;
+        drop(self.file);
+        std::fs::rename(&self.tmp, &self.path)?;
+        sync_dir(self.path.parent().unwrap_or(Path::new(".")))?;
+        Ok(self.path)
+    }
+}
+
+/// Write `entry` durably; returns its path.
+pub fn write(home: &Path, entry: &Entry) -> io::Result<PathBuf> {
+    stage(home, entry)?.publish()
+}
+
+/// The spooled events, oldest first.
 pub fn pending(home: &Path) -> io::Result<Vec<PathBuf>> {
     let dir = dir(home);
     let entries = match std::fs::read_dir(&dir) {
@@ -99,17 +128,7 @@ pub fn pending(home: &Path) -> io::Result<Vec<PathBuf>> {
         let entry = entry?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with(".tmp-") {
-            let old = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > STALE);
-            if old {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        } else if name.ends_with(".json") {
+        if name.ends_with(".json") && !name.starts_with(TMP_PREFIX) {
             files.push(entry.path());
         }
     }
@@ -117,18 +136,73 @@ pub fn pending(home: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Whether anything waits in the spool (one directory read).
+/// Publish the temporary files whose writers died (a hook killed after it
+/// returned, before its drain published the event), delete those that do
+/// not hold a whole event. Call it holding the [`DrainLock`]: a drain that
+/// publishes holds it.
+pub fn adopt_orphans(home: &Path) -> io::Result<()> {
+    let dir = dir(home);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let Some(final_name) = name.strip_prefix(TMP_PREFIX) else {
+            continue;
+        };
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE);
+        if !old && writer(final_name).is_none_or(alive) {
+            continue;
+        }
+        let path = entry.path();
+        let whole = std::fs::read(&path)
+            .ok()
+            .is_some_and(|b| serde_json::from_slice::<Entry>(&b).is_ok());
+        if whole && final_name.ends_with(".json") {
+            File::open(&path)?.sync_all()?;
+            std::fs::rename(&path, dir.join(final_name))?;
+            sync_dir(&dir)?;
+        } else {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    Ok(())
+}
+
+/// The pid a spool file's name ends with (`<nanos>-<pid>.json`).
+fn writer(name: &str) -> Option<i32> {
+    let stem = name.strip_suffix(".json")?;
+    stem.rsplit_once('-')?.1.parse().ok()
+}
+
+/// Whether process `pid` exists.
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    pid > 0
+        && (unsafe { libc::kill(pid, 0) } == 0
+            || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+}
+
+/// Whether any event waits in the spool or is on its way there (a
+/// temporary file: a drain is publishing it, or a drain will adopt it); one
+/// directory read. A command that reads the store drains first when so.
 pub fn has_pending(home: &Path) -> bool {
     std::fs::read_dir(dir(home)).is_ok_and(|mut d| {
-        d.any(|e| {
-            e.is_ok_and(|e| {
-                let n = e.file_name();
-                let n = n.to_string_lossy();
-                n.ends_with(".json") && !n.starts_with(".tmp-")
-            })
-        })
+        d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json")))
     })
 }
+
+/// The name a file has while it is written.
+const TMP_PREFIX: &str = ".tmp-";
 
 /// Held while draining; released on drop (or when the holder dies).
 #[derive(Debug)]
@@ -170,6 +244,13 @@ impl DrainLock {
                 Err(TryLockError::Error(e)) => return Err(e),
             }
         }
+    }
+
+    /// The lock if it is free now.
+    pub fn try_acquire(home: &Path) -> Option<Self> {
+        let file = Self::open(home).ok()?;
+        file.try_lock().ok()?;
+        Some(DrainLock { _file: file })
     }
 
     /// Whether some process drains right now.

@@ -11,6 +11,7 @@
 //! git itself would do it. The hook scripts in `hooks/` are tiny and call
 //! `atom hook <name>`, which never fails a commit.
 
+mod head;
 mod install;
 mod notes;
 mod project;

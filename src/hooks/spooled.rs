@@ -58,8 +58,21 @@ impl CommitEvent {
         influenced_by: Option<String>,
     ) -> Result<Self, HookError> {
         let here = std::env::current_dir().map_err(io_err("reading the current directory"))?;
-        // Only HEAD and refs are read: gix must not run `git` to find the
-        // installation's config, nor read the system's.
+        if let Some(head) = super::head::read(&here, |k| std::env::var(k).ok()) {
+            let branch = head.branch.or_else(|| rebasing_branch(&head.git_dir));
+            return Ok(CommitEvent {
+                squashed: take_squashed(&head.git_dir)?,
+                git_dir: head.git_dir,
+                work_tree: Some(head.work_tree),
+                commit: head.commit,
+                branch,
+                agent,
+                influenced_by,
+            });
+        }
+        // Any other layout: gix. Only HEAD and refs are read: gix must not
+        // run `git` to find the installation's config, nor read the
+        // system's.
         let mut options = gix::open::Options::default();
         options.permissions.config.git_binary = false;
         options.permissions.config.system = false;
@@ -119,14 +132,15 @@ impl CommitEvent {
     }
 }
 
-/// `atom hook post-commit`: spool `HEAD` for the store at `home`, to be
-/// recorded on `trail` (the current one when `None`).
+/// `atom hook post-commit`: write `HEAD` to the spool of the store at
+/// `home`, to be recorded on `trail` (the current one when `None`); the
+/// caller publishes it ([`crate::agents::background::hand_over`]).
 pub fn spool_commit(
     home: &Path,
     trail: Option<&str>,
     agent: Option<String>,
     influenced_by: Option<String>,
-) -> Result<PathBuf, HookError> {
+) -> Result<spool::Staged, HookError> {
     if !home.join(GIT_DIR).is_dir() {
         return Err(TrailError::NotInitialized {
             home: home.to_owned(),
@@ -141,7 +155,7 @@ pub fn spool_commit(
         payload: serde_json::to_value(&event).map_err(|e| HookError::Input(e.to_string()))?,
         trail: trail.map(str::to_owned),
     };
-    spool::write(home, &entry).map_err(io_err("writing the spool"))
+    spool::stage(home, &entry).map_err(io_err("writing the spool"))
 }
 
 /// Record a spooled `post-commit` event on `trail`. A commit already

@@ -705,8 +705,9 @@ fn codex_gemini_and_cursor_payloads_become_atoms() {
     assert_eq!(cursor[0]["project"], "shop");
 }
 
-/// The spool write, seen from outside under `strace`: the event's file is
-/// fsynced before it is renamed into place, and the directory after.
+/// The spool write, seen from outside under `strace -f`: the event's file
+/// is fsynced before it is renamed into place, and the directory after, by
+/// the drain the hook forks (the hook itself does not wait for the disk).
 #[test]
 fn a_hook_fsyncs_the_event_before_the_rename_and_the_directory_after() {
     let env = TestEnv::init();
@@ -716,6 +717,7 @@ fn a_hook_fsyncs_the_event_before_the_rename_and_the_directory_after() {
     let log = env.path().join("strace.log");
     let mut child = env
         .command("strace")
+        .arg("-f")
         .arg("-o")
         .arg(&log)
         .args([
@@ -736,13 +738,29 @@ fn a_hook_fsyncs_the_event_before_the_rename_and_the_directory_after() {
         .unwrap();
     assert!(child.wait().unwrap().success());
     let trace = std::fs::read_to_string(&log).unwrap();
-    let lines: Vec<&str> = trace.lines().collect();
+    // `PID syscall(...) = result` lines: split off the pid.
+    let (pids, lines): (Vec<&str>, Vec<&str>) = trace
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(pid, rest)| (pid, rest.trim_start()))
+        .unzip();
     let find = |pred: &dyn Fn(&str) -> bool| lines.iter().position(|l| pred(l));
+    // `fsync(3) = 0`, or `fsync(3 <unfinished ...>` when another process
+    // made a call meanwhile.
+    let is_fsync = |l: &str, fd: &str| {
+        l.strip_prefix("fsync(")
+            .and_then(|r| r.strip_prefix(fd))
+            .is_some_and(|r| r.starts_with(')') || r.starts_with(" <unfinished"))
+    };
     let open = find(&|l| l.starts_with("openat(") && l.contains("/spool/.tmp-"))
         .unwrap_or_else(|| panic!("no spool file opened:\n{trace}"));
     let fd = lines[open].rsplit("= ").next().unwrap().trim().to_owned();
-    let synced = find(&|l| l.starts_with(&format!("fsync({fd})")))
+    let synced = find(&|l| is_fsync(l, &fd))
         .unwrap_or_else(|| panic!("the spool file is not fsynced:\n{trace}"));
+    assert_ne!(
+        pids[open], pids[synced],
+        "the forked drain fsyncs, not the hook:\n{trace}"
+    );
     let renamed = find(&|l| l.starts_with("rename") && l.contains("/spool/.tmp-"))
         .unwrap_or_else(|| panic!("no rename:\n{trace}"));
     assert!(
@@ -763,9 +781,7 @@ fn a_hook_fsyncs_the_event_before_the_rename_and_the_directory_after() {
         .trim()
         .to_owned();
     assert!(
-        lines[dir_open..]
-            .iter()
-            .any(|l| l.starts_with(&format!("fsync({dfd})"))),
+        lines[dir_open..].iter().any(|l| is_fsync(l, &dfd)),
         "the directory is fsynced after the rename:\n{trace}"
     );
     drain(&env);
@@ -893,6 +909,57 @@ fn a_later_atom_command_records_what_the_spool_still_holds() {
     assert_eq!(log[0]["record"]["type"], "PROMPT", "{log}");
     assert_eq!(env.atom_json(&["agents", "list"])["spooled"], 0);
     // The drain removes the file after its atom is recorded.
+    assert_eq!(of_type(&atoms(&env), "PROMPT").len(), 1);
+}
+
+/// A hook returns before its event is published: the drain it forked does
+/// that. When that drain dies first, the event is a temporary file whose
+/// writer is gone; the next drain publishes and records it, and deletes a
+/// temporary file that holds no whole event.
+#[test]
+fn an_event_whose_drain_died_before_publishing_it_is_adopted() {
+    let env = TestEnv::init();
+    let proj = project(&env, "shop");
+    let mut holder = hold_drain_lock(&env);
+    hook(
+        &env,
+        "claude-code",
+        "UserPromptSubmit",
+        fixture("claude-code", "UserPromptSubmit"),
+        &proj,
+        None,
+    );
+    // Turn the published event back into what a dead drain leaves: its
+    // temporary file, named for a writer that has exited.
+    let spool = env.store().join("agents/spool");
+    let published = std::fs::read_dir(&spool)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .expect("the hook published its event (the spool was busy)");
+    let mut gone = env.command("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let name = published.file_name().unwrap().to_str().unwrap();
+    let nanos = name.split('-').next().unwrap();
+    let orphan = spool.join(format!(".tmp-{nanos}-{dead:010}.json"));
+    std::fs::rename(&published, &orphan).unwrap();
+    let torn = spool.join(format!(".tmp-{nanos}1-{dead:010}.json"));
+    std::fs::write(&torn, "{\"agent\":\"claude-").unwrap();
+    let group = format!("-{}", holder.id());
+    assert!(env
+        .command("kill")
+        .args(["--", &group])
+        .status()
+        .unwrap()
+        .success());
+    holder.wait().unwrap();
+    assert_eq!(env.atom_json(&["agents", "list"])["spooled"], 0);
+    // The next command waits for the spool, adopts the orphan, and shows it.
+    let log = env.atom_json(&["log"]);
+    assert_eq!(log[0]["record"]["type"], "PROMPT", "{log}");
+    let left: Vec<_> = std::fs::read_dir(&spool).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
     assert_eq!(of_type(&atoms(&env), "PROMPT").len(), 1);
 }
 

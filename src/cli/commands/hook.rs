@@ -116,8 +116,14 @@ fn handle(ctx: &Ctx, args: &Args) -> Result<(), HookError> {
         }
         "post-commit" => {
             let influences = std::env::var("ATOM_INFLUENCED_BY").ok();
-            hooks::spool_commit(&ctx.home, ctx.selected.as_deref(), agent, influences)?;
-            atom::agents::background::start_drain(&ctx.home);
+            let staged =
+                hooks::spool_commit(&ctx.home, ctx.selected.as_deref(), agent, influences)?;
+            atom::agents::background::hand_over(&ctx.home, staged).map_err(|source| {
+                HookError::Io {
+                    context: "writing the spool".into(),
+                    source,
+                }
+            })?;
         }
         "post-merge" => {
             let trail = &atom::Trail::open_on(&ctx.home, ctx.selected.as_deref())?;
@@ -210,7 +216,9 @@ fn agent_hook(ctx: &Ctx, agent: atom::agents::Agent, event: &str) {
             if let Some(e) = done.context_error {
                 warn_agent(&format!("no session context: {e}"));
             }
-            atom::agents::background::start_drain(&ctx.home);
+            if let Err(e) = atom::agents::background::hand_over(&ctx.home, done.staged) {
+                warn_agent(&format!("{} {event} event not recorded: {e}", agent.name()));
+            }
         }
         Err(e) => warn_agent(&format!("{} {event} event not recorded: {e}", agent.name())),
     }
