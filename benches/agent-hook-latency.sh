@@ -2,9 +2,12 @@
 # Latency an agent hook adds to each event: p50 of N runs of
 # `atom hook claude-code EVENT` with a documented payload on stdin, next to a
 # no-op hook (`cat > /dev/null`, the cheapest command a hook can be) run the
-# same way, interleaved. Each atom hook spools the event (fsync, rename, fsync
-# of the directory) and starts a background drain, as in real use; the drains
-# run while the next events are timed. Then: how long until every spooled
+# same way, interleaved. Each atom hook writes the event to the spool and
+# forks a background drain that publishes it durably (fsync, rename, fsync of
+# the directory) and records it, as in real use; when the previous event's
+# drain still runs (events here come back to back), the hook publishes the
+# event itself and leaves it to that drain. The drains run while the next
+# events are timed. Then: how long until every spooled
 # event is an atom (`atom agents drain` waits for the background drains), and
 # SessionStart, which also reads the index to hand the agent prior work.
 # Usage: benches/agent-hook-latency.sh [N]   (needs a release build: cargo build --release)

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Latency the post-commit hook adds to `git commit`: p50 of N commits (each
 # changing one file) in a repository without the hooks, then in one with
-# `atom hooks install`, interleaved. The hook reads HEAD in process, spools
-# the commit (one durable small file) and forks a background drain, which
-# records the COMMIT atom and writes the note while the next commits are
-# timed. Then: how long until every commit is an atom with its note
+# `atom hooks install`, interleaved. The hook reads HEAD from git's files,
+# writes the commit to the spool and forks a background drain, which
+# publishes it durably (fsync, rename, fsync of the directory), records the
+# COMMIT atom and writes the note while the next commits are timed. Then: how long until every commit is an atom with its note
 # (`atom agents drain` waits for the background drains), and a check that
 # none is missing. For attribution: a no-op post-commit hook (`exit 0`), and
 # one `atom record` of a COMMIT atom, the signed, fsynced append the drain
