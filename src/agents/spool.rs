@@ -167,12 +167,18 @@ pub fn adopt_orphans(home: &Path) -> io::Result<()> {
         let whole = std::fs::read(&path)
             .ok()
             .is_some_and(|b| serde_json::from_slice::<Entry>(&b).is_ok());
-        if whole && final_name.ends_with(".json") {
-            File::open(&path)?.sync_all()?;
-            std::fs::rename(&path, dir.join(final_name))?;
-            sync_dir(&dir)?;
-        } else {
+        if !whole || !final_name.ends_with(".json") {
             let _ = std::fs::remove_file(&path);
+            continue;
+        }
+        // One orphan that cannot be published (or that its writer, in
+        // another pid namespace, publishes right now) does not hold up the
+        // others: it stays for a later drain.
+        let published = File::open(&path)
+            .and_then(|f| f.sync_all())
+            .and_then(|()| std::fs::rename(&path, dir.join(final_name)));
+        if published.is_ok() {
+            sync_dir(&dir)?;
         }
     }
     Ok(())

@@ -65,8 +65,7 @@ pub fn read(here: &Path, env: impl Fn(&str) -> Option<String>) -> Option<Head> {
     let (commit, branch) = match head.strip_prefix("ref:") {
         None => (object_id(&head)?, None),
         Some(name) => {
-            let name = name.trim();
-            let commit = resolve(&common, name, MAX_SYMREF_DEPTH)?;
+            let (commit, name) = resolve(&common, name.trim(), MAX_SYMREF_DEPTH)?;
             (commit, name.strip_prefix("refs/heads/").map(str::to_owned))
         }
     };
@@ -78,28 +77,42 @@ pub fn read(here: &Path, env: impl Fn(&str) -> Option<String>) -> Option<Head> {
     })
 }
 
-/// The object id ref `name` holds: its loose file, else its `packed-refs`
-/// line; a symbolic ref is followed `depth` times at most.
-fn resolve(common: &Path, name: &str, depth: usize) -> Option<String> {
-    // A reftable repository's HEAD names this placeholder.
-    if !name.starts_with("refs/") || name == "refs/heads/.invalid" || name.contains("..") {
+/// The object id ref `name` holds and the ref that holds it: its loose
+/// file, else its `packed-refs` line; a symbolic ref is followed `depth`
+/// times at most (git names the branch at the end of the chain).
+fn resolve(common: &Path, name: &str, depth: usize) -> Option<(String, String)> {
+    // A reftable repository's HEAD names `refs/heads/.invalid`; the
+    // per-worktree namespaces live in the worktree's own directory.
+    let per_worktree = ["refs/worktree/", "refs/bisect/", "refs/rewritten/"];
+    if !name.starts_with("refs/")
+        || name == "refs/heads/.invalid"
+        || name.contains("..")
+        || per_worktree.iter().any(|p| name.starts_with(p))
+    {
         return None;
     }
-    match std::fs::read_to_string(common.join(name)) {
-        Ok(text) => match text.strip_prefix("ref:") {
-            Some(next) if depth > 0 => resolve(common, next.trim(), depth - 1),
-            Some(_) => None,
-            None => object_id(&text),
-        },
+    let path = common.join(name);
+    match std::fs::symlink_metadata(&path) {
+        // A symbolic link is an old form of symbolic ref.
+        Ok(meta) if meta.file_type().is_symlink() => None,
+        Ok(_) => {
+            let text = std::fs::read_to_string(&path).ok()?;
+            match text.strip_prefix("ref:") {
+                Some(next) if depth > 0 => resolve(common, next.trim(), depth - 1),
+                Some(_) => None,
+                None => Some((object_id(&text)?, name.to_owned())),
+            }
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let packed = std::fs::read_to_string(common.join("packed-refs")).ok()?;
-            packed
+            let id = packed
                 .lines()
                 .filter(|l| !l.starts_with(['#', '^']))
                 .find_map(|l| {
                     let (id, refname) = l.split_once(' ')?;
                     (refname == name).then(|| object_id(id)).flatten()
-                })
+                })?;
+            Some((id, name.to_owned()))
         }
         Err(_) => None,
     }
@@ -215,6 +228,14 @@ mod tests {
         git(&root, &["pack-refs", "--all"]);
         assert!(!root.join(".git/refs/heads/main").exists());
         check(&root, &no_env);
+        // A symbolic ref between HEAD and the branch: git names the branch.
+        git(
+            &root,
+            &["symbolic-ref", "refs/heads/alias", "refs/heads/main"],
+        );
+        git(&root, &["symbolic-ref", "HEAD", "refs/heads/alias"]);
+        check(&root, &no_env);
+        git(&root, &["symbolic-ref", "HEAD", "refs/heads/main"]);
         git(&root, &["checkout", "-q", "--detach"]);
         check(&root, &no_env);
         git(&root, &["worktree", "add", "-q", "-b", "side", "../wt"]);

@@ -755,7 +755,8 @@ fn a_hook_fsyncs_the_event_before_the_rename_and_the_directory_after() {
     let open = find(&|l| l.starts_with("openat(") && l.contains("/spool/.tmp-"))
         .unwrap_or_else(|| panic!("no spool file opened:\n{trace}"));
     let fd = lines[open].rsplit("= ").next().unwrap().trim().to_owned();
-    let synced = find(&|l| is_fsync(l, &fd))
+    let synced = (open..lines.len())
+        .find(|&i| is_fsync(lines[i], &fd))
         .unwrap_or_else(|| panic!("the spool file is not fsynced:\n{trace}"));
     assert_ne!(
         pids[open], pids[synced],

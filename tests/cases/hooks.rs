@@ -952,14 +952,19 @@ fn only_the_commit_that_lands_a_squash_lists_the_squashed_commits() {
         atom["metadata"].get("squashed").cloned()
     };
 
-    for abandon in [
+    for (i, abandon) in [
         &["reset", "-q", "--hard"][..],
         &["stash", "-q"][..],
         &["checkout", "-q", "-b", "elsewhere"][..],
-    ] {
+        // No reflog entry of its own: SQUASH_MSG goes before the commit.
+        &["checkout", "-q", "-f"][..],
+    ]
+    .into_iter()
+    .enumerate()
+    {
         git_quiet(&repo, &["merge", "-q", "--squash", "feature"]);
         git_quiet(&repo, abandon);
-        commit_file(&repo, &format!("after-{}", abandon[0]));
+        commit_file(&repo, &format!("after-{i}"));
         assert_eq!(squashed_of_head(), None, "after {abandon:?}");
     }
     repo.git(&["stash", "drop", "-q"]);

@@ -29,21 +29,28 @@ pub fn direct(
     let mut argv = argv.into_iter().skip(1).map(|a| a.into_string().ok());
     let mut store = None;
     let mut word = argv.next()??;
-    if word == "--store" {
-        store = Some(argv.next()??.into());
-        word = argv.next()??;
-    } else if let Some(dir) = word.strip_prefix("--store=") {
+    let dir = if word == "--store" {
+        Some(argv.next()??)
+    } else {
+        word.strip_prefix("--store=").map(str::to_owned)
+    };
+    if let Some(dir) = dir {
+        if dir.is_empty() || dir.starts_with('-') {
+            return None;
+        }
         store = Some(dir.into());
         word = argv.next()??;
     }
     if word != "hook" {
         return None;
     }
+    // Git's and the agents' hook arguments never start with `-`; clap
+    // reads a flag there as a global one.
     let name = argv.next()??;
-    if name.starts_with('-') {
+    let args = argv.collect::<Option<Vec<_>>>()?;
+    if name.starts_with('-') || args.iter().any(|a| a.starts_with('-')) {
         return None;
     }
-    let args = argv.collect::<Option<Vec<_>>>()?;
     Some((store, Args { name, args }))
 }
 
@@ -228,4 +235,66 @@ fn agent_hook(ctx: &Ctx, agent: atom::agents::Agent, event: &str) {
 fn warn_agent(message: &str) {
     let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
     eprintln!("warning: atom: {}", crate::cli::output::safe(&message));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::direct;
+
+    fn read(argv: &[&str]) -> Option<(Option<String>, String, Vec<String>)> {
+        direct(argv.iter().map(std::ffi::OsString::from)).map(|(store, args)| {
+            let store = store.map(|s| s.to_string_lossy().into_owned());
+            (store, args.name, args.args)
+        })
+    }
+
+    #[test]
+    fn the_installed_command_lines_are_read_without_clap() {
+        assert_eq!(
+            read(&["atom", "hook", "post-commit"]),
+            Some((None, "post-commit".into(), vec![]))
+        );
+        assert_eq!(
+            read(&["atom", "hook", "post-merge", "1"]),
+            Some((None, "post-merge".into(), vec!["1".into()]))
+        );
+        assert_eq!(
+            read(&[
+                "/bin/atom",
+                "--store",
+                "/s",
+                "hook",
+                "claude-code",
+                "PostToolUse"
+            ]),
+            Some((
+                Some("/s".into()),
+                "claude-code".into(),
+                vec!["PostToolUse".into()]
+            ))
+        );
+        assert_eq!(
+            read(&["atom", "--store=/s", "hook", "pre-push", "origin", "u"]).map(|r| r.0),
+            Some(Some("/s".into()))
+        );
+    }
+
+    #[test]
+    fn any_other_shape_is_left_to_clap() {
+        for argv in [
+            &["atom", "log"][..],
+            &["atom"],
+            &["atom", "--json", "hook", "post-commit"],
+            &["atom", "--store", "", "hook", "post-commit"],
+            &["atom", "--store=", "hook", "post-commit"],
+            &["atom", "--store", "-q", "hook", "post-commit"],
+            &["atom", "--store", "/s"],
+            &["atom", "hook"],
+            &["atom", "hook", "--help"],
+            &["atom", "hook", "post-commit", "--store", "/s"],
+            &["atom", "hook", "post-commit", "--", "x"],
+        ] {
+            assert_eq!(read(argv), None, "{argv:?}");
+        }
+    }
 }
