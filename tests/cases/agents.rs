@@ -599,14 +599,7 @@ fn a_spooled_event_waits_for_a_drain_and_is_recorded_once() {
     assert_eq!(list["spooled"], 1, "{list}");
     let busy = env.atom_json(&["agents", "drain", "--wait-ms", "0"]);
     assert_eq!(busy["left"], 1, "{busy}");
-    let group = format!("-{}", holder.id());
-    assert!(env
-        .command("kill")
-        .args(["--", &group])
-        .status()
-        .unwrap()
-        .success());
-    holder.wait().unwrap();
+    kill_group(&env, &mut holder);
     let report = drain(&env);
     assert_eq!(report["recorded"].as_array().unwrap().len(), 1, "{report}");
     assert_eq!(drain(&env)["recorded"], json!([]), "recorded once");
@@ -855,6 +848,18 @@ fn install_user_writes_the_home_settings_and_list_says_where() {
     );
 }
 
+/// Kill the process group `holder` leads (a drain lock holder) and reap it.
+fn kill_group(env: &TestEnv, holder: &mut std::process::Child) {
+    let group = format!("-{}", holder.id());
+    assert!(env
+        .command("kill")
+        .args(["--", &group])
+        .status()
+        .unwrap()
+        .success());
+    holder.wait().unwrap();
+}
+
 /// Hold the agent spool's drain lock in another process group, as a
 /// running drain would; returns the holder.
 fn hold_drain_lock(env: &TestEnv) -> std::process::Child {
@@ -895,14 +900,7 @@ fn a_later_atom_command_records_what_the_spool_still_holds() {
         None,
     );
     // The drain that held the lock dies without recording the event.
-    let group = format!("-{}", holder.id());
-    assert!(env
-        .command("kill")
-        .args(["--", &group])
-        .status()
-        .unwrap()
-        .success());
-    holder.wait().unwrap();
+    kill_group(&env, &mut holder);
     assert_eq!(env.atom_json(&["agents", "list"])["spooled"], 1);
     // Any command that opens the store records what the spool holds
     // before it reads: its answer already shows the event.
@@ -947,14 +945,7 @@ fn an_event_whose_drain_died_before_publishing_it_is_adopted() {
     std::fs::rename(&published, &orphan).unwrap();
     let torn = spool.join(format!(".tmp-{nanos}1-{dead:010}.json"));
     std::fs::write(&torn, "{\"agent\":\"claude-").unwrap();
-    let group = format!("-{}", holder.id());
-    assert!(env
-        .command("kill")
-        .args(["--", &group])
-        .status()
-        .unwrap()
-        .success());
-    holder.wait().unwrap();
+    kill_group(&env, &mut holder);
     assert_eq!(env.atom_json(&["agents", "list"])["spooled"], 0);
     // The next command waits for the spool, adopts the orphan, and shows it.
     let log = env.atom_json(&["log"]);
