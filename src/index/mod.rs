@@ -45,6 +45,9 @@ use crate::store::StoreError;
 
 /// The index schema.
 const SCHEMA: &str = include_str!("../../schema/index.sql");
+/// How long a writer waits for another one.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// `PRAGMA application_id` of an atom index: "atom".
 const APPLICATION_ID: i64 = 0x6174_6f6d;
 /// The derivation this binary builds (`PRAGMA user_version`). Bump it
@@ -214,14 +217,26 @@ impl Index {
         if conn.is_readonly(rusqlite::MAIN_DB)? {
             return Err(OpenFailure::ReadOnly);
         }
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.busy_timeout(BUSY_WAIT)?;
         // Check what the file is before writing anything to it.
         classify(&conn)?;
         // Creating the file (the switch to WAL, the first WAL header, the
         // schema) runs unsynced: the index is a cache, and one lost in a
         // crash is rebuilt. Appends then commit with `NORMAL`, unsynced too.
         conn.pragma_update(None, "synchronous", "OFF")?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Switching to WAL takes the file for a moment, and SQLite does not
+        // wait for that lock: a process creating the index at the same
+        // time is answered busy at once. Wait as the busy timeout would.
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Err(e) if is_busy(&e) && waited < BUSY_WAIT => {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                    waited += std::time::Duration::from_millis(2);
+                }
+                r => break r?,
+            }
+        }
         // Up to 64 MiB of pages in memory (SQLite's default is 2 MiB): a large
         // catch-up otherwise spills its transaction to the WAL page by page.
         conn.pragma_update(None, "cache_size", -65536)?;
@@ -236,7 +251,7 @@ impl Index {
             // A truncating checkpoint waits for readers: give it a moment only.
             conn.busy_timeout(std::time::Duration::from_millis(20))?;
             let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-            conn.busy_timeout(std::time::Duration::from_secs(30))?;
+            conn.busy_timeout(BUSY_WAIT)?;
         }
         // Keep the WAL and its shared-memory file between processes: checkpointing
         // and deleting them on every close, then recreating them on the next open,
@@ -338,6 +353,11 @@ impl std::fmt::Display for OpenFailure {
 /// Whether the file is an atom index of this derivation (`Ok(false)`) or
 /// an empty database to create the schema in (`Ok(true)`); reads only.
 fn classify(conn: &Connection) -> Result<bool, OpenFailure> {
+    // One read transaction, one snapshot: another process creating the
+    // index commits its tables and its application id together, and read
+    // in two snapshots they looked like a foreign database with tables.
+    let snapshot = conn.unchecked_transaction()?;
+    let conn: &Connection = &snapshot;
     let (app, version) = identify(conn)?;
     let empty: bool = conn.query_row("SELECT count(*) = 0 FROM sqlite_master", [], |r| r.get(0))?;
     match (app, version) {
@@ -383,6 +403,11 @@ fn is_damage(e: &rusqlite::Error) -> bool {
     ))
 }
 
+/// Whether SQLite answered that another connection holds the lock.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy)
+}
+
 /// Whether SQLite could not open, create or write a file for lack of
 /// permission (a read-only store): never a reason to delete the index.
 fn is_permission(e: &rusqlite::Error) -> bool {
@@ -419,5 +444,35 @@ pub(crate) fn remove_index_files(path: &Path) {
         let mut p = path.as_os_str().to_owned();
         p.push(suffix);
         let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Processes that open a store's index for the first time at once (a
+    /// command and the sync worker it started) all get it: one creates it,
+    /// the others find it, none takes it for a foreign database.
+    #[test]
+    fn concurrent_first_opens_all_succeed() {
+        for _ in 0..100 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("index.sqlite");
+            let start = std::sync::Barrier::new(6);
+            std::thread::scope(|s| {
+                let opens: Vec<_> = (0..6)
+                    .map(|_| {
+                        s.spawn(|| {
+                            start.wait();
+                            Index::open(&path).map(|_| ())
+                        })
+                    })
+                    .collect();
+                for open in opens {
+                    open.join().unwrap().unwrap();
+                }
+            });
+        }
     }
 }
