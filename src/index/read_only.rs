@@ -54,7 +54,7 @@ impl Index {
             }
             Err(e) => return Err(e.into()),
         };
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.busy_timeout(super::BUSY_WAIT)?;
         let index = Index::with_conn(conn, Some(path.to_owned()), access);
         let checked = match classify(&index.conn) {
             Ok(true) => Err(OpenFailure::Damaged("is empty".into())),

@@ -105,8 +105,7 @@ fn run(
         .map_err(open_error)?;
     conn.pragma_update(None, "query_only", true)
         .map_err(open_error)?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))
-        .map_err(open_error)?;
+    conn.busy_timeout(super::BUSY_WAIT).map_err(open_error)?;
     let mut stmt = conn.prepare(sql).map_err(|e| match e {
         rusqlite::Error::MultipleStatement => {
             QueryError::Refused("only a single statement is allowed".into())

@@ -94,7 +94,7 @@ impl Index {
                 let _ = self
                     .conn
                     .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-                self.conn.busy_timeout(std::time::Duration::from_secs(30))?;
+                self.conn.busy_timeout(super::BUSY_WAIT)?;
             }
         }
         Ok(())
