@@ -211,12 +211,7 @@ pub fn install(
             foreign: false,
         });
     }
-    for name in RETIRED {
-        let change = remove_ours(dir, name)?;
-        if change.action == HookAction::Removed {
-            changes.push(change);
-        }
-    }
+    changes.extend(retire(dir)?);
     Ok(changes)
 }
 
@@ -238,13 +233,20 @@ pub fn uninstall(hooks: &HooksDir) -> Result<Vec<HookChange>, HookError> {
     for name in HOOK_NAMES {
         changes.push(remove_ours(&hooks.dir, name)?);
     }
+    changes.extend(retire(&hooks.dir)?);
+    Ok(changes)
+}
+
+/// Remove the [`RETIRED`] hooks of ours from `dir`; what was removed.
+fn retire(dir: &Path) -> Result<Vec<HookChange>, HookError> {
+    let mut removed = Vec::new();
     for name in RETIRED {
-        let change = remove_ours(&hooks.dir, name)?;
+        let change = remove_ours(dir, name)?;
         if change.action == HookAction::Removed {
-            changes.push(change);
+            removed.push(change);
         }
     }
-    Ok(changes)
+    Ok(removed)
 }
 
 /// Remove our hook `name` from `dir` and put a chained user hook back; a
