@@ -95,9 +95,7 @@ fn handle(ctx: &Ctx, args: &Args) -> Result<(), HookError> {
     if args.name == "post-merge" && args.args.first().is_some_and(|a| a == "1") {
         // A squash merge: the commit that lands it needs the squashed list.
         if let Err(e) = hooks::keep_squashed(&project) {
-            let message = e.to_string();
-            let message = crate::cli::output::safe(&message);
-            eprintln!("warning: atom: the squashed commits not kept: {message}");
+            warn_agent(&format!("the squashed commits not kept: {e}"));
         }
     }
     if args.name != "post-commit" {
