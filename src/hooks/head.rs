@@ -9,22 +9,84 @@
 //! few system calls, where opening the repository with gix reads the
 //! configuration files and lists the packs (about 0.6 ms on every commit).
 //! Anything else (a reftable repository, a bare one, a symbolic ref chain
-//! deeper than git's own limit) is `None`, and the caller opens the
-//! repository with gix instead.
+//! deeper than git's own limit) is left to gix ([`of_hook`]).
 
 use std::path::{Path, PathBuf};
+
+use super::{io_err, HookError};
 
 /// What `HEAD` is in a hook's repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
     /// The git directory (of this worktree).
     pub git_dir: PathBuf,
-    /// The work tree's top directory.
-    pub work_tree: PathBuf,
+    /// The work tree's top directory (`None`: a bare repository).
+    pub work_tree: Option<PathBuf>,
     /// The commit `HEAD` points at.
     pub commit: String,
     /// The branch (`refs/heads/` stripped); `None` when `HEAD` is detached.
     pub branch: Option<String>,
+}
+
+/// `HEAD` of the repository git runs the hook in (the current directory,
+/// git's environment applies): from git's files ([`read`]), else with gix.
+pub fn of_hook() -> Result<Head, HookError> {
+    let here = std::env::current_dir().map_err(io_err("reading the current directory"))?;
+    match read(&here, |k| std::env::var(k).ok()) {
+        Some(head) => Ok(head),
+        None => read_with_gix(&here),
+    }
+}
+
+/// `HEAD` through gix, for the layouts [`read`] leaves alone. Only `HEAD`
+/// and refs are read: gix must not run `git` to find the installation's
+/// config, nor read the system's.
+fn read_with_gix(here: &Path) -> Result<Head, HookError> {
+    let mut options = gix::open::Options::default();
+    options.permissions.config.git_binary = false;
+    options.permissions.config.system = false;
+    let trust = gix::sec::trust::Mapping {
+        full: options.clone(),
+        reduced: options,
+    };
+    let repo = gix::ThreadSafeRepository::discover_with_environment_overrides_opts(
+        here,
+        Default::default(),
+        trust,
+    )
+    .map_err(|e| HookError::NotARepo {
+        path: here.to_owned(),
+        message: e.to_string(),
+    })?
+    .to_thread_local();
+    let absolute = |p: &Path| std::fs::canonicalize(here.join(p));
+    let git_dir = absolute(repo.git_dir()).map_err(io_err("locating the git directory"))?;
+    let work_tree = match repo.workdir() {
+        Some(w) => Some(absolute(w).map_err(io_err("locating the work tree"))?),
+        None => None,
+    };
+    let git = |e: &dyn std::fmt::Display| HookError::Git {
+        context: "reading HEAD".into(),
+        message: e.to_string(),
+    };
+    // HEAD as it is, not peeled: no object is read.
+    let head = repo.head().map_err(|e| git(&e))?;
+    let commit = head
+        .id()
+        .ok_or_else(|| git(&"HEAD names no commit yet"))?
+        .to_string();
+    let branch = head.referent_name().and_then(|name| {
+        name.as_bstr()
+            .to_string()
+            .strip_prefix("refs/heads/")
+            .map(str::to_owned)
+    });
+    Ok(Head {
+        git_dir,
+        work_tree,
+        commit,
+        branch,
+    })
 }
 
 /// How many symbolic refs are followed (git's own limit).
@@ -71,7 +133,7 @@ pub fn read(here: &Path, env: impl Fn(&str) -> Option<String>) -> Option<Head> {
     };
     Some(Head {
         git_dir: std::fs::canonicalize(&git_dir).ok()?,
-        work_tree: std::fs::canonicalize(&work_tree).ok()?,
+        work_tree: Some(std::fs::canonicalize(&work_tree).ok()?),
         commit,
         branch,
     })
@@ -121,8 +183,12 @@ fn resolve(common: &Path, name: &str, depth: usize) -> Option<(String, String)> 
 /// A full object id (SHA-1 or SHA-256, lowercase hex), trimmed.
 fn object_id(text: &str) -> Option<String> {
     let id = text.trim_end_matches(['\n', '\r']);
-    (matches!(id.len(), 40 | 64) && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-        .then(|| id.to_owned())
+    is_object_id(id).then(|| id.to_owned())
+}
+
+/// Whether `s` is a full object id (SHA-1 or SHA-256, lowercase hex).
+pub(super) fn is_object_id(s: &str) -> bool {
+    matches!(s.len(), 40 | 64) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 #[cfg(test)]
@@ -157,7 +223,7 @@ mod tests {
         let head = read(root, no_env).unwrap();
         assert_eq!(head.commit, A);
         assert_eq!(head.branch.as_deref(), Some("topic/x"));
-        assert_eq!(head.work_tree, std::fs::canonicalize(root).unwrap());
+        assert_eq!(head.work_tree, Some(std::fs::canonicalize(root).unwrap()));
         assert_eq!(
             head.git_dir,
             std::fs::canonicalize(root.join(".git")).unwrap()

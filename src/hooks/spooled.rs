@@ -57,72 +57,16 @@ impl CommitEvent {
         agent: Option<String>,
         influenced_by: Option<String>,
     ) -> Result<Self, HookError> {
-        let here = std::env::current_dir().map_err(io_err("reading the current directory"))?;
-        if let Some(head) = super::head::read(&here, |k| std::env::var(k).ok()) {
-            let branch = head.branch.or_else(|| rebasing_branch(&head.git_dir));
-            return Ok(CommitEvent {
-                squashed: take_squashed(&head.git_dir)?,
-                git_dir: head.git_dir,
-                work_tree: Some(head.work_tree),
-                commit: head.commit,
-                branch,
-                agent,
-                influenced_by,
-            });
-        }
-        // Any other layout: gix. Only HEAD and refs are read: gix must not
-        // run `git` to find the installation's config, nor read the
-        // system's.
-        let mut options = gix::open::Options::default();
-        options.permissions.config.git_binary = false;
-        options.permissions.config.system = false;
-        let trust = gix::sec::trust::Mapping {
-            full: options.clone(),
-            reduced: options,
-        };
-        let repo = gix::ThreadSafeRepository::discover_with_environment_overrides_opts(
-            &here,
-            Default::default(),
-            trust,
-        )
-        .map_err(|e| HookError::NotARepo {
-            path: here.clone(),
-            message: e.to_string(),
-        })?
-        .to_thread_local();
-        let absolute = |p: &Path| std::fs::canonicalize(here.join(p));
-        let git_dir = absolute(repo.git_dir()).map_err(io_err("locating the git directory"))?;
-        let work_tree = match repo.workdir() {
-            Some(w) => Some(absolute(w).map_err(io_err("locating the work tree"))?),
-            None => None,
-        };
-        let git = |e: &dyn std::fmt::Display| HookError::Git {
-            context: "reading HEAD".into(),
-            message: e.to_string(),
-        };
-        // HEAD as it is, not peeled: no object is read.
-        let head = repo.head().map_err(|e| git(&e))?;
-        let commit = head
-            .id()
-            .ok_or_else(|| git(&"HEAD names no commit yet"))?
-            .to_string();
-        let branch = match head.referent_name() {
-            Some(name) => name
-                .as_bstr()
-                .to_string()
-                .strip_prefix("refs/heads/")
-                .map(str::to_owned),
-            None => rebasing_branch(&git_dir),
-        };
-        let squashed = take_squashed(&git_dir)?;
+        let head = super::head::of_hook()?;
+        let branch = head.branch.or_else(|| rebasing_branch(&head.git_dir));
         Ok(CommitEvent {
-            git_dir,
-            work_tree,
-            commit,
+            squashed: take_squashed(&head.git_dir)?,
+            git_dir: head.git_dir,
+            work_tree: head.work_tree,
+            commit: head.commit,
             branch,
             agent,
             influenced_by,
-            squashed,
         })
     }
 

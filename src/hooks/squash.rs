@@ -18,6 +18,7 @@
 use std::io::Read as _;
 use std::path::Path;
 
+use super::head::is_object_id;
 use super::project::Project;
 use super::{io_err, HookError};
 
@@ -39,10 +40,6 @@ const REFLOG: &str = "logs/HEAD";
 /// (two shas, an identity, a date and a subject).
 const ONE_ENTRY_MAX: u64 = 64 * 1024;
 
-fn is_sha(s: &str) -> bool {
-    s.len() >= 40 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
 /// `post-merge 1` (a squash merge): keep the commits `SQUASH_MSG` lists for
 /// the commit that lands them. A merge that squashed nothing keeps nothing.
 pub fn keep_squashed(project: &Project) -> Result<(), HookError> {
@@ -56,7 +53,7 @@ pub fn keep_squashed(project: &Project) -> Result<(), HookError> {
     let commits: Vec<&str> = message
         .lines()
         .filter_map(|l| l.strip_prefix("commit "))
-        .filter(|s| is_sha(s))
+        .filter(|s| is_object_id(s))
         .collect();
     let link = git_dir.join(SQUASH_MSG_LINK);
     remove(&link)?;
@@ -131,7 +128,7 @@ pub fn take_squashed(git_dir: &Path) -> Result<Vec<String>, HookError> {
 /// The full object ids among `text`'s lines.
 fn shas(text: &str) -> Vec<String> {
     text.lines()
-        .filter(|l| is_sha(l))
+        .filter(|l| is_object_id(l))
         .map(str::to_owned)
         .collect()
 }
