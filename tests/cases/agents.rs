@@ -560,39 +560,8 @@ fn a_hook_always_exits_0_and_prints_nothing_on_bad_input() {
 #[test]
 fn a_spooled_event_waits_for_a_drain_and_is_recorded_once() {
     let env = TestEnv::init();
-    let proj = project(&env, "shop");
-    std::fs::create_dir_all(env.store().join("agents")).unwrap();
-    let lock = env.store().join("agents/drain.lock");
     // Another drain holds the spool: the hook only spools.
-    // In its own process group: `sleep` inherits the lock from `flock`.
-    let mut holder = {
-        use std::os::unix::process::CommandExt as _;
-        std::process::Command::new("flock")
-            .arg(&lock)
-            .args(["sleep", "30"])
-            .process_group(0)
-            .spawn()
-            .unwrap()
-    };
-    while env
-        .command("flock")
-        .arg("-n")
-        .arg(&lock)
-        .arg("true")
-        .status()
-        .unwrap()
-        .success()
-    {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    hook(
-        &env,
-        "claude-code",
-        "UserPromptSubmit",
-        fixture("claude-code", "UserPromptSubmit"),
-        &proj,
-        None,
-    );
+    let mut holder = prompt_spooled_behind_a_held_lock(&env);
     // A hook killed before its rename leaves only a temporary file.
     std::fs::write(env.store().join("agents/spool/.tmp-0-1.json"), "{\"partial").unwrap();
     let list = env.atom_json(&["agents", "list"]);
@@ -860,6 +829,22 @@ fn kill_group(env: &TestEnv, holder: &mut std::process::Child) {
     holder.wait().unwrap();
 }
 
+/// A Claude Code prompt event, spooled by its hook while another process
+/// holds the drain lock (so the hook records nothing); returns the holder.
+fn prompt_spooled_behind_a_held_lock(env: &TestEnv) -> std::process::Child {
+    let proj = project(env, "shop");
+    let holder = hold_drain_lock(env);
+    hook(
+        env,
+        "claude-code",
+        "UserPromptSubmit",
+        fixture("claude-code", "UserPromptSubmit"),
+        &proj,
+        None,
+    );
+    holder
+}
+
 /// Hold the agent spool's drain lock in another process group, as a
 /// running drain would; returns the holder.
 fn hold_drain_lock(env: &TestEnv) -> std::process::Child {
@@ -889,16 +874,7 @@ fn hold_drain_lock(env: &TestEnv) -> std::process::Child {
 #[test]
 fn a_later_atom_command_records_what_the_spool_still_holds() {
     let env = TestEnv::init();
-    let proj = project(&env, "shop");
-    let mut holder = hold_drain_lock(&env);
-    hook(
-        &env,
-        "claude-code",
-        "UserPromptSubmit",
-        fixture("claude-code", "UserPromptSubmit"),
-        &proj,
-        None,
-    );
+    let mut holder = prompt_spooled_behind_a_held_lock(&env);
     // The drain that held the lock dies without recording the event.
     kill_group(&env, &mut holder);
     assert_eq!(env.atom_json(&["agents", "list"])["spooled"], 1);
@@ -918,16 +894,7 @@ fn a_later_atom_command_records_what_the_spool_still_holds() {
 #[test]
 fn an_event_whose_drain_died_before_publishing_it_is_adopted() {
     let env = TestEnv::init();
-    let proj = project(&env, "shop");
-    let mut holder = hold_drain_lock(&env);
-    hook(
-        &env,
-        "claude-code",
-        "UserPromptSubmit",
-        fixture("claude-code", "UserPromptSubmit"),
-        &proj,
-        None,
-    );
+    let mut holder = prompt_spooled_behind_a_held_lock(&env);
     // Turn the published event back into what a dead drain leaves: its
     // temporary file, named for a writer that has exited.
     let spool = env.store().join("agents/spool");
