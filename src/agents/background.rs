@@ -33,56 +33,51 @@ use crate::trail::Trail;
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Publish the event a hook `staged` and record it in the background; the
-/// hook exits next. When the spool is free and this process can fork, the
-/// forked drain publishes it (fsync, rename, fsync the directory) holding
-/// the drain lock, taken before the fork so that a command reading the
-/// store meanwhile waits for it: the hook does not wait for the disk.
-/// Otherwise the hook publishes it itself, then starts a drain as
-/// [`start_drain`] does. An error is a publish that failed here (the event
-/// is not spooled); a publish that fails in the drain leaves an orphan the
-/// next drain adopts.
+/// hook exits next, without waiting for its child. When the spool is free
+/// and this process can fork, the forked drain publishes it (fsync, rename,
+/// fsync the directory) holding the drain lock, taken before the fork so
+/// that a command reading the store meanwhile waits for it: the hook does
+/// not wait for the disk. When another drain holds the lock, the hook
+/// publishes the event and leaves it to that drain, which looks at the
+/// spool again after letting go. Without a fork, the hook publishes it and
+/// starts `atom agents drain`. An error is a publish that failed here (the
+/// event is not spooled); one that fails in the forked drain leaves an
+/// orphan the next drain adopts.
 pub fn hand_over(home: &Path, staged: Staged) -> std::io::Result<()> {
-    if one_thread() {
-        if let Some(lock) = DrainLock::try_acquire(home) {
-            // SAFETY: this process has one thread, so the child is a
-            // complete copy of it and may run any code before `_exit`.
-            match unsafe { libc::fork() } {
-                -1 => drop(lock),
-                0 => {
-                    detach();
-                    if staged.publish().is_ok() {
-                        if let Ok(trail) = Trail::open(home) {
-                            let _ = super::record::drain_holding(&trail, Some(lock), WAIT);
-                        }
-                    }
-                    // SAFETY: ends the process without running the parent's
-                    // exit handlers or flushing buffers it shares with it.
-                    unsafe { libc::_exit(0) }
-                }
-                // The child holds the lock (the same open file): closing
-                // this copy does not release it.
-                _ => return Ok(()),
-            }
+    if !one_thread() {
+        staged.publish()?;
+        if !DrainLock::busy(home) {
+            spawn_drain(home);
         }
+        return Ok(());
     }
-    staged.publish()?;
-    start_drain(home);
-    Ok(())
-}
-
-/// Start draining `home`'s spool in the background unless a drain runs
-/// already (that one picks new events up before it stops). Returns at once;
-/// never fails: a drain that cannot start leaves the events spooled for the
-/// next atom command. For a process that exits right after (a hook): the
-/// forked drain is not waited for.
-fn start_drain(home: &Path) {
-    if DrainLock::busy(home) {
-        return;
+    let Some(lock) = DrainLock::try_acquire(home) else {
+        return staged.publish().map(drop);
+    };
+    // SAFETY: this process has one thread, so the child is a complete copy
+    // of it and may run any code before `_exit`.
+    match unsafe { libc::fork() } {
+        -1 => {
+            drop(lock);
+            staged.publish()?;
+            spawn_drain(home);
+            Ok(())
+        }
+        0 => {
+            detach();
+            if staged.publish().is_ok() {
+                if let Ok(trail) = Trail::open(home) {
+                    let _ = super::record::drain_holding(&trail, Some(lock), WAIT);
+                }
+            }
+            // SAFETY: ends the process without running the parent's exit
+            // handlers or flushing buffers it shares with it.
+            unsafe { libc::_exit(0) }
+        }
+        // The child holds the lock (the same open file): closing this copy
+        // does not release it.
+        _ => Ok(()),
     }
-    if one_thread() && fork_drain(home) {
-        return;
-    }
-    spawn_drain(home);
 }
 
 /// Whether this process runs one thread (Linux: `/proc/self/stat`'s 20th
@@ -97,28 +92,6 @@ fn one_thread() -> bool {
     };
     // `rest` starts at field 3: the thread count is field 20.
     rest.split_whitespace().nth(17) == Some("1")
-}
-
-/// Fork a child that drains and exits; `false` when the fork failed. The
-/// parent does not wait: it is a hook about to exit, after which the child
-/// belongs to init (a second fork to hand it over earlier costs the hook
-/// about half a millisecond).
-fn fork_drain(home: &Path) -> bool {
-    // SAFETY: this process has one thread (checked by the caller), so the
-    // child is a complete copy of it and may run any code before `_exit`.
-    match unsafe { libc::fork() } {
-        -1 => false,
-        0 => {
-            detach();
-            if let Ok(trail) = Trail::open(home) {
-                let _ = super::drain(&trail, WAIT);
-            }
-            // SAFETY: ends the process without running the parent's exit
-            // handlers or flushing buffers it shares with the parent.
-            unsafe { libc::_exit(0) }
-        }
-        _ => true,
-    }
 }
 
 /// In the child: a session of its own, and `/dev/null` for stdio.
